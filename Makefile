@@ -1,0 +1,35 @@
+# Two entry points: `make demo` and `make test`. Everything else is a step of those.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
+
+.PHONY: demo test setup system-deps lint typecheck pytest
+
+demo: setup
+	$(BIN)/signroom migrate
+	$(BIN)/signroom demo-seed
+	$(BIN)/signroom serve
+
+test: setup lint typecheck pytest
+
+setup: system-deps $(STAMP)
+
+system-deps:
+	@scripts/system-deps.sh "$(PYTHON)"
+
+$(STAMP):
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --constraint constraints.txt --editable '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy
+
+pytest: setup
+	$(BIN)/pytest -q

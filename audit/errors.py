@@ -1,0 +1,9 @@
+"""Errors raised by the audit package."""
+
+
+class AuditError(Exception):
+    """Base class for audit errors."""
+
+
+class NonCanonicalDetails(AuditError):
+    """Details hold a value with no single canonical encoding (a float, say)."""

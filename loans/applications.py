@@ -1,0 +1,248 @@
+"""Creating, reading and moving applications through their states.
+
+Each change and its audit entry are written in one transaction; a refused change
+writes nothing but, where it is an authorization failure, the audit entry saying so.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from audit import log as audit
+from loans.access import Principal, can_view
+from loans.errors import (
+    ActionForbidden,
+    ApplicationNotFound,
+    ConcurrentChange,
+    InvalidApplication,
+)
+from loans.models import Application, ApplicationInput, terms_digest
+from loans.roles import Role
+from loans.states import ACTIONS_NEEDING_COMMENT, REVIEW_ACTIONS, Action, State, resolve
+from store.schema import applications
+
+MAX_COMMENT = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[Application]
+    total: int
+    offset: int
+    limit: int
+
+
+async def create_application(
+    engine: AsyncEngine,
+    principal: Principal,
+    data: ApplicationInput,
+    *,
+    request_id: str | None = None,
+) -> Application:
+    """A new draft application, assigned to the manager creating it."""
+    if principal.role is not Role.MANAGER or principal.user_id is None:
+        raise ActionForbidden("only an account manager creates applications")
+    now = datetime.now(UTC)
+    app_id = str(uuid.uuid4())
+    row = {
+        "id": app_id,
+        "company_name": data.company_name,
+        "credit_code": data.credit_code,
+        "legal_rep_name": data.legal_rep_name,
+        "legal_rep_phone": data.legal_rep_phone,
+        "amount_fen": data.amount_fen,
+        "term_months": data.term_months,
+        "annual_rate_ppm": data.annual_rate_ppm,
+        "repayment_method": data.repayment_method.value,
+        "manager_id": principal.user_id,
+        "state": State.DRAFT.value,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+    async with engine.begin() as conn:
+        await conn.execute(applications.insert().values(**row))
+        await audit.append(
+            conn,
+            principal.actor,
+            "application.created",
+            application_id=app_id,
+            request_id=request_id,
+            details={
+                "company_name": data.company_name,
+                "credit_code": data.credit_code,
+                "legal_rep_phone": Application.from_row(row).masked_phone,
+                "loan_amount_fen": data.amount_fen,
+                "term_months": data.term_months,
+                "annual_rate_ppm": data.annual_rate_ppm,
+                "repayment_method": data.repayment_method.value,
+                "manager_id": principal.user_id,
+                "terms_sha256": terms_digest(data),
+            },
+            at=now,
+        )
+    return Application.from_row(row)
+
+
+async def load(conn: AsyncConnection, application_id: str) -> Application:
+    row = (
+        (await conn.execute(select(applications).where(applications.c.id == application_id)))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise ApplicationNotFound("no such application")
+    return Application.from_row(row)
+
+
+async def record_denial(
+    engine: AsyncEngine,
+    principal: Principal,
+    what: str,
+    *,
+    application_id: str | None = None,
+    request_id: str | None = None,
+) -> None:
+    """Audit a refused authorization (the refusal itself changes nothing else)."""
+    async with engine.begin() as conn:
+        await audit.append(
+            conn,
+            principal.actor,
+            "authz.denied",
+            application_id=application_id,
+            request_id=request_id,
+            details={"attempted": what},
+        )
+
+
+async def load_visible(
+    conn: AsyncConnection, principal: Principal, application_id: str
+) -> Application:
+    """The application if `principal` may see it; ActionForbidden if it exists but
+    is not theirs, ApplicationNotFound if it does not exist."""
+    app = await load(conn, application_id)
+    if not can_view(principal, app.id, app.manager_id):
+        raise ActionForbidden("this application is not yours to see")
+    return app
+
+
+async def get_application(
+    engine: AsyncEngine, principal: Principal, application_id: str, *, request_id: str | None = None
+) -> Application:
+    try:
+        async with engine.connect() as conn:
+            return await load_visible(conn, principal, application_id)
+    except ActionForbidden:
+        await record_denial(
+            engine, principal, "view application", application_id=application_id,
+            request_id=request_id,
+        )
+        raise
+
+
+async def list_applications(
+    engine: AsyncEngine,
+    principal: Principal,
+    *,
+    state: State | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> Page:
+    """Applications visible to `principal`, newest first."""
+    query = select(applications)
+    if principal.role is Role.MANAGER:
+        query = query.where(applications.c.manager_id == principal.user_id)
+    elif principal.role is not Role.COMPLIANCE:
+        raise ActionForbidden("only managers and compliance list applications")
+    if state is not None:
+        query = query.where(applications.c.state == state.value)
+    async with engine.connect() as conn:
+        total = (
+            await conn.execute(select(func.count()).select_from(query.subquery()))
+        ).scalar_one()
+        rows = (
+            (
+                await conn.execute(
+                    query.order_by(applications.c.created_at.desc(), applications.c.id)
+                    .offset(offset)
+                    .limit(limit)
+                )
+            )
+            .mappings()
+            .all()
+        )
+    return Page([Application.from_row(r) for r in rows], int(total), offset, limit)
+
+
+async def transition(
+    conn: AsyncConnection,
+    principal: Principal,
+    app: Application,
+    action: Action,
+    *,
+    comment: str | None = None,
+    request_id: str | None = None,
+) -> Application:
+    """Apply `action` inside the caller's transaction (state change + audit entry).
+
+    The update is conditioned on the version read, so two concurrent actions on one
+    application cannot both succeed.
+    """
+    target = resolve(app.state, action, principal.role)
+    if action in REVIEW_ACTIONS and principal.user_id == app.manager_id:
+        raise ActionForbidden("the case's own manager may not review it (four eyes)")
+    now = datetime.now(UTC)
+    result = await conn.execute(
+        applications.update()
+        .where(applications.c.id == app.id, applications.c.version == app.version)
+        .values(state=target.value, version=app.version + 1, updated_at=now)
+    )
+    if result.rowcount != 1:
+        raise ConcurrentChange("the application changed meanwhile; reload and try again")
+    details: dict[str, str] = {"action": action.value, "from": app.state.value, "to": target.value}
+    if comment:
+        details["comment"] = comment
+    await audit.append(
+        conn,
+        principal.actor,
+        "application.transition",
+        application_id=app.id,
+        request_id=request_id,
+        details=details,
+        at=now,
+    )
+    return replace(app, state=target, version=app.version + 1, updated_at=now)
+
+
+async def act(
+    engine: AsyncEngine,
+    principal: Principal,
+    application_id: str,
+    action: Action,
+    *,
+    comment: str | None = None,
+    request_id: str | None = None,
+) -> Application:
+    """Take `action` on an application as `principal`, in its own transaction."""
+    comment = (comment or "").strip() or None
+    if action in ACTIONS_NEEDING_COMMENT and not comment:
+        raise InvalidApplication({"comment": f"a reason is required to {action.value}"})
+    if comment and len(comment) > MAX_COMMENT:
+        raise InvalidApplication({"comment": f"at most {MAX_COMMENT} characters"})
+    try:
+        async with engine.begin() as conn:
+            app = await load_visible(conn, principal, application_id)
+            return await transition(
+                conn, principal, app, action, comment=comment, request_id=request_id
+            )
+    except ActionForbidden:
+        await record_denial(
+            engine, principal, f"{action.value} application", application_id=application_id,
+            request_id=request_id,
+        )
+        raise

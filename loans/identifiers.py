@@ -1,0 +1,44 @@
+"""Format and check-character validation of Chinese identifiers used in applications."""
+
+from __future__ import annotations
+
+import re
+
+# GB 32100-2015: the unified social credit code alphabet omits I, O, S, V and Z.
+CREDIT_CODE_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+CREDIT_CODE_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+_MOBILE = re.compile(r"1[3-9][0-9]{9}")
+
+
+def credit_code_check_character(first17: str) -> str:
+    """The 18th character of a unified social credit code (GB 32100-2015, MOD 31)."""
+    total = sum(
+        CREDIT_CODE_ALPHABET.index(ch) * weight
+        for ch, weight in zip(first17, CREDIT_CODE_WEIGHTS, strict=True)
+    )
+    return CREDIT_CODE_ALPHABET[(31 - total % 31) % 31]
+
+
+def credit_code_problem(code: str) -> str | None:
+    """Why `code` is not a valid unified social credit code, or None if it is."""
+    if len(code) != 18:
+        return "must be 18 characters"
+    bad = sorted({ch for ch in code if ch not in CREDIT_CODE_ALPHABET})
+    if bad:
+        return f"contains characters not allowed in a credit code: {''.join(bad)}"
+    expected = credit_code_check_character(code[:17])
+    if code[17] != expected:
+        return "check character does not match (GB 32100)"
+    return None
+
+
+def mobile_problem(phone: str) -> str | None:
+    """Why `phone` is not a mainland China mobile number, or None if it is."""
+    if not _MOBILE.fullmatch(phone):
+        return "must be an 11-digit mainland mobile number starting with 1"
+    return None
+
+
+def mask_phone(phone: str) -> str:
+    """138****5678: enough to recognise, not enough to call."""
+    return phone[:3] + "****" + phone[-4:] if len(phone) == 11 else "***"

@@ -1,0 +1,4 @@
+"""Storage: database engine, schema and migrations, content-addressed blob store.
+
+Imports none of the feature packages.
+"""

@@ -1,0 +1,21 @@
+"""Errors raised by the storage layer."""
+
+
+class StoreError(Exception):
+    """Base class for storage errors."""
+
+
+class BlobNotFound(StoreError):
+    """No blob with the requested digest exists."""
+
+
+class InvalidDigest(StoreError):
+    """A digest is not 64 lowercase hex characters."""
+
+
+class UnsupportedDatabase(StoreError):
+    """The database URL names a backend signroom does not run on."""
+
+
+class BlobCorrupt(StoreError):
+    """A stored blob's bytes no longer hash to its name."""

@@ -1,0 +1,134 @@
+"""Table definitions (SQLAlchemy Core). Migrations in store/migrations create them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+from store.types import UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(100), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Column("disabled", Boolean, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("password_changed_at", UTCDateTime(), nullable=False),
+)
+
+# The session token is never stored: `id` is its SHA-256.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=True),
+    Column("application_id", String(36), ForeignKey("applications.id"), nullable=True),
+    Column("invite_id", String(36), ForeignKey("invites.id"), nullable=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("last_seen_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(64), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Index("ix_login_failures_key_at", "key", "at"),
+)
+
+applications = Table(
+    "applications",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("company_name", String(100), nullable=False),
+    Column("credit_code", String(18), nullable=False),
+    Column("legal_rep_name", String(30), nullable=False),
+    Column("legal_rep_phone", String(11), nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("term_months", Integer, nullable=False),
+    # Annual rate in parts per million (3.85 % is 38500): exact on every backend.
+    Column("annual_rate_ppm", Integer, nullable=False),
+    Column("repayment_method", String(32), nullable=False),
+    Column("manager_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index("ix_applications_manager_id", "manager_id"),
+    Index("ix_applications_state", "state"),
+)
+
+# The invite token is never stored: `token_hash` is its SHA-256.
+invites = Table(
+    "invites",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("application_id", String(36), ForeignKey("applications.id"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_by", Integer, ForeignKey("users.id"), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+    Column("last_opened_at", UTCDateTime(), nullable=True),
+    Index("ix_invites_application_id", "application_id"),
+)
+
+consents = Table(
+    "consents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("application_id", String(36), ForeignKey("applications.id"), nullable=False),
+    Column("invite_id", String(36), ForeignKey("invites.id"), nullable=False),
+    Column("recording", Boolean, nullable=False),
+    Column("data_use", Boolean, nullable=False),
+    Column("text_version", String(32), nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("accepted_at", UTCDateTime(), nullable=False),
+    Index("ix_consents_application_id", "application_id"),
+)
+
+# Append-only, hash-chained. Triggers (see the initial migration) refuse UPDATE,
+# DELETE and any INSERT that does not extend the chain at its head.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("application_id", String(36), nullable=True),
+    Column("request_id", String(64), nullable=True),
+    Column("details", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False, unique=True),
+    Column("entry_hash", String(64), nullable=False, unique=True),
+    Index("ix_audit_log_application_id", "application_id"),
+)

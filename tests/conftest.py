@@ -1,0 +1,91 @@
+"""Shared fixtures: databases on both backends, the web app, a browser-like client."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from store.database import create_engine
+from store.migrate import upgrade
+from loans.roles import Role
+from tests.postgres import PostgresServer, PostgresUnavailable
+from tests.web_support import Service, start_service, stop_service
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of a PostgreSQL server for the session (never skipped silently in CI)."""
+    given = os.environ.get("SIGNROOM_TEST_POSTGRES_URL")
+    if given:
+        yield given
+        return
+    try:
+        server = PostgresServer()
+        server.start()
+    except PostgresUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI: {exc}")
+        pytest.skip(f"PostgreSQL not available: {exc}")
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+async def _create_database(server_url: str) -> str:
+    url = make_url(server_url)
+    name = f"signroom_test_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, password=url.password,
+        database=url.database or "postgres",
+    )
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database on each backend in turn."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'signroom.db'}"
+    server_url: str = request.getfixturevalue("postgres_url")
+    return await _create_database(server_url)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'signroom.db'}"
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """A migrated database on each backend."""
+    eng = create_engine(database_url)
+    await upgrade(eng)
+    yield eng
+    await eng.dispose()
+
+
+@pytest.fixture
+async def service(tmp_path: Path, sqlite_url: str) -> AsyncIterator[Service]:
+    """signroom on loopback (SQLite) with managers m1 and m2, compliance c1, admin a1."""
+    running = await start_service(tmp_path, sqlite_url)
+    for username, role in (
+        ("m1", Role.MANAGER),
+        ("m2", Role.MANAGER),
+        ("c1", Role.COMPLIANCE),
+        ("a1", Role.ADMIN),
+    ):
+        await running.add_user(username, role)
+    yield running
+    await stop_service(running)

@@ -1,0 +1,160 @@
+"""Every route, called by every kind of principal, answers as the access rules say.
+
+The expected table is written out here, independently of the guards in the code, and
+must name every route the app registers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tests.web_support import APPLICATION, Browser, Service
+from web.keys import ENGINE
+
+PRINCIPALS = ("anon", "applicant", "applicant_other", "manager", "manager_other",
+              "compliance", "admin")
+STAFF = ("manager", "manager_other", "compliance", "admin")
+
+# Shorthands for expected statuses.
+LOGIN = 302  # pages redirect an anonymous visitor to the sign-in page
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    template: str
+    expect: dict[str, int]
+    body: object = None
+
+    def path(self, ids: dict[str, str]) -> str:
+        return self.template.format(**ids)
+
+
+def only(allowed: dict[str, int], *, anon: int = 401, others: int = 403) -> dict[str, int]:
+    return {p: allowed.get(p, anon if p == "anon" else others) for p in PRINCIPALS}
+
+
+def everyone(status: int) -> dict[str, int]:
+    return dict.fromkeys(PRINCIPALS, status)
+
+
+CASES = [
+    Case("GET", "/healthz", everyone(200)),
+    Case("GET", "/readyz", everyone(200)),
+    Case("GET", "/", everyone(302)),
+    Case("GET", "/login", {**everyone(302), "anon": 200, "applicant": 200,
+                           "applicant_other": 200}),
+    Case("POST", "/api/auth/login", everyone(403), body={"username": "x", "password": "y"}),
+    Case("GET", "/api/me", {**everyone(200), "anon": 401}),
+    Case("GET", "/lang/{lang}", everyone(302)),
+    Case("GET", "/static/{static}", everyone(200)),
+    Case("GET", "/i/{token}", everyone(410)),
+    Case("GET", "/manager", only({"manager": 200, "manager_other": 200}, anon=LOGIN)),
+    Case("GET", "/compliance", only({"compliance": 200}, anon=LOGIN)),
+    Case("GET", "/staff/applications/{app}",
+         only({"manager": 200, "compliance": 200}, anon=LOGIN)),
+    Case("GET", "/api/applications",
+         only({"manager": 200, "manager_other": 200, "compliance": 200})),
+    Case("POST", "/api/applications", only({"manager": 201, "manager_other": 201}),
+         body=APPLICATION),
+    Case("GET", "/api/applications/{app}", only({"manager": 200, "compliance": 200})),
+    Case("GET", "/api/applications/{app}/audit", only({"manager": 200, "compliance": 200})),
+    # The case is `invited`: the owner and compliance pass the access check and are
+    # then told the action does not apply (409), everyone else is refused.
+    Case("POST", "/api/applications/{app}/actions",
+         only({"manager": 409, "compliance": 409}), body={"action": "submit_for_review"}),
+    Case("POST", "/api/applications/{app}/invites", only({"manager": 201})),
+    Case("POST", "/api/applications/{app}/invites/{invite}/revoke", only({"manager": 200})),
+    Case("GET", "/apply", {**everyone(401), "applicant": 200, "applicant_other": 200}),
+    Case("GET", "/api/applicant/application", only({"applicant": 200, "applicant_other": 200})),
+    Case("POST", "/api/applicant/consent", only({"applicant": 200, "applicant_other": 200}),
+         body={"recording": True, "data_use": True}),
+    Case("GET", "/admin/users", only({"admin": 200}, anon=LOGIN)),
+    Case("GET", "/api/admin/users", only({"admin": 200})),
+    Case("POST", "/api/admin/users", only({"admin": 201}),
+         body={"username": "newcomer", "display_name": "N", "role": "manager"}),
+    Case("POST", "/api/admin/users/{spare}/disable", only({"admin": 200})),
+    Case("POST", "/api/admin/users/{spare}/enable", only({"admin": 200})),
+    Case("POST", "/api/admin/users/{spare}/reset-password", only({"admin": 200})),
+    Case("GET", "/api/audit/verify", only({"admin": 200, "compliance": 200})),
+    # Last: it ends the session.
+    Case("POST", "/api/auth/logout", {**everyone(200), "anon": 401}),
+]
+
+
+def registered_routes(service: Service) -> set[tuple[str, str]]:
+    app = service.server.app
+    assert app is not None
+    found = set()
+    for route in app.router.routes():
+        if route.method == "HEAD":
+            continue
+        canonical = route.resource.canonical if route.resource else ""
+        if canonical == "/static":
+            canonical = "/static/{static}"
+        found.add((route.method, canonical))
+    return found
+
+
+def normalise(template: str) -> str:
+    return (
+        template.replace("{app}", "{id}")
+        .replace("{invite}", "{invite_id}")
+        .replace("{spare}", "{user_id}")
+        .replace("{lang}", "{code}")
+    )
+
+
+def test_the_matrix_names_every_registered_route(service: Service) -> None:
+    expected = {(c.method, normalise(c.template)) for c in CASES}
+    assert registered_routes(service) == expected
+
+
+async def test_every_route_with_every_principal(service: Service) -> None:
+    await service.add_user("spare", __import__("loans.roles").roles.Role.MANAGER)
+    app_id = await service.new_application("m1")
+    other_app = await service.new_application("m2")
+    invite_id, _link = await service.invite_link("m1", app_id)
+    browsers: dict[str, Browser] = {
+        "anon": service.browser(),
+        "applicant": await service.applicant("m1", app_id),
+        "applicant_other": await service.applicant("m2", other_app),
+        "manager": await service.staff("m1"),
+        "manager_other": await service.staff("m2"),
+        "compliance": await service.staff("c1"),
+        "admin": await service.staff("a1"),
+    }
+    ids = {
+        "app": app_id,
+        "invite": invite_id,
+        "spare": str(service.user_ids["spare"]),
+        "lang": "en",
+        "static": "app.css",
+        "token": "A" * 22,
+    }
+    failures = []
+    for case in CASES:
+        for who in PRINCIPALS:
+            body = case.body
+            if case.template == "/api/admin/users" and case.method == "POST":
+                body = {**case.body, "username": f"new-{who.replace('_', '-')}"}  # type: ignore[dict-item]
+            denials_before = await service.audit_count("authz.denied")
+            response = await browsers[who].request(case.method, case.path(ids), json=body)
+            expected = case.expect[who]
+            if response.status != expected:
+                failures.append(
+                    f"{case.method} {case.template} as {who}: {response.status} != {expected}"
+                    f" {response.text[:120]}"
+                )
+                continue
+            if response.status == 302 and expected == LOGIN and who == "anon":
+                assert response.headers["Location"].startswith(("/login", "/"))
+            if response.status == 403 and response.body and response.body["code"] == "forbidden":
+                # Every refused authorization leaves one audit entry.
+                if await service.audit_count("authz.denied") != denials_before + 1:
+                    failures.append(f"{case.method} {case.template} as {who}: denial not audited")
+            if case.template.startswith("/api/") and response.status >= 400:
+                assert set(response.body) >= {"code", "message"}, response.text
+    assert not failures, "\n".join(failures)
+    assert service.server.app is not None
+    assert service.server.app[ENGINE] is service.engine

@@ -1,0 +1,4 @@
+"""HTTP side: app factory, routes, auth and sessions, pages, the `signroom` CLI.
+
+May import every other package; nothing imports `web`.
+"""

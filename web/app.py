@@ -1,0 +1,85 @@
+"""The aiohttp application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from loans.expiry import expire_lapsed
+from store.blobs import FileBlobStore
+from store.database import create_engine
+from web.auth.sessions import SessionStore
+from web.auth.throttle import LoginThrottle
+from web.config import Settings
+from web.keys import BLOBS, ENGINE, SESSIONS, SETTINGS, TEMPLATES, THROTTLE
+from web.middleware import (
+    error_middleware,
+    request_id_middleware,
+    security_headers_middleware,
+    session_middleware,
+)
+from web.render import make_environment
+from web.routes import admin, applicant, applications, public
+
+log = logging.getLogger("signroom.web")
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(
+        client_max_size=settings.max_request_bytes,
+        middlewares=[
+            request_id_middleware,
+            security_headers_middleware,
+            error_middleware,
+            session_middleware,
+        ],
+    )
+    app[SETTINGS] = settings
+    app[TEMPLATES] = make_environment()
+    app[BLOBS] = FileBlobStore(settings.blob_dir)
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_housekeeping)
+    for table in (public.routes, applications.routes, applicant.routes, admin.routes):
+        app.add_routes(table)
+    app.router.add_static("/static/", STATIC_DIR, name="static")
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    engine = create_engine(settings.database_url)
+    app[ENGINE] = engine
+    app[SESSIONS] = SessionStore(
+        engine, idle=settings.session_idle, lifetime=settings.session_max
+    )
+    app[THROTTLE] = LoginThrottle(
+        engine, max_failures=settings.login_max_failures, window=settings.login_window
+    )
+    yield
+    await engine.dispose()
+
+
+async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
+    """Expire lapsed invitations and purge dead sessions in the background."""
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(app[SETTINGS].expiry_sweep_seconds)
+            try:
+                await expire_lapsed(app[ENGINE])
+                await app[SESSIONS].purge_expired()
+            except Exception:
+                log.exception("housekeeping failed; retrying next round")
+
+    task = asyncio.create_task(loop())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -1,0 +1,1 @@
+"""Staff accounts, passwords, sessions, login throttling and route guards."""

@@ -1,0 +1,162 @@
+"""The `signroom` command line. Every command honours SIGNROOM_DATABASE_URL."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from audit.log import Actor
+from audit.verify import verify_log
+from loans.roles import STAFF_ROLES
+from store.database import create_engine, redacted_url
+from store.errors import StoreError
+from store.migrate import upgrade
+from web.app import create_app
+from web.auth import users
+from web.auth.passwords import generate_password
+from web.config import ConfigError, Settings
+from web.demo import seed
+from web.logs import AccessLogger, configure_logging
+
+CLI_ACTOR = Actor("cli", "admin")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="signroom", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="create or upgrade the database schema")
+    serve = sub.add_parser("serve", help="run the web service")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    sub.add_parser("demo-seed", help="create the demo bank's staff and one application")
+
+    user = sub.add_parser("user", help="manage staff accounts").add_subparsers(
+        dest="user_command", required=True
+    )
+    add = user.add_parser("add", help="create a staff account")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=sorted(r.value for r in STAFF_ROLES))
+    add.add_argument("--display-name")
+    add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input instead of generating one",
+    )
+    passwd = user.add_parser("passwd", help="set a new password")
+    passwd.add_argument("username")
+    passwd.add_argument("--password-stdin", action="store_true")
+    disable = user.add_parser("disable", help="disable an account and end its sessions")
+    disable.add_argument("username")
+    enable = user.add_parser("enable", help="enable a disabled account")
+    enable.add_argument("username")
+
+    audit_cmd = sub.add_parser("audit", help="audit log tools").add_subparsers(
+        dest="audit_command", required=True
+    )
+    audit_cmd.add_parser("verify", help="recompute the hash chain; exit 1 if broken")
+    return parser
+
+
+def _read_password(from_stdin: bool) -> tuple[str, bool]:
+    """The password to set and whether it was generated (and must be shown)."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n"), False
+    if sys.stdin.isatty():
+        first = getpass.getpass("new password (empty to generate one): ")
+        if first:
+            if getpass.getpass("repeat: ") != first:
+                raise SystemExit("passwords differ")
+            return first, False
+    return generate_password(), True
+
+
+async def _with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[int]]) -> int:
+    engine = create_engine(settings.database_url)
+    try:
+        return await work(engine)
+    finally:
+        await engine.dispose()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    try:
+        return _dispatch(args, settings)
+    except (users.UserError, StoreError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "migrate":
+        asyncio.run(_with_engine(settings, _migrate))
+        print(f"database at newest schema: {redacted_url(settings.database_url)}")
+        return 0
+    if args.command == "serve":
+        host = args.host or settings.host
+        port = args.port or settings.port
+        print(f"signroom serving on http://{host}:{port}", flush=True)
+        web.run_app(
+            create_app(settings), host=host, port=port, access_log_class=AccessLogger,
+            print=None,
+        )
+        return 0
+    if args.command == "demo-seed":
+        return asyncio.run(_with_engine(settings, lambda e: seed(e, settings)))
+    if args.command == "user":
+        return asyncio.run(_with_engine(settings, lambda e: _user(e, args)))
+    if args.command == "audit":
+        return asyncio.run(_with_engine(settings, _audit_verify))
+    return 2
+
+
+async def _migrate(engine: AsyncEngine) -> int:
+    await upgrade(engine)
+    return 0
+
+
+async def _audit_verify(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        verdict = await verify_log(conn)
+    print(verdict.describe())
+    return 0 if verdict.ok else 1
+
+
+async def _user(e: AsyncEngine, args: argparse.Namespace) -> int:
+    if args.user_command == "add":
+        password, generated = _read_password(args.password_stdin)
+        user = await users.create_user(
+            e, CLI_ACTOR, username=args.username,
+            display_name=args.display_name or args.username, role=args.role, password=password,
+        )
+        print(f"created {user.role.value} {user.username}")
+        if generated:
+            print(f"password: {password}")
+        return 0
+    if args.user_command == "passwd":
+        password, generated = _read_password(args.password_stdin)
+        await users.set_password(e, CLI_ACTOR, args.username, password)
+        print(f"password changed for {args.username}")
+        if generated:
+            print(f"password: {password}")
+        return 0
+    disabled = args.user_command == "disable"
+    await users.set_disabled(e, CLI_ACTOR, args.username, disabled)
+    print(f"{args.username} {'disabled' if disabled else 'enabled'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""Settings from environment variables, optionally layered over a TOML file.
+
+Each setting `name` is read from `SIGNROOM_<NAME>`; `SIGNROOM_CONFIG` may point at a
+TOML file whose top-level keys are the same names in lower case. The environment
+wins over the file, the file over the defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from store.database import DEFAULT_DATABASE_URL, SUPPORTED_DRIVERS
+
+
+class ConfigError(Exception):
+    """A setting is missing, malformed or out of range."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    data_dir: Path = Path("var")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # The address applicants reach the service at; invite links are built on it.
+    public_url: str = "http://127.0.0.1:8080"
+    invite_ttl_hours: int = 72
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
+    login_max_failures: int = 5
+    login_window_minutes: int = 15
+    max_request_bytes: int = 1024 * 1024
+    max_json_bytes: int = 64 * 1024
+    # Behind a TLS-terminating proxy the app sees plain HTTP; trust X-Forwarded-Proto then.
+    trust_forwarded_proto: bool = False
+    expiry_sweep_seconds: int = 60
+    log_level: str = "INFO"
+
+    @property
+    def invite_ttl(self) -> timedelta:
+        return timedelta(hours=self.invite_ttl_hours)
+
+    @property
+    def session_idle(self) -> timedelta:
+        return timedelta(minutes=self.session_idle_minutes)
+
+    @property
+    def session_max(self) -> timedelta:
+        return timedelta(hours=self.session_max_hours)
+
+    @property
+    def login_window(self) -> timedelta:
+        return timedelta(minutes=self.login_window_minutes)
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def public_origin(self) -> str:
+        parts = urlsplit(self.public_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        environ = os.environ if environ is None else environ
+        raw: dict[str, Any] = {}
+        config_file = environ.get("SIGNROOM_CONFIG")
+        if config_file:
+            try:
+                raw.update(tomllib.loads(Path(config_file).read_text(encoding="utf-8")))
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise ConfigError(f"cannot read SIGNROOM_CONFIG file {config_file}: {exc}") from exc
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ConfigError(f"unknown settings in {config_file}: {', '.join(unknown)}")
+        for name in known:
+            value = environ.get(f"SIGNROOM_{name.upper()}")
+            if value is not None:
+                raw[name] = value
+        return cls.from_mapping(raw)
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any]) -> Settings:
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            if field.name in raw:
+                values[field.name] = _coerce(field.name, field.type, raw[field.name])
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if not self.database_url.startswith(tuple(d + ":" for d in SUPPORTED_DRIVERS)):
+            raise ConfigError(
+                f"SIGNROOM_DATABASE_URL must start with {' or '.join(SUPPORTED_DRIVERS)}"
+            )
+        if urlsplit(self.public_url).scheme not in ("http", "https"):
+            raise ConfigError("SIGNROOM_PUBLIC_URL must be an http or https URL")
+        for name in (
+            "invite_ttl_hours",
+            "session_idle_minutes",
+            "session_max_hours",
+            "login_max_failures",
+            "login_window_minutes",
+            "max_request_bytes",
+            "max_json_bytes",
+            "expiry_sweep_seconds",
+        ):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"SIGNROOM_{name.upper()} must be positive")
+        if not 0 < self.port < 65536:
+            raise ConfigError("SIGNROOM_PORT must be a TCP port")
+
+
+def _coerce(name: str, kind: Any, value: Any) -> Any:
+    try:
+        if kind in ("int", int):
+            if isinstance(value, bool):
+                raise ValueError
+            return int(value)
+        if kind in ("bool", bool):
+            if isinstance(value, bool):
+                return value
+            lowered = str(value).strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if kind in ("Path", Path):
+            return Path(str(value))
+        return str(value)
+    except ValueError:
+        raise ConfigError(f"SIGNROOM_{name.upper()}: cannot use {value!r}") from None

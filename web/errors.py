@@ -1,0 +1,133 @@
+"""HTTP API errors: each has a status, a stable `code` and a human `message`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loans import errors as loan_errors
+from store import errors as store_errors
+
+
+class ApiError(Exception):
+    status: int = 400
+    code: str = "bad_request"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def body(self, request_id: str | None) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            body["details"] = self.details
+        if request_id:
+            body["request_id"] = request_id
+        return body
+
+
+class BadRequest(ApiError):
+    pass
+
+
+class InvalidJson(ApiError):
+    code = "invalid_json"
+
+
+class ValidationFailed(ApiError):
+    status = 422
+    code = "validation_failed"
+
+
+class Unauthenticated(ApiError):
+    status = 401
+    code = "unauthenticated"
+
+
+class LoginFailed(ApiError):
+    status = 401
+    code = "login_failed"
+
+
+class Forbidden(ApiError):
+    status = 403
+    code = "forbidden"
+
+
+class CsrfFailed(ApiError):
+    status = 403
+    code = "csrf_failed"
+
+
+class NotFound(ApiError):
+    status = 404
+    code = "not_found"
+
+
+class MethodNotAllowed(ApiError):
+    status = 405
+    code = "method_not_allowed"
+
+
+class Conflict(ApiError):
+    status = 409
+    code = "conflict"
+
+
+class Gone(ApiError):
+    status = 410
+    code = "gone"
+
+
+class PayloadTooLarge(ApiError):
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(ApiError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class TooManyRequests(ApiError):
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ServiceUnavailable(ApiError):
+    status = 503
+    code = "not_ready"
+
+
+_LOAN_STATUS: dict[type[loan_errors.LoanError], int] = {
+    loan_errors.ApplicationNotFound: 404,
+    loan_errors.InviteNotFound: 404,
+    loan_errors.InvalidApplication: 422,
+    loan_errors.TransitionNotAllowed: 409,
+    loan_errors.ActionForbidden: 403,
+    loan_errors.InviteUnusable: 410,
+    loan_errors.ConsentRequired: 422,
+    loan_errors.ConcurrentChange: 409,
+}
+
+
+def from_domain(exc: Exception) -> ApiError | None:
+    """The API error a domain error stands for, or None if it is not one."""
+    if isinstance(exc, loan_errors.LoanError):
+        status = _LOAN_STATUS.get(type(exc), 400)
+        details: dict[str, Any] | None = None
+        if isinstance(exc, loan_errors.InvalidApplication):
+            details = {"fields": exc.fields}
+        elif isinstance(exc, loan_errors.TransitionNotAllowed):
+            details = {"state": exc.state, "action": exc.action}
+        error = ApiError(exc.message, details=details)
+        error.status = status
+        error.code = exc.code
+        return error
+    if isinstance(exc, store_errors.BlobNotFound | store_errors.InvalidDigest):
+        return NotFound(str(exc))
+    return None

@@ -1,0 +1,23 @@
+"""Typed keys for what the app and each request carry."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from jinja2 import Environment
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from store.blobs import BlobStore
+from web.auth.sessions import Session, SessionStore
+from web.auth.throttle import LoginThrottle
+from web.config import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+ENGINE = web.AppKey("engine", AsyncEngine)
+SESSIONS = web.AppKey("sessions", SessionStore)
+THROTTLE = web.AppKey("throttle", LoginThrottle)
+BLOBS = web.AppKey("blobs", BlobStore)
+TEMPLATES = web.AppKey("templates", Environment)
+
+REQUEST_ID = web.RequestKey("request_id", str)
+SESSION = web.RequestKey("session", Session)
+LANGUAGE = web.RequestKey("language", str)

@@ -1,0 +1,216 @@
+"""Staff routes on applications: the manager's dashboard and actions, the shared case
+page and API for managers and compliance, invites."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from audit import log as audit
+from loans import applications as apps
+from loans import invites
+from loans.models import ApplicationInput
+from loans.roles import Role
+from loans.states import Action, State
+from web import errors
+from web.guards import principal_of, requires
+from web.keys import ENGINE, REQUEST_ID, SETTINGS
+from web.qr import qr_svg_data_uri
+from web.render import render
+from web.schemas import ActionBody, NewApplicationBody, parse_body
+from web.views import HTTP_ACTIONS, application_json, invite_json
+
+routes = web.RouteTableDef()
+
+PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+
+def paging(request: web.Request) -> tuple[int, int]:
+    try:
+        offset = int(request.query.get("offset", "0"))
+        limit = int(request.query.get("limit", str(PAGE_SIZE)))
+    except ValueError:
+        raise errors.BadRequest("offset and limit must be integers") from None
+    if offset < 0 or not 1 <= limit <= MAX_PAGE_SIZE:
+        raise errors.BadRequest(f"offset >= 0 and 1 <= limit <= {MAX_PAGE_SIZE}")
+    return offset, limit
+
+
+def state_filter(request: web.Request) -> State | None:
+    raw = request.query.get("state")
+    if not raw:
+        return None
+    try:
+        return State(raw)
+    except ValueError:
+        raise errors.BadRequest(f"unknown state {raw[:40]!r}") from None
+
+
+@routes.get("/manager")
+@requires(Role.MANAGER)
+async def manager_dashboard(request: web.Request) -> web.Response:
+    offset, limit = paging(request)
+    page = await apps.list_applications(
+        request.app[ENGINE], principal_of(request), state=state_filter(request),
+        offset=offset, limit=limit,
+    )
+    return render(request, "manager.html", page=page, states=list(State))
+
+
+@routes.get("/compliance")
+@requires(Role.COMPLIANCE)
+async def compliance_queue(request: web.Request) -> web.Response:
+    offset, limit = paging(request)
+    state = state_filter(request)
+    page = await apps.list_applications(
+        request.app[ENGINE], principal_of(request), state=state, offset=offset, limit=limit
+    )
+    return render(
+        request, "compliance.html", page=page, states=list(State), selected_state=state
+    )
+
+
+@routes.get("/staff/applications/{id}")
+@requires(Role.MANAGER, Role.COMPLIANCE)
+async def application_page(request: web.Request) -> web.Response:
+    principal = principal_of(request)
+    engine = request.app[ENGINE]
+    app = await apps.get_application(
+        engine, principal, request.match_info["id"], request_id=request.get(REQUEST_ID)
+    )
+    async with engine.connect() as conn:
+        trail = await audit.entries_for_application(conn, app.id)
+    return render(
+        request,
+        "application.html",
+        app=app,
+        view=application_json(app, principal),
+        invites=[invite_json(i, datetime.now(UTC)) for i in await invites.list_invites(engine, app.id)],
+        trail=trail,
+        can_invite=principal.role is Role.MANAGER
+        and app.state in (State.DRAFT, State.INVITED, State.IDENTITY_VERIFIED, State.EXPIRED),
+    )
+
+
+@routes.get("/api/applications")
+@requires(Role.MANAGER, Role.COMPLIANCE)
+async def list_applications(request: web.Request) -> web.Response:
+    principal = principal_of(request)
+    offset, limit = paging(request)
+    page = await apps.list_applications(
+        request.app[ENGINE], principal, state=state_filter(request), offset=offset, limit=limit
+    )
+    return web.json_response(
+        {
+            "items": [application_json(a, principal) for a in page.items],
+            "total": page.total,
+            "offset": page.offset,
+            "limit": page.limit,
+        }
+    )
+
+
+@routes.post("/api/applications")
+@requires(Role.MANAGER)
+async def create_application(request: web.Request) -> web.Response:
+    body = await parse_body(request, NewApplicationBody)
+    data = ApplicationInput.parse(**body.model_dump())
+    principal = principal_of(request)
+    app = await apps.create_application(
+        request.app[ENGINE], principal, data, request_id=request.get(REQUEST_ID)
+    )
+    return web.json_response(application_json(app, principal), status=201)
+
+
+@routes.get("/api/applications/{id}")
+@requires(Role.MANAGER, Role.COMPLIANCE)
+async def get_application(request: web.Request) -> web.Response:
+    principal = principal_of(request)
+    engine = request.app[ENGINE]
+    app = await apps.get_application(
+        engine, principal, request.match_info["id"], request_id=request.get(REQUEST_ID)
+    )
+    body = application_json(app, principal)
+    now = datetime.now(UTC)
+    body["invites"] = [invite_json(i, now) for i in await invites.list_invites(engine, app.id)]
+    return web.json_response(body)
+
+
+@routes.get("/api/applications/{id}/audit")
+@requires(Role.MANAGER, Role.COMPLIANCE)
+async def application_audit(request: web.Request) -> web.Response:
+    principal = principal_of(request)
+    engine = request.app[ENGINE]
+    app = await apps.get_application(
+        engine, principal, request.match_info["id"], request_id=request.get(REQUEST_ID)
+    )
+    async with engine.connect() as conn:
+        trail = await audit.entries_for_application(conn, app.id)
+    return web.json_response(
+        {
+            "items": [
+                {
+                    "seq": e.seq,
+                    "at": e.at.isoformat(),
+                    "actor": e.actor,
+                    "role": e.role,
+                    "action": e.action,
+                    "details": e.details,
+                    "entry_hash": e.entry_hash,
+                }
+                for e in trail
+            ]
+        }
+    )
+
+
+@routes.post("/api/applications/{id}/actions")
+@requires(Role.MANAGER, Role.COMPLIANCE)
+async def take_action(request: web.Request) -> web.Response:
+    body = await parse_body(request, ActionBody)
+    try:
+        action = Action(body.action)
+    except ValueError:
+        action = None
+    if action is None or action not in HTTP_ACTIONS:
+        raise errors.ValidationFailed(
+            f"unknown action {body.action!r}",
+            details={"allowed": sorted(a.value for a in HTTP_ACTIONS)},
+        )
+    principal = principal_of(request)
+    app = await apps.act(
+        request.app[ENGINE], principal, request.match_info["id"], action,
+        comment=body.comment, request_id=request.get(REQUEST_ID),
+    )
+    return web.json_response(application_json(app, principal))
+
+
+@routes.post("/api/applications/{id}/invites")
+@requires(Role.MANAGER)
+async def create_invite(request: web.Request) -> web.Response:
+    if await request.read():
+        raise errors.BadRequest("this endpoint takes no body")
+    settings = request.app[SETTINGS]
+    invite, token = await invites.create_invite(
+        request.app[ENGINE], principal_of(request), request.match_info["id"],
+        ttl=settings.invite_ttl, request_id=request.get(REQUEST_ID),
+    )
+    link = f"{settings.public_url.rstrip('/')}/i/{token}"
+    body = invite_json(invite, datetime.now(UTC))
+    body["link"] = link
+    body["qr_svg"] = qr_svg_data_uri(link)
+    return web.json_response(body, status=201)
+
+
+@routes.post("/api/applications/{id}/invites/{invite_id}/revoke")
+@requires(Role.MANAGER)
+async def revoke_invite(request: web.Request) -> web.Response:
+    if await request.read():
+        raise errors.BadRequest("this endpoint takes no body")
+    invite = await invites.revoke_invite(
+        request.app[ENGINE], principal_of(request), request.match_info["id"],
+        request.match_info["invite_id"], request_id=request.get(REQUEST_ID),
+    )
+    return web.json_response(invite_json(invite, datetime.now(UTC)))
