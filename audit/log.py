@@ -102,7 +102,7 @@ async def append(
     )
 
 
-def entry_from_row(row: Mapping[str, Any]) -> AuditEntry:
+def entry_from_row(row: RowMapping | Mapping[str, Any]) -> AuditEntry:
     return AuditEntry(
         seq=row["seq"],
         at=row["at"],
@@ -117,9 +117,7 @@ def entry_from_row(row: Mapping[str, Any]) -> AuditEntry:
     )
 
 
-async def iter_rows(
-    conn: AsyncConnection, *, batch_size: int = 1000
-) -> AsyncIterator[RowMapping]:
+async def iter_rows(conn: AsyncConnection, *, batch_size: int = 1000) -> AsyncIterator[RowMapping]:
     """Every stored row in sequence order, read in batches.
 
     The first batch has no lower bound so that a row smuggled in below seq 1 is

@@ -139,7 +139,10 @@ async def get_application(
             return await load_visible(conn, principal, application_id)
     except ActionForbidden:
         await record_denial(
-            engine, principal, "view application", application_id=application_id,
+            engine,
+            principal,
+            "view application",
+            application_id=application_id,
             request_id=request_id,
         )
         raise
@@ -242,7 +245,10 @@ async def act(
             )
     except ActionForbidden:
         await record_denial(
-            engine, principal, f"{action.value} application", application_id=application_id,
+            engine,
+            principal,
+            f"{action.value} application",
+            application_id=application_id,
             request_id=request_id,
         )
         raise

@@ -110,7 +110,10 @@ async def create_invite(
             )
     except ActionForbidden:
         await record_denial(
-            engine, principal, "create invite", application_id=application_id,
+            engine,
+            principal,
+            "create invite",
+            application_id=application_id,
             request_id=request_id,
         )
         raise
@@ -182,16 +185,17 @@ async def revoke_invite(
             )
     except ActionForbidden:
         await record_denial(
-            engine, principal, "revoke invite", application_id=application_id,
+            engine,
+            principal,
+            "revoke invite",
+            application_id=application_id,
             request_id=request_id,
         )
         raise
     return replace(invite, revoked_at=now)
 
 
-async def open_invite(
-    engine: AsyncEngine, token: str, *, request_id: str | None = None
-) -> Invite:
+async def open_invite(engine: AsyncEngine, token: str, *, request_id: str | None = None) -> Invite:
     """The invite behind `token` if it can be used now; InviteUnusable otherwise.
 
     Every outcome is audited; the token itself never is.

@@ -11,6 +11,8 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy.engine import RowMapping
+
 from audit.chain import canonical_json
 from loans.errors import InvalidApplication
 from loans.identifiers import credit_code_problem, mask_phone, mobile_problem
@@ -141,7 +143,7 @@ class Application:
     updated_at: datetime
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Application:
+    def from_row(cls, row: RowMapping | Mapping[str, Any]) -> Application:
         return cls(
             id=row["id"],
             company_name=row["company_name"],

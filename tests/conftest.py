@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from loans.roles import Role
 from store.database import create_engine
 from store.migrate import upgrade
-from loans.roles import Role
 from tests.postgres import PostgresServer, PostgresUnavailable
 from tests.web_support import Service, start_service, stop_service
 
@@ -43,7 +43,10 @@ async def _create_database(server_url: str) -> str:
     url = make_url(server_url)
     name = f"signroom_test_{uuid.uuid4().hex[:12]}"
     conn = await asyncpg.connect(
-        host=url.host, port=url.port, user=url.username, password=url.password,
+        host=url.host,
+        port=url.port,
+        user=url.username,
+        password=url.password,
         database=url.database or "postgres",
     )
     try:

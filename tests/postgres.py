@@ -66,15 +66,32 @@ class PostgresServer:
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres", "postgres")
         self._run(
-            [str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", self.user,
-             "-E", "UTF8", "--locale=C.UTF-8"]
+            [
+                str(self.bin / "initdb"),
+                "-D",
+                str(self.data),
+                "-A",
+                "trust",
+                "-U",
+                self.user,
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ]
         )
         self._run(
             [
-                str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"),
-                "-w", "-t", "60", "start",
-                "-o", f"-h 127.0.0.1 -p {self.port} -k {self.root} -c fsync=off "
-                "-c max_connections=200",
+                str(self.bin / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-l",
+                str(self.root / "log"),
+                "-w",
+                "-t",
+                "60",
+                "start",
+                "-o",
+                f"-h 127.0.0.1 -p {self.port} -k {self.root} -c fsync=off -c max_connections=200",
             ]
         )
         deadline = time.monotonic() + 30

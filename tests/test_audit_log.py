@@ -2,6 +2,7 @@
 writers, and tampering behind the application's back, on SQLite and PostgreSQL."""
 
 import asyncio
+import itertools
 import json
 import os
 import subprocess
@@ -24,8 +25,13 @@ REFUSED = (DBAPIError, IntegrityError)
 async def fill(engine: AsyncEngine, n: int) -> None:
     for i in range(n):
         async with engine.begin() as conn:
-            await audit.append(conn, ACTOR, "test.event", application_id="app-1",
-                               details={"i": i, "note": f"第{i}条"})
+            await audit.append(
+                conn,
+                ACTOR,
+                "test.event",
+                application_id="app-1",
+                details={"i": i, "note": f"第{i}条"},
+            )
 
 
 async def verdict(engine: AsyncEngine) -> tuple[bool, int | None, int]:
@@ -54,17 +60,21 @@ async def test_appends_form_an_intact_chain(engine: AsyncEngine) -> None:
         entries = [e async for e in audit.iter_entries(conn)]
     assert [e.seq for e in entries] == [1, 2, 3, 4, 5]
     assert entries[0].prev_hash == GENESIS_HASH
-    for before, after in zip(entries, entries[1:], strict=False):
+    for before, after in itertools.pairwise(entries):
         assert after.prev_hash == before.entry_hash
     assert entries[2].details == {"i": 2, "note": "第2条"}
 
 
 async def test_entry_is_rolled_back_with_its_transaction(engine: AsyncEngine) -> None:
     await fill(engine, 1)
-    with pytest.raises(RuntimeError):
+
+    async def failing_change() -> None:
         async with engine.begin() as conn:
             await audit.append(conn, ACTOR, "test.event")
             raise RuntimeError("the change it recorded failed")
+
+    with pytest.raises(RuntimeError):
+        await failing_change()
     async with engine.connect() as conn:
         assert await audit.count(conn) == 1
 
@@ -175,8 +185,15 @@ async def insert_forged(engine: AsyncEngine) -> None:
         entries = [e async for e in audit.iter_entries(conn)]
     prev = entries[3]
     fields = hashed_fields(
-        seq=5, at=prev.at, actor="user:9", role="manager", action="forged",
-        application_id="app-1", request_id=None, details={}, prev_hash=prev.entry_hash,
+        seq=5,
+        at=prev.at,
+        actor="user:9",
+        role="manager",
+        action="forged",
+        application_id="app-1",
+        request_id=None,
+        details={},
+        prev_hash=prev.entry_hash,
     )
     forged_hash = compute_entry_hash(fields)
     at = prev.at.replace(tzinfo=None).isoformat(sep=" ")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 from aiohttp import ClientSession, CookieJar
 from aiohttp.test_utils import TestServer
+from multidict import CIMultiDict
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from yarl import URL
@@ -26,6 +28,7 @@ from web.app import create_app
 from web.auth import users
 from web.config import Settings
 from web.keys import ENGINE
+from web.logs import AccessLogger
 
 PASSWORD = "correct horse battery staple"
 
@@ -45,7 +48,7 @@ APPLICATION = {
 class Response:
     status: int
     body: Any
-    headers: dict[str, str]
+    headers: CIMultiDict[str]
     text: str
 
 
@@ -77,14 +80,17 @@ class Browser:
         if csrf and self.csrf:
             sent["X-CSRF-Token"] = self.csrf
         sent.update(headers or {})
+        payload: Any = data
+        if isinstance(data, bytes) and len(data) > 64 * 1024:
+            payload = io.BytesIO(data)  # aiohttp warns about sending large raw bytes
         async with self.session.request(
-            method, path, json=json, data=data, headers=sent, allow_redirects=False
+            method, path, json=json, data=payload, headers=sent, allow_redirects=False
         ) as resp:
             text = await resp.text(errors="replace")
             body: Any = None
             if resp.content_type == "application/json":
                 body = await resp.json()
-            return Response(resp.status, body, dict(resp.headers), text)
+            return Response(resp.status, body, CIMultiDict(resp.headers), text)
 
     async def login(self, username: str, password: str = PASSWORD) -> Response:
         page = await self.request("GET", "/login")
@@ -138,8 +144,12 @@ class Service:
 
     async def add_user(self, username: str, role: Role) -> int:
         user = await users.create_user(
-            self.engine, Actor("cli", "admin"), username=username,
-            display_name=username, role=role.value, password=PASSWORD,
+            self.engine,
+            Actor("cli", "admin"),
+            username=username,
+            display_name=username,
+            role=role.value,
+            password=PASSWORD,
         )
         self.user_ids[username] = user.id
         return user.id
@@ -147,7 +157,9 @@ class Service:
     async def new_application(self, manager: str) -> str:
         principal = Principal(Role.MANAGER, user_id=self.user_ids[manager])
         app = await create_application(
-            self.engine, principal, ApplicationInput.parse(**APPLICATION)  # type: ignore[arg-type]
+            self.engine,
+            principal,
+            ApplicationInput.parse(**APPLICATION),  # type: ignore[arg-type]
         )
         return app.id
 
@@ -187,7 +199,7 @@ async def start_service(tmp_path: Path, database_url: str, **overrides: Any) -> 
     await migrate_engine.dispose()
     app = create_app(settings)
     server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
+    await server.start_server(access_log_class=AccessLogger)
     return Service(server, settings, app[ENGINE], {})
 
 

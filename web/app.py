@@ -56,9 +56,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     engine = create_engine(settings.database_url)
     app[ENGINE] = engine
-    app[SESSIONS] = SessionStore(
-        engine, idle=settings.session_idle, lifetime=settings.session_max
-    )
+    app[SESSIONS] = SessionStore(engine, idle=settings.session_idle, lifetime=settings.session_max)
     app[THROTTLE] = LoginThrottle(
         engine, max_failures=settings.login_max_failures, window=settings.login_window
     )

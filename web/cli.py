@@ -109,7 +109,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         port = args.port or settings.port
         print(f"signroom serving on http://{host}:{port}", flush=True)
         web.run_app(
-            create_app(settings), host=host, port=port, access_log_class=AccessLogger,
+            create_app(settings),
+            host=host,
+            port=port,
+            access_log_class=AccessLogger,
             print=None,
         )
         return 0
@@ -138,8 +141,12 @@ async def _user(e: AsyncEngine, args: argparse.Namespace) -> int:
     if args.user_command == "add":
         password, generated = _read_password(args.password_stdin)
         user = await users.create_user(
-            e, CLI_ACTOR, username=args.username,
-            display_name=args.display_name or args.username, role=args.role, password=password,
+            e,
+            CLI_ACTOR,
+            username=args.username,
+            display_name=args.display_name or args.username,
+            role=args.role,
+            password=password,
         )
         print(f"created {user.role.value} {user.username}")
         if generated:

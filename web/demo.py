@@ -52,8 +52,12 @@ async def seed(engine: AsyncEngine, settings: Settings) -> int:
         else:
             password = generate_password()
             user = await users.create_user(
-                engine, DEMO_ACTOR, username=username, display_name=display_name,
-                role=role.value, password=password,
+                engine,
+                DEMO_ACTOR,
+                username=username,
+                display_name=display_name,
+                role=role.value,
+                password=password,
             )
             user_id = user.id
             print(f"  {role.value:<10} {username:<10} password: {password}")
@@ -61,9 +65,7 @@ async def seed(engine: AsyncEngine, settings: Settings) -> int:
             manager_id = user_id
     assert manager_id is not None
     async with engine.connect() as conn:
-        count = (
-            await conn.execute(select(func.count()).select_from(applications))
-        ).scalar_one()
+        count = (await conn.execute(select(func.count()).select_from(applications))).scalar_one()
     if count:
         print("demo application exists already; create invites from the manager dashboard")
         return 0

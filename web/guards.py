@@ -12,13 +12,14 @@ from loans.access import Principal
 from loans.applications import record_denial
 from loans.roles import Role
 from web import errors
+from web.auth.sessions import Session
 from web.keys import ENGINE, REQUEST_ID, SESSION
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def principal_of(request: web.Request) -> Principal:
-    session = request.get(SESSION)
+    session: Session | None = request.get(SESSION)
     if session is None:
         raise errors.Unauthenticated("sign in first")
     return session.principal

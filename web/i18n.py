@@ -67,7 +67,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "applicant_intro": "本行将通过视频远程为您办理贷款。开始之前，请阅读并同意以下事项。",
         "loan_summary": "贷款概要",
         "consent_recording": "我同意本次视频面谈全程录音录像，并由银行保存。",
-        "consent_data_use": "我同意银行为核实身份、签订合同和合规审查，收集和使用我的身份证件、人脸图像及企业信息。",
+        "consent_data_use": "我同意银行为核实身份、签订合同和合规审查，"
+        "收集和使用我的身份证件、人脸图像及企业信息。",
         "agree_continue": "同意并继续",
         "consent_needed": "请勾选以上两项后继续",
         "consent_done": "已记录您的同意。",

@@ -50,12 +50,16 @@ def configure_logging(level: str) -> None:
 
 class AccessLogger(AbstractAccessLogger):
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
+        path = redact_path(request.path)
         self.logger.info(
-            "request",
+            "%s %s %s",
+            request.method,
+            path,
+            response.status,
             extra={
                 "request_id": request.get(REQUEST_ID),
                 "method": request.method,
-                "path": redact_path(request.path),
+                "path": path,
                 "status": response.status,
                 "duration_ms": round(time * 1000, 1),
             },

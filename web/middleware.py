@@ -118,9 +118,7 @@ def error_response(request: web.Request, exc: errors.ApiError) -> web.StreamResp
 
 
 @web.middleware
-async def security_headers_middleware(
-    request: web.Request, handler: Handler
-) -> web.StreamResponse:
+async def security_headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     response = await handler(request)
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CSP)
@@ -128,9 +126,7 @@ async def security_headers_middleware(
     headers.setdefault("Referrer-Policy", "no-referrer")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    headers.setdefault(
-        "Permissions-Policy", "camera=(self), microphone=(self), geolocation=()"
-    )
+    headers.setdefault("Permissions-Policy", "camera=(self), microphone=(self), geolocation=()")
     if is_api(request) or request.path.startswith(("/manager", "/staff", "/admin", "/apply")):
         headers.setdefault("Cache-Control", "no-store")
     if request_is_tls(request):

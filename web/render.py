@@ -26,6 +26,11 @@ def make_environment() -> Environment:
     return env
 
 
+def _script_json(value: object) -> str:
+    """JSON safe to place inside a <script> element (no "</script>" can appear)."""
+    return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c")
+
+
 def render(
     request: web.Request, template: str, *, status: int = 200, **context: Any
 ) -> web.Response:
@@ -38,7 +43,7 @@ def render(
             lang=language,
             t=lambda key, **kw: translate(language, key, **kw),
             # Pages' scripts read their text from here (JSON, never executed).
-            messages_json=json.dumps(MESSAGES[language], ensure_ascii=False).replace("<", "\\u003c"),
+            messages_json=_script_json(MESSAGES[language]),
             session=session,
             csrf_token=session.csrf_token if session else "",
             request_id=request.get(REQUEST_ID),

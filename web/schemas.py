@@ -25,9 +25,9 @@ class NewApplicationBody(Body):
     credit_code: str = Field(max_length=40)
     legal_rep_name: str = Field(max_length=60)
     legal_rep_phone: str = Field(max_length=20)
-    loan_amount: str = Field(max_length=20, description="yuan, e.g. \"150000.00\"")
+    loan_amount: str = Field(max_length=20, description='yuan, e.g. "150000.00"')
     term_months: int
-    annual_rate_percent: str = Field(max_length=12, description="percent, e.g. \"3.85\"")
+    annual_rate_percent: str = Field(max_length=12, description='percent, e.g. "3.85"')
     repayment_method: Literal["equal_instalment", "equal_principal"]
 
 
@@ -66,9 +66,7 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
         problems = exc.errors(include_url=False, include_input=False, include_context=False)
         if any(p["type"] == "json_invalid" for p in problems):
             raise errors.InvalidJson("the body is not valid JSON") from None
-        fields = {
-            ".".join(str(part) for part in p["loc"]) or "body": p["msg"] for p in problems
-        }
+        fields = {".".join(str(part) for part in p["loc"]) or "body": p["msg"] for p in problems}
         raise errors.ValidationFailed(
             "the request body is invalid", details={"fields": fields}
         ) from None

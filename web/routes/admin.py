@@ -62,8 +62,12 @@ async def create_user(request: web.Request) -> web.Response:
     password = generate_password()
     try:
         user = await users.create_user(
-            request.app[ENGINE], principal_of(request).actor, username=body.username,
-            display_name=body.display_name, role=body.role, password=password,
+            request.app[ENGINE],
+            principal_of(request).actor,
+            username=body.username,
+            display_name=body.display_name,
+            role=body.role,
+            password=password,
             request_id=request.get(REQUEST_ID),
         )
     except users.UserError as exc:
@@ -90,7 +94,10 @@ async def _set_disabled(request: web.Request, disabled: bool) -> web.Response:
     if disabled and principal.user_id == int(request.match_info["user_id"]):
         raise errors.Conflict("you cannot disable your own account")
     await users.set_disabled(
-        request.app[ENGINE], principal.actor, username, disabled,
+        request.app[ENGINE],
+        principal.actor,
+        username,
+        disabled,
         request_id=request.get(REQUEST_ID),
     )
     return web.json_response({"username": username, "disabled": disabled})
@@ -116,7 +123,10 @@ async def reset_password(request: web.Request) -> web.Response:
     username = await _username_of(request)
     password = generate_password()
     await users.set_password(
-        request.app[ENGINE], principal_of(request).actor, username, password,
+        request.app[ENGINE],
+        principal_of(request).actor,
+        username,
+        password,
         request_id=request.get(REQUEST_ID),
     )
     return web.json_response({"username": username, "password": password})

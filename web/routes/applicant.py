@@ -55,7 +55,11 @@ async def apply_page(request: web.Request) -> web.Response:
     app = await apps.get_application(engine, principal, principal.application_id)
     consent = await current_consent(engine, app.id)
     return render(
-        request, "apply.html", app=app, consent=consent, step=1 if consent is None else 2,
+        request,
+        "apply.html",
+        app=app,
+        consent=consent,
+        step=1 if consent is None else 2,
         steps_total=STEPS_TOTAL,
     )
 
@@ -78,8 +82,11 @@ async def applicant_application(request: web.Request) -> web.Response:
 async def give_consent(request: web.Request) -> web.Response:
     body = await parse_body(request, ConsentBody)
     consent = await record_consent(
-        request.app[ENGINE], principal_of(request), recording=body.recording,
-        data_use=body.data_use, language=request.get(LANGUAGE, "zh-CN"),
+        request.app[ENGINE],
+        principal_of(request),
+        recording=body.recording,
+        data_use=body.data_use,
+        language=request.get(LANGUAGE, "zh-CN"),
         request_id=request.get(REQUEST_ID),
     )
     return web.json_response(

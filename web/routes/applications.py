@@ -53,8 +53,11 @@ def state_filter(request: web.Request) -> State | None:
 async def manager_dashboard(request: web.Request) -> web.Response:
     offset, limit = paging(request)
     page = await apps.list_applications(
-        request.app[ENGINE], principal_of(request), state=state_filter(request),
-        offset=offset, limit=limit,
+        request.app[ENGINE],
+        principal_of(request),
+        state=state_filter(request),
+        offset=offset,
+        limit=limit,
     )
     return render(request, "manager.html", page=page, states=list(State))
 
@@ -67,9 +70,7 @@ async def compliance_queue(request: web.Request) -> web.Response:
     page = await apps.list_applications(
         request.app[ENGINE], principal_of(request), state=state, offset=offset, limit=limit
     )
-    return render(
-        request, "compliance.html", page=page, states=list(State), selected_state=state
-    )
+    return render(request, "compliance.html", page=page, states=list(State), selected_state=state)
 
 
 @routes.get("/staff/applications/{id}")
@@ -82,12 +83,13 @@ async def application_page(request: web.Request) -> web.Response:
     )
     async with engine.connect() as conn:
         trail = await audit.entries_for_application(conn, app.id)
+    now = datetime.now(UTC)
     return render(
         request,
         "application.html",
         app=app,
         view=application_json(app, principal),
-        invites=[invite_json(i, datetime.now(UTC)) for i in await invites.list_invites(engine, app.id)],
+        invites=[invite_json(i, now) for i in await invites.list_invites(engine, app.id)],
         trail=trail,
         can_invite=principal.role is Role.MANAGER
         and app.state in (State.DRAFT, State.INVITED, State.IDENTITY_VERIFIED, State.EXPIRED),
@@ -181,8 +183,12 @@ async def take_action(request: web.Request) -> web.Response:
         )
     principal = principal_of(request)
     app = await apps.act(
-        request.app[ENGINE], principal, request.match_info["id"], action,
-        comment=body.comment, request_id=request.get(REQUEST_ID),
+        request.app[ENGINE],
+        principal,
+        request.match_info["id"],
+        action,
+        comment=body.comment,
+        request_id=request.get(REQUEST_ID),
     )
     return web.json_response(application_json(app, principal))
 
@@ -194,8 +200,11 @@ async def create_invite(request: web.Request) -> web.Response:
         raise errors.BadRequest("this endpoint takes no body")
     settings = request.app[SETTINGS]
     invite, token = await invites.create_invite(
-        request.app[ENGINE], principal_of(request), request.match_info["id"],
-        ttl=settings.invite_ttl, request_id=request.get(REQUEST_ID),
+        request.app[ENGINE],
+        principal_of(request),
+        request.match_info["id"],
+        ttl=settings.invite_ttl,
+        request_id=request.get(REQUEST_ID),
     )
     link = f"{settings.public_url.rstrip('/')}/i/{token}"
     body = invite_json(invite, datetime.now(UTC))
@@ -210,7 +219,10 @@ async def revoke_invite(request: web.Request) -> web.Response:
     if await request.read():
         raise errors.BadRequest("this endpoint takes no body")
     invite = await invites.revoke_invite(
-        request.app[ENGINE], principal_of(request), request.match_info["id"],
-        request.match_info["invite_id"], request_id=request.get(REQUEST_ID),
+        request.app[ENGINE],
+        principal_of(request),
+        request.match_info["id"],
+        request.match_info["invite_id"],
+        request_id=request.get(REQUEST_ID),
     )
     return web.json_response(invite_json(invite, datetime.now(UTC)))

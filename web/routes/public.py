@@ -126,7 +126,10 @@ async def login(request: web.Request) -> web.Response:
     if wait:
         async with engine.begin() as conn:
             await audit.append(
-                conn, audit.ANONYMOUS, "auth.login_throttled", request_id=request_id,
+                conn,
+                audit.ANONYMOUS,
+                "auth.login_throttled",
+                request_id=request_id,
                 details={"username": body.username[:64]},
             )
         raise errors.TooManyRequests("too many failed sign-ins; try again later", retry_after=wait)
@@ -136,7 +139,10 @@ async def login(request: web.Request) -> web.Response:
         await throttle.record_failure(keys)
         async with engine.begin() as conn:
             await audit.append(
-                conn, audit.ANONYMOUS, "auth.login_failed", request_id=request_id,
+                conn,
+                audit.ANONYMOUS,
+                "auth.login_failed",
+                request_id=request_id,
                 details={
                     "username": body.username[:64],
                     "reason": "disabled" if user and password_ok else "bad credentials",
@@ -147,8 +153,11 @@ async def login(request: web.Request) -> web.Response:
     token = await request.app[SESSIONS].start_staff(user.id)
     async with engine.begin() as conn:
         await audit.append(
-            conn, audit.Actor(f"user:{user.id}", user.role.value), "auth.login",
-            request_id=request_id, details={"username": user.username},
+            conn,
+            audit.Actor(f"user:{user.id}", user.role.value),
+            "auth.login",
+            request_id=request_id,
+            details={"username": user.username},
         )
     response = web.json_response({"redirect": HOME_BY_ROLE[user.role], "role": user.role.value})
     set_cookie(request, response, COOKIE_NAME, token)
@@ -163,7 +172,10 @@ async def logout(request: web.Request) -> web.Response:
     await request.app[SESSIONS].end(token)
     async with request.app[ENGINE].begin() as conn:
         await audit.append(
-            conn, principal.actor, "auth.logout", application_id=principal.application_id,
+            conn,
+            principal.actor,
+            "auth.logout",
+            application_id=principal.application_id,
             request_id=request.get(REQUEST_ID),
         )
     response = web.json_response({"redirect": "/login"})

@@ -132,7 +132,9 @@ def upgrade() -> None:
             ["applications.id"],
             name="fk_sessions_application_id_applications",
         ),
-        sa.ForeignKeyConstraint(["invite_id"], ["invites.id"], name="fk_sessions_invite_id_invites"),
+        sa.ForeignKeyConstraint(
+            ["invite_id"], ["invites.id"], name="fk_sessions_invite_id_invites"
+        ),
     )
     op.create_table(
         "consents",
@@ -150,7 +152,9 @@ def upgrade() -> None:
             ["applications.id"],
             name="fk_consents_application_id_applications",
         ),
-        sa.ForeignKeyConstraint(["invite_id"], ["invites.id"], name="fk_consents_invite_id_invites"),
+        sa.ForeignKeyConstraint(
+            ["invite_id"], ["invites.id"], name="fk_consents_invite_id_invites"
+        ),
     )
     op.create_index("ix_consents_application_id", "consents", ["application_id"])
     op.create_table(

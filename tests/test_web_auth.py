@@ -1,0 +1,202 @@
+"""Sign-in, sessions, CSRF, throttling, invites-to-sessions, headers and logs."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from store.schema import audit_log, sessions
+from tests.web_support import PASSWORD, Service, start_service, stop_service
+
+
+async def test_login_sets_a_locked_down_cookie_and_logout_ends_the_session(
+    service: Service,
+) -> None:
+    browser = service.browser()
+    page = await browser.request("GET", "/login")
+    assert page.status == 200
+    response = await browser.login("m1")
+    assert response.status == 200
+    assert response.body == {"redirect": "/manager", "role": "manager"}
+    cookie = response.headers["Set-Cookie"]
+    assert "signroom_session=" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Secure" not in cookie  # plain HTTP here; see the TLS test below
+    me = await browser.request("GET", "/api/me")
+    assert me.body["username"] == "m1" and me.body["role"] == "manager"
+    out = await browser.request("POST", "/api/auth/logout")
+    assert out.status == 200
+    assert (await browser.request("GET", "/api/me")).status == 401
+    async with service.engine.connect() as conn:
+        assert (await conn.execute(select(sessions))).first() is None
+
+
+async def test_wrong_password_and_unknown_user_look_the_same(service: Service) -> None:
+    wrong = await service.browser().login("m1", "not the password")
+    unknown = await service.browser().login("nobody", "not the password")
+    assert wrong.status == unknown.status == 401
+    assert wrong.body["message"] == unknown.body["message"]
+    assert await service.audit_count("auth.login_failed") == 2
+
+
+async def test_login_without_the_pages_token_is_refused(service: Service) -> None:
+    browser = service.browser()
+    response = await browser.request(
+        "POST", "/api/auth/login", json={"username": "m1", "password": PASSWORD}
+    )
+    assert response.status == 403
+    assert response.body["code"] == "csrf_failed"
+
+
+async def test_repeated_failures_throttle_even_the_right_password(service: Service) -> None:
+    browser = service.browser()
+    for _ in range(service.settings.login_max_failures):
+        assert (await browser.login("m1", "guess guess guess")).status == 401
+    blocked = await browser.login("m1")
+    assert blocked.status == 429
+    assert int(blocked.headers["Retry-After"]) > 0
+    assert await service.audit_count("auth.login_throttled") == 1
+    # Another user from the same address is blocked too (address key).
+    assert (await service.browser().login("m2")).status == 429
+
+
+async def test_state_changes_need_the_sessions_csrf_token(service: Service) -> None:
+    manager = await service.staff("m1")
+    app_id = await service.new_application("m1")
+    before = await service.audit_count()
+    for token in (None, "wrong"):
+        headers = {"X-CSRF-Token": token} if token else {}
+        response = await manager.request(
+            "POST", f"/api/applications/{app_id}/invites", headers=headers, csrf=False
+        )
+        assert response.status == 403
+        assert response.body["code"] == "csrf_failed"
+    assert await service.audit_count() == before
+    assert (await manager.request("POST", f"/api/applications/{app_id}/invites")).status == 201
+
+
+async def test_cross_origin_posts_are_refused(service: Service) -> None:
+    manager = await service.staff("m1")
+    response = await manager.request(
+        "POST", "/api/auth/logout", headers={"Origin": "https://evil.example"}
+    )
+    assert response.status == 403
+    assert (await manager.request("GET", "/api/me")).status == 200
+
+
+async def _age_sessions(service: Service, **values: datetime) -> None:
+    async with service.engine.begin() as conn:
+        await conn.execute(update(sessions).values(**values))
+
+
+async def test_idle_sessions_end(service: Service) -> None:
+    manager = await service.staff("m1")
+    idle = service.settings.session_idle + timedelta(seconds=1)
+    await _age_sessions(service, last_seen_at=datetime.now(UTC) - idle)
+    assert (await manager.request("GET", "/api/me")).status == 401
+
+
+async def test_sessions_end_at_their_absolute_lifetime_even_when_active(
+    service: Service,
+) -> None:
+    manager = await service.staff("m1")
+    await _age_sessions(service, expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    assert (await manager.request("GET", "/api/me")).status == 401
+
+
+async def test_disabling_a_user_ends_their_sessions_and_sign_in(service: Service) -> None:
+    manager = await service.staff("m2")
+    admin = await service.staff("a1")
+    user_id = service.user_ids["m2"]
+    assert (await admin.request("POST", f"/api/admin/users/{user_id}/disable")).status == 200
+    assert (await manager.request("GET", "/api/me")).status == 401
+    assert (await service.browser().login("m2")).status == 401
+    assert (await admin.request("POST", f"/api/admin/users/{user_id}/enable")).status == 200
+    assert (await service.browser().login("m2")).status == 200
+
+
+async def test_password_reset_ends_sessions_and_only_the_new_password_works(
+    service: Service,
+) -> None:
+    manager = await service.staff("m2")
+    admin = await service.staff("a1")
+    reset = await admin.request("POST", f"/api/admin/users/{service.user_ids['m2']}/reset-password")
+    new_password = reset.body["password"]
+    assert (await manager.request("GET", "/api/me")).status == 401
+    assert (await service.browser().login("m2")).status == 401
+    assert (await service.browser().login("m2", new_password)).status == 200
+
+
+async def test_admin_cannot_disable_themselves(service: Service) -> None:
+    admin = await service.staff("a1")
+    response = await admin.request("POST", f"/api/admin/users/{service.user_ids['a1']}/disable")
+    assert response.status == 409
+
+
+async def test_invite_link_starts_an_applicant_session_and_leaves_the_url(
+    service: Service, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    app_id = await service.new_application("m1")
+    _invite_id, link = await service.invite_link("m1", app_id)
+    token = link.rsplit("/", 1)[1]
+    applicant = service.browser()
+    opened = await applicant.open_invite(link)
+    assert opened.status == 303 and opened.headers["Location"] == "/apply"
+    page = await applicant.request("GET", "/apply")
+    assert page.status == 200 and "示例科技有限公司" in page.text
+    consent = await applicant.request(
+        "POST", "/api/applicant/consent", json={"recording": True, "data_use": True}
+    )
+    assert consent.status == 200
+    assert (await applicant.request("GET", "/api/applicant/application")).body["consent_given"]
+    # Neither the token, nor the password, nor the phone number reach the logs.
+    await service.staff("m1")
+    assert "/i/<token>" in caplog.text
+    for secret in (token, PASSWORD, "13800138000"):
+        assert secret not in caplog.text
+    async with service.engine.connect() as conn:
+        details = " ".join(r.details for r in (await conn.execute(select(audit_log))).all())
+    assert token not in details and "13800138000" not in details
+
+
+async def test_security_headers_on_pages_and_api(service: Service) -> None:
+    browser = service.browser()
+    for path in ("/login", "/api/me", "/nope"):
+        response = await browser.request("GET", path)
+        csp = response.headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in csp
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert "Strict-Transport-Security" not in response.headers
+        assert response.headers.get("X-Request-Id"), (path, response.headers)
+
+
+async def test_behind_a_tls_proxy_hsts_and_secure_cookies(tmp_path: Path, sqlite_url: str) -> None:
+    running = await start_service(tmp_path, sqlite_url, trust_forwarded_proto="true")
+    try:
+        from loans.roles import Role
+
+        await running.add_user("m1", Role.MANAGER)
+        browser = running.browser()
+        page = await browser.request("GET", "/login", headers={"X-Forwarded-Proto": "https"})
+        assert page.headers["Strict-Transport-Security"].startswith("max-age=")
+        assert "Secure" in page.headers["Set-Cookie"]
+    finally:
+        await stop_service(running)
+
+
+async def test_language_follows_accept_language_and_the_switch(service: Service) -> None:
+    browser = service.browser()
+    english = await browser.request("GET", "/login", headers={"Accept-Language": "en-GB,en;q=0.9"})
+    assert "Staff sign-in" in english.text and 'lang="en"' in english.text
+    chinese = await browser.request("GET", "/login", headers={"Accept-Language": "zh-CN"})
+    assert "员工登录" in chinese.text
+    switched = await browser.request("GET", "/lang/en?next=//evil.example/")
+    assert switched.headers["Location"] == "/"
+    after = await browser.request("GET", "/login", headers={"Accept-Language": "zh-CN"})
+    assert "Staff sign-in" in after.text
