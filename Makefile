@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
 
-.PHONY: demo test setup system-deps lint typecheck pytest
+.PHONY: demo test setup system-deps lint typecheck pytest bench-audit
 
 demo: setup
 	$(BIN)/signroom migrate
@@ -33,3 +33,6 @@ typecheck: setup
 
 pytest: setup
 	$(BIN)/pytest -q
+
+bench-audit: setup
+	$(BIN)/python -m benchmarks.bench_audit
