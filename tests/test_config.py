@@ -38,6 +38,7 @@ def test_environment_overrides_file_which_overrides_defaults(tmp_path: Path) -> 
         ({"SIGNROOM_PUBLIC_URL": "ftp://x"}, "PUBLIC_URL"),
         ({"SIGNROOM_TRUST_FORWARDED_PROTO": "maybe"}, "TRUST_FORWARDED_PROTO"),
         ({"SIGNROOM_CONFIG": "/nonexistent/signroom.toml"}, "SIGNROOM_CONFIG"),
+        ({"SIGNROOM_DISPLAY_TIMEZONE": "Mars/Olympus_Mons"}, "DISPLAY_TIMEZONE"),
     ],
 )
 def test_bad_settings_are_named(environ: dict[str, str], fragment: str) -> None:

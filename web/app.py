@@ -42,7 +42,7 @@ def create_app(settings: Settings) -> web.Application:
         ],
     )
     app[SETTINGS] = settings
-    app[TEMPLATES] = make_environment()
+    app[TEMPLATES] = make_environment(settings.display_timezone)
     app[BLOBS] = FileBlobStore(settings.blob_dir)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_housekeeping)

@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from store.database import DEFAULT_DATABASE_URL, SUPPORTED_DRIVERS
 
@@ -42,6 +43,8 @@ class Settings:
     trust_forwarded_proto: bool = False
     expiry_sweep_seconds: int = 60
     log_level: str = "INFO"
+    # Times on pages are shown in the bank's zone; storage and the audit log stay UTC.
+    display_timezone: str = "Asia/Shanghai"
 
     @property
     def invite_ttl(self) -> timedelta:
@@ -119,6 +122,12 @@ class Settings:
                 raise ConfigError(f"SIGNROOM_{name.upper()} must be positive")
         if not 0 < self.port < 65536:
             raise ConfigError("SIGNROOM_PORT must be a TCP port")
+        try:
+            ZoneInfo(self.display_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                f"SIGNROOM_DISPLAY_TIMEZONE: unknown time zone {self.display_timezone!r}"
+            ) from None
 
 
 def _coerce(name: str, kind: Any, value: Any) -> Any:

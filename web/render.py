@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -15,7 +18,7 @@ from web.keys import LANGUAGE, REQUEST_ID, SESSION, TEMPLATES
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 
 
-def make_environment() -> Environment:
+def make_environment(display_timezone: str) -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATE_DIR),
         autoescape=select_autoescape(["html"]),
@@ -23,6 +26,16 @@ def make_environment() -> Environment:
         lstrip_blocks=True,
         undefined=StrictUndefined,
     )
+    zone = ZoneInfo(display_timezone)
+
+    def localtime(at: datetime | None) -> str:
+        return at.astimezone(zone).strftime("%Y-%m-%d %H:%M") if at else ""
+
+    def money(amount: str) -> str:
+        return f"{Decimal(amount):,.2f}"
+
+    env.filters["localtime"] = localtime
+    env.filters["money"] = money
     return env
 
 

@@ -89,7 +89,8 @@ async def application_page(request: web.Request) -> web.Response:
         "application.html",
         app=app,
         view=application_json(app, principal),
-        invites=[invite_json(i, now) for i in await invites.list_invites(engine, app.id)],
+        invites=await invites.list_invites(engine, app.id),
+        now=now,
         trail=trail,
         can_invite=principal.role is Role.MANAGER
         and app.state in (State.DRAFT, State.INVITED, State.IDENTITY_VERIFIED, State.EXPIRED),
