@@ -24,6 +24,7 @@ from loans.errors import (
 from loans.models import Application, ApplicationInput, terms_digest
 from loans.roles import Role
 from loans.states import ACTIONS_NEEDING_COMMENT, REVIEW_ACTIONS, Action, State, resolve
+from store.database import read_only
 from store.schema import applications
 
 MAX_COMMENT = 2000
@@ -164,7 +165,7 @@ async def list_applications(
         raise ActionForbidden("only managers and compliance list applications")
     if state is not None:
         query = query.where(applications.c.state == state.value)
-    async with engine.connect() as conn:
+    async with read_only(engine) as conn:
         total = (
             await conn.execute(select(func.count()).select_from(query.subquery()))
         ).scalar_one()

@@ -56,9 +56,21 @@ def _sqlite_engine(url: str, database: str | None) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        deferred = conn.get_execution_options().get(_READ_ONLY_OPTION)
+        conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
     return engine
+
+
+_READ_ONLY_OPTION = "signroom_read_only"
+
+
+def read_only(engine: AsyncEngine) -> AsyncConnection:
+    """A connection for long reads that write nothing (verifying the whole audit log,
+    listing pages). On SQLite it begins a deferred transaction, which in WAL mode
+    reads a snapshot without holding the write lock, so writers are not stalled.
+    Use it with `async with`."""
+    return engine.execution_options(**{_READ_ONLY_OPTION: True}).connect()
 
 
 async def lock_audit_chain(conn: AsyncConnection) -> None:

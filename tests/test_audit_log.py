@@ -267,3 +267,17 @@ async def test_cli_verify_exits_0_when_intact_and_1_naming_the_entry_when_broken
     assert broken.returncode == 1
     assert "broken at entry 5" in broken.stdout
     assert json.dumps("forged") not in broken.stdout
+
+
+async def test_a_long_read_only_verification_does_not_stall_writers(
+    engine: AsyncEngine,
+) -> None:
+    from store.database import read_only
+
+    await fill(engine, 3)
+    async with read_only(engine) as reader:
+        # The reader holds an open transaction (a snapshot) while a writer commits.
+        assert await audit.count(reader) == 3
+        await asyncio.wait_for(fill(engine, 1), timeout=10)
+        assert (await verify_log(reader)).ok
+    assert await verdict(engine) == (True, None, 4)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from audit.log import Actor
 from audit.verify import verify_log
 from loans.roles import STAFF_ROLES
-from store.database import create_engine, redacted_url
+from store.database import create_engine, read_only, redacted_url
 from store.errors import StoreError
 from store.migrate import upgrade
 from web.app import create_app
@@ -131,7 +131,7 @@ async def _migrate(engine: AsyncEngine) -> int:
 
 
 async def _audit_verify(engine: AsyncEngine) -> int:
-    async with engine.connect() as conn:
+    async with read_only(engine) as conn:
         verdict = await verify_log(conn)
     print(verdict.describe())
     return 0 if verdict.ok else 1

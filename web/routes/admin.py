@@ -8,6 +8,7 @@ from aiohttp import web
 
 from audit.verify import verify_log
 from loans.roles import Role
+from store.database import read_only
 from web import errors
 from web.auth import users
 from web.auth.passwords import generate_password
@@ -135,7 +136,7 @@ async def reset_password(request: web.Request) -> web.Response:
 @routes.get("/api/audit/verify")
 @requires(Role.ADMIN, Role.COMPLIANCE)
 async def verify_audit(request: web.Request) -> web.Response:
-    async with request.app[ENGINE].connect() as conn:
+    async with read_only(request.app[ENGINE]) as conn:
         verdict = await verify_log(conn)
     return web.json_response(
         {

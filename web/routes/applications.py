@@ -13,6 +13,7 @@ from loans import invites
 from loans.models import ApplicationInput
 from loans.roles import Role
 from loans.states import Action, State
+from store.database import read_only
 from web import errors
 from web.guards import principal_of, requires
 from web.keys import ENGINE, REQUEST_ID, SETTINGS
@@ -81,7 +82,7 @@ async def application_page(request: web.Request) -> web.Response:
     app = await apps.get_application(
         engine, principal, request.match_info["id"], request_id=request.get(REQUEST_ID)
     )
-    async with engine.connect() as conn:
+    async with read_only(engine) as conn:
         trail = await audit.entries_for_application(conn, app.id)
     now = datetime.now(UTC)
     return render(
@@ -149,7 +150,7 @@ async def application_audit(request: web.Request) -> web.Response:
     app = await apps.get_application(
         engine, principal, request.match_info["id"], request_id=request.get(REQUEST_ID)
     )
-    async with engine.connect() as conn:
+    async with read_only(engine) as conn:
         trail = await audit.entries_for_application(conn, app.id)
     return web.json_response(
         {
