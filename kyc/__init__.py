@@ -1,4 +1,4 @@
 """Identity verification: document OCR and field checks, face match, liveness.
 
-Must not import `web`. Built by the identity-verification issue.
+May import `signing`, `loans`, `audit` and `store`; never `web` or `media`.
 """

@@ -5,14 +5,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import date
+from pathlib import Path
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from audit.log import Actor
 from audit.verify import verify_log
+from kyc.errors import KycError
+from kyc.reading import read_id_card, read_licence
 from loans.roles import STAFF_ROLES
 from store.database import create_engine, read_only, redacted_url
 from store.errors import StoreError
@@ -60,6 +65,21 @@ def _parser() -> argparse.ArgumentParser:
         dest="audit_command", required=True
     )
     audit_cmd.add_parser("verify", help="recompute the hash chain; exit 1 if broken")
+
+    kyc = sub.add_parser("kyc", help="identity document tools (JSON on stdout)").add_subparsers(
+        dest="kyc_command", required=True
+    )
+    read_id = kyc.add_parser("read-id", help="read a PRC ID card photo (front, back or both)")
+    read_id.add_argument("file", type=Path)
+    read_id.add_argument("--expect-name", help="the application's legal representative")
+    read_id.add_argument(
+        "--today", type=date.fromisoformat, default=None, help="date for the expiry check"
+    )
+    read_licence = kyc.add_parser("read-licence", help="read a business licence photo")
+    read_licence.add_argument("file", type=Path)
+    read_licence.add_argument("--expect-company")
+    read_licence.add_argument("--expect-credit-code")
+    read_licence.add_argument("--expect-legal-representative")
     return parser
 
 
@@ -122,7 +142,30 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_with_engine(settings, lambda e: _user(e, args)))
     if args.command == "audit":
         return asyncio.run(_with_engine(settings, _audit_verify))
+    if args.command == "kyc":
+        return _kyc(args)
     return 2
+
+
+def _kyc(args: argparse.Namespace) -> int:
+    try:
+        image = args.file.read_bytes()
+        if args.kyc_command == "read-id":
+            reading = read_id_card(
+                image, today=args.today or date.today(), expected_name=args.expect_name
+            )
+        else:
+            reading = read_licence(
+                image,
+                expected_company=args.expect_company,
+                expected_credit_code=args.expect_credit_code,
+                expected_legal_representative=args.expect_legal_representative,
+            )
+    except (OSError, KycError) as exc:
+        print(json.dumps({"error": str(exc)}), file=sys.stderr)
+        return 1
+    print(json.dumps(reading.as_json(), ensure_ascii=False))
+    return 0
 
 
 async def _migrate(engine: AsyncEngine) -> int:

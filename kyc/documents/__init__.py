@@ -1,0 +1,1 @@
+"""Turning OCR lines of a known document type into named fields."""

@@ -1,0 +1,166 @@
+"""Reading documents with the real PP-OCR models: generated specimens with known
+truth, the real synthetic ID card in ../shared/data when present, the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import cv2
+import pytest
+
+from kyc import specimens
+from kyc.checks import id_card_checks, licence_checks
+from kyc.errors import UnreadableImage
+from kyc.fields import Field
+from kyc.reading import DocumentReading, read_id_card, read_licence
+
+TODAY = date(2026, 11, 29)
+SHARED = Path(os.environ.get("SIGNROOM_SHARED_DATA", Path(__file__).parents[2] / "shared/data"))
+SHARED_ID = SHARED / "iddocs/idcard_generator/docs/images/result_color.png"
+
+
+def png(image: object) -> bytes:
+    ok, data = cv2.imencode(".png", image)  # type: ignore[call-overload]
+    assert ok
+    return bytes(data)
+
+
+def read_values(reading: DocumentReading) -> dict[str, str]:
+    return {k: v.value for k, v in reading.fields.items()}
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_generated_id_card_and_licence_are_read_exactly(seed: int) -> None:
+    rng = random.Random(seed)
+    person = specimens.random_identity(rng, today=TODAY)
+    company = specimens.random_company(rng, person.name, today=TODAY)
+    truth = person.expected_fields()
+    front = read_id_card(png(specimens.draw_id_front(person)), today=TODAY)
+    back = read_id_card(png(specimens.draw_id_back(person)), today=TODAY)
+    assert read_values(front) | read_values(back) == truth
+    licence = read_licence(png(specimens.draw_licence(company)))
+    assert read_values(licence) == company.expected_fields()
+    assert all(check.passed for check in front.checks + back.checks + licence.checks)
+
+
+@pytest.mark.parametrize("seed", [21, 22, 23])
+def test_distorted_photos_still_yield_name_and_number(seed: int) -> None:
+    rng = random.Random(seed)
+    person = specimens.random_identity(rng, today=TODAY)
+    photo = specimens.distort(specimens.draw_id_front(person), rng)
+    reading = read_id_card(png(photo), today=TODAY, expected_name=person.name)
+    fields = read_values(reading)
+    assert fields["id_number"] == person.id_number
+    assert fields["name"] == person.name
+
+
+def test_checks_name_each_mismatch_without_the_id_number() -> None:
+    fields = {
+        "name": Field("张三", 0.99),
+        "sex": Field("男", 0.99),
+        "birth_date": Field("1995-07-18", 0.99),
+        "id_number": Field("513701199507176346", 0.99),
+        "valid_until": Field("2020-12-12", 0.99),
+    }
+    checks = {c.name: c for c in id_card_checks(fields, today=TODAY, expected_name="李四")}
+    assert {name for name, c in checks.items() if not c.passed} == {
+        "birth_date_matches_id_number",
+        "sex_matches_id_number",
+        "id_card_not_expired",
+        "name_matches_application",
+    }
+    assert checks["id_number_valid"].passed
+    assert "李四" in checks["name_matches_application"].message
+    assert all("513701199507176346" not in c.message for c in checks.values())
+
+
+def test_licence_checks_against_the_application() -> None:
+    fields = {
+        "company_name": Field("福州星河科技有限公司", 0.99),
+        "credit_code": Field("91350100M000100Y44", 0.99),
+        "legal_representative": Field("张三", 0.99),
+    }
+    checks = {
+        c.name: c
+        for c in licence_checks(
+            fields,
+            expected_company="福州星河科技有限公司",
+            expected_credit_code="91350100M000100Y43",
+            expected_legal_representative="张 三",
+        )
+    }
+    assert not checks["credit_code_valid"].passed
+    assert not checks["credit_code_matches_application"].passed
+    assert checks["company_matches_application"].passed
+    assert checks["legal_representative_matches_application"].passed
+
+
+@pytest.mark.skipif(not SHARED_ID.is_file(), reason=f"shared test data not found at {SHARED}")
+def test_the_shared_synthetic_id_card_matches_its_ground_truth() -> None:
+    reading = read_id_card(SHARED_ID.read_bytes(), today=TODAY, expected_name="张三")
+    assert read_values(reading) == {
+        "name": "张三",
+        "sex": "男",
+        "ethnicity": "汉",
+        "birth_date": "1995-07-17",
+        "address": "四川省成都市武侯区益州大道中段722号复城国际",
+        "id_number": "513701199507176346",
+        "issuing_authority": "四川省成都市锦江分局",
+        "valid_from": "2010-01-01",
+        "valid_until": "2020-12-12",
+    }
+    failed = {c.name for c in reading.checks if not c.passed}
+    # The generator printed 男 with an even sequence digit (女), and the card expired.
+    assert failed == {"sex_matches_id_number", "id_card_not_expired"}
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"not an image", b"\x89PNG\r\n\x1a\n" + b"\x00" * 50, b"\xff\xd8\xff" + b"x" * 99]
+)
+def test_unreadable_files_raise_a_clear_error(data: bytes) -> None:
+    with pytest.raises(UnreadableImage):
+        read_id_card(data, today=TODAY)
+
+
+def test_cli_prints_json_and_fails_cleanly(tmp_path: Path) -> None:
+    rng = random.Random(31)
+    company = specimens.random_company(rng, "张三", today=TODAY)
+    image = tmp_path / "licence.png"
+    image.write_bytes(png(specimens.draw_licence(company)))
+    command = [
+        sys.executable,
+        "-m",
+        "web.cli",
+        "kyc",
+        "read-licence",
+        str(image),
+        "--expect-credit-code",
+        company.credit_code,
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    output = json.loads(result.stdout)
+    assert output["fields"]["credit_code"]["value"] == company.credit_code
+    assert 0 < output["fields"]["credit_code"]["confidence"] <= 1
+    assert {c["name"]: c["passed"] for c in output["checks"]} == {
+        "credit_code_valid": True,
+        "credit_code_matches_application": True,
+    }
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"nope")
+    failed = subprocess.run(
+        [sys.executable, "-m", "web.cli", "kyc", "read-id", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert failed.returncode == 1
+    assert json.loads(failed.stderr)["error"]
+    assert "Traceback" not in failed.stderr
