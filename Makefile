@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
 
-.PHONY: demo test setup system-deps lint typecheck pytest bench-audit
+.PHONY: demo test setup system-deps lint typecheck pytest bench-audit bench-kyc-documents
 
 demo: setup
 	$(BIN)/signroom migrate
@@ -36,3 +36,6 @@ pytest: setup
 
 bench-audit: setup
 	$(BIN)/python -m benchmarks.bench_audit
+
+bench-kyc-documents: setup
+	$(BIN)/python -m benchmarks.bench_kyc_documents

@@ -73,7 +73,7 @@ def id_card_checks(fields: Fields, *, today: date, expected_name: str | None = N
                 "the card is valid" if valid else f"the card expired on {until}",
             )
         )
-    if expected_name is not None:
+    if expected_name is not None and front_read:
         read = fields.get("name")
         same = read is not None and _same_text(read.value, expected_name)
         checks.append(

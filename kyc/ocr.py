@@ -17,6 +17,10 @@ import numpy as np
 
 from kyc.errors import UnreadableImage
 
+# The detector's default box threshold (0.5) drops isolated single characters, and
+# ID cards print 性别 and 民族 values as one glyph each.
+DETECTION_OPTIONS = {"box_thresh": 0.3}
+
 _engine: Any = None
 _engine_lock = threading.Lock()
 
@@ -50,7 +54,7 @@ def decode_image(data: bytes) -> np.ndarray[Any, Any]:
     return pixels
 
 
-def _get_engine() -> Any:
+def get_engine() -> Any:
     global _engine
     with _engine_lock:
         if _engine is None:
@@ -63,7 +67,7 @@ def _get_engine() -> Any:
 def read_lines(image: np.ndarray[Any, Any]) -> list[OcrLine]:
     """Every text line the engine finds, in reading order (rows top to bottom,
     left to right within a row)."""
-    result, _elapsed = _get_engine()(image)
+    result, _elapsed = get_engine()(image, **DETECTION_OPTIONS)
     lines = []
     for box, text, confidence in result or []:
         xs = [float(p[0]) for p in box]

@@ -132,3 +132,18 @@ audit_log = Table(
     Column("entry_hash", String(64), nullable=False, unique=True),
     Index("ix_audit_log_application_id", "application_id"),
 )
+
+# One row per document photo read; the image itself is a blob named by its SHA-256.
+kyc_documents = Table(
+    "kyc_documents",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("application_id", String(36), ForeignKey("applications.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("image_sha256", String(64), nullable=False),
+    Column("fields", Text, nullable=False),
+    Column("checks", Text, nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_kyc_documents_application_id", "application_id"),
+)

@@ -85,6 +85,15 @@ CASES = [
         only({"applicant": 200, "applicant_other": 200}),
         body={"recording": True, "data_use": True},
     ),
+    # The matrix sends JSON; an applicant passes the guard and is told to send a photo.
+    Case(
+        "POST",
+        "/api/applicant/documents/{kind}",
+        only({"applicant": 415, "applicant_other": 415}),
+        body={"not": "a photo"},
+    ),
+    Case("GET", "/api/applicant/documents", only({"applicant": 200, "applicant_other": 200})),
+    Case("GET", "/api/applications/{app}/documents", only({"manager": 200, "compliance": 200})),
     Case("GET", "/admin/users", only({"admin": 200}, anon=LOGIN)),
     Case("GET", "/api/admin/users", only({"admin": 200})),
     Case(
@@ -151,6 +160,7 @@ async def test_every_route_with_every_principal(service: Service) -> None:
         "lang": "en",
         "static": "app.css",
         "token": "A" * 22,
+        "kind": "id_front",
     }
     failures = []
     for case in CASES:

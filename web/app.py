@@ -10,13 +10,14 @@ from pathlib import Path
 
 from aiohttp import web
 
+from kyc.workers import KycWorkers
 from loans.expiry import expire_lapsed
 from store.blobs import FileBlobStore
 from store.database import create_engine
 from web.auth.sessions import SessionStore
 from web.auth.throttle import LoginThrottle
 from web.config import Settings
-from web.keys import BLOBS, ENGINE, SESSIONS, SETTINGS, TEMPLATES, THROTTLE
+from web.keys import BLOBS, ENGINE, KYC_WORKERS, SESSIONS, SETTINGS, TEMPLATES, THROTTLE
 from web.middleware import (
     error_middleware,
     request_id_middleware,
@@ -24,7 +25,7 @@ from web.middleware import (
     session_middleware,
 )
 from web.render import make_environment
-from web.routes import admin, applicant, applications, public
+from web.routes import admin, applicant, applications, documents, public
 
 log = logging.getLogger("signroom.web")
 
@@ -46,7 +47,14 @@ def create_app(settings: Settings) -> web.Application:
     app[BLOBS] = FileBlobStore(settings.blob_dir)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_housekeeping)
-    for table in (public.routes, applications.routes, applicant.routes, admin.routes):
+    app.cleanup_ctx.append(_kyc_workers)
+    for table in (
+        public.routes,
+        applications.routes,
+        applicant.routes,
+        documents.routes,
+        admin.routes,
+    ):
         app.add_routes(table)
     app.router.add_static("/static/", STATIC_DIR, name="static")
     return app
@@ -62,6 +70,18 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     )
     yield
     await engine.dispose()
+
+
+async def _kyc_workers(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    workers = KycWorkers(
+        processes=settings.kyc_workers,
+        timeout_seconds=settings.kyc_timeout_seconds,
+        memory_limit_bytes=settings.kyc_worker_memory_mb * 1024 * 1024,
+    )
+    app[KYC_WORKERS] = workers
+    yield
+    await asyncio.to_thread(workers.close)
 
 
 async def _housekeeping(app: web.Application) -> AsyncIterator[None]:

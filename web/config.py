@@ -45,6 +45,12 @@ class Settings:
     log_level: str = "INFO"
     # Times on pages are shown in the bank's zone; storage and the audit log stay UTC.
     display_timezone: str = "Asia/Shanghai"
+    # Document photos: reading runs in this many worker processes, each limited to
+    # this much memory, and a read that runs longer than the timeout is abandoned.
+    kyc_workers: int = 2
+    kyc_timeout_seconds: int = 30
+    kyc_worker_memory_mb: int = 3072
+    max_upload_bytes: int = 12 * 1024 * 1024
 
     @property
     def invite_ttl(self) -> timedelta:
@@ -117,6 +123,10 @@ class Settings:
             "max_request_bytes",
             "max_json_bytes",
             "expiry_sweep_seconds",
+            "kyc_workers",
+            "kyc_timeout_seconds",
+            "kyc_worker_memory_mb",
+            "max_upload_bytes",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"SIGNROOM_{name.upper()} must be positive")

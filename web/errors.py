@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kyc import errors as kyc_errors
+from kyc import intake, workers
 from loans import errors as loan_errors
 from store import errors as store_errors
 
@@ -128,6 +130,14 @@ def from_domain(exc: Exception) -> ApiError | None:
         error.status = status
         error.code = exc.code
         return error
+    if isinstance(exc, kyc_errors.KycError):
+        status = 503 if isinstance(exc, workers.ReadTimedOut | workers.WorkerFailed) else 422
+        if isinstance(exc, intake.TooLarge):
+            status = 413
+        kyc_error = ApiError(str(exc))
+        kyc_error.status = status
+        kyc_error.code = exc.code
+        return kyc_error
     if isinstance(exc, store_errors.BlobNotFound | store_errors.InvalidDigest):
         return NotFound(str(exc))
     return None

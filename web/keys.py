@@ -6,6 +6,7 @@ from aiohttp import web
 from jinja2 import Environment
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kyc.workers import KycWorkers
 from store.blobs import BlobStore
 from web.auth.sessions import Session, SessionStore
 from web.auth.throttle import LoginThrottle
@@ -17,6 +18,7 @@ SESSIONS = web.AppKey("sessions", SessionStore)
 THROTTLE = web.AppKey("throttle", LoginThrottle)
 BLOBS = web.AppKey("blobs", BlobStore)
 TEMPLATES = web.AppKey("templates", Environment)
+KYC_WORKERS = web.AppKey("kyc_workers", KycWorkers)
 
 REQUEST_ID = web.RequestKey("request_id", str)
 SESSION = web.RequestKey("session", Session)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from kyc.workers import DocumentKind
 from loans import applications as apps
 from loans import invites
 from loans.consent import current_consent, record_consent
@@ -61,6 +62,7 @@ async def apply_page(request: web.Request) -> web.Response:
         consent=consent,
         step=1 if consent is None else 2,
         steps_total=STEPS_TOTAL,
+        document_kinds=[kind.value for kind in DocumentKind],
     )
 
 

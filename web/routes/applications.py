@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from audit import log as audit
+from kyc.records import latest_readings
+from kyc.workers import DocumentKind
 from loans import applications as apps
 from loans import invites
 from loans.models import ApplicationInput
@@ -92,6 +94,11 @@ async def application_page(request: web.Request) -> web.Response:
         view=application_json(app, principal),
         invites=await invites.list_invites(engine, app.id),
         now=now,
+        document_kinds=[kind.value for kind in DocumentKind],
+        documents={
+            kind: reading.as_json(reveal_id_number=False)
+            for kind, reading in (await latest_readings(engine, app.id)).items()
+        },
         trail=trail,
         can_invite=principal.role is Role.MANAGER
         and app.state in (State.DRAFT, State.INVITED, State.IDENTITY_VERIFIED, State.EXPIRED),

@@ -1,4 +1,5 @@
-import { api, describe, busy, messages } from "./common.js";
+import { api, describe, busy, messages, csrfToken } from "./common.js";
+import { renderReading } from "./documents.js";
 
 const form = document.getElementById("consent-form");
 if (form) {
@@ -16,6 +17,59 @@ if (form) {
         window.location.reload();
       } catch (e) {
         error.textContent = describe(e);
+      }
+    });
+  });
+}
+
+async function upload(card, file) {
+  const status = card.querySelector(".status");
+  const input = card.querySelector("input");
+  status.textContent = messages.reading;
+  status.className = "status working";
+  input.disabled = true;
+  try {
+    const response = await fetch(`/api/applicant/documents/${card.dataset.kind}`, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": file.type || "application/octet-stream", "X-CSRF-Token": csrfToken() },
+      body: file,
+    });
+    const body = await response.json();
+    if (!response.ok) {
+      status.textContent = body.message;
+      status.className = "status error";
+      return;
+    }
+    status.textContent = "";
+    status.className = "status";
+    renderReading(card.querySelector(".result"), body);
+    card.querySelector(".capture span").textContent = messages.retake;
+  } catch (e) {
+    status.textContent = describe(e);
+    status.className = "status error";
+  } finally {
+    input.disabled = false;
+    input.value = "";
+  }
+}
+
+const documents = document.getElementById("documents");
+if (documents) {
+  const cards = documents.querySelectorAll(".doc-card");
+  cards.forEach((card) => {
+    card.querySelector("input").addEventListener("change", (event) => {
+      const [file] = event.target.files;
+      if (file) upload(card, file);
+    });
+  });
+  // Show what was read before (a reload, a return visit).
+  api("GET", "/api/applicant/documents").then((readings) => {
+    cards.forEach((card) => {
+      const reading = readings[card.dataset.kind];
+      if (reading) {
+        renderReading(card.querySelector(".result"), reading);
+        card.querySelector(".capture span").textContent = messages.retake;
       }
     });
   });

@@ -1,0 +1,127 @@
+"""Storing document readings with their audit entries, and reading them back."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from audit import log as audit
+from kyc import idnumber
+from kyc.fields import Check, Field
+from kyc.reading import DocumentReading
+from kyc.workers import DocumentKind
+from store.schema import kyc_documents
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReading:
+    id: str
+    kind: DocumentKind
+    image_sha256: str
+    fields: dict[str, Field]
+    checks: list[Check]
+    passed: bool
+    created_at: datetime
+
+    def as_json(self, *, reveal_id_number: bool) -> dict[str, Any]:
+        fields = {name: field.as_json() for name, field in self.fields.items()}
+        if "id_number" in fields and not reveal_id_number:
+            fields["id_number"]["value"] = idnumber.mask(fields["id_number"]["value"])
+        return {
+            "id": self.id,
+            "kind": self.kind.value,
+            "image_sha256": self.image_sha256,
+            "fields": fields,
+            "checks": [check.as_json() for check in self.checks],
+            "passed": self.passed,
+            "created_at": self.created_at.isoformat(timespec="seconds"),
+        }
+
+
+async def save_reading(
+    engine: AsyncEngine,
+    actor: audit.Actor,
+    application_id: str,
+    kind: DocumentKind,
+    image_sha256: str,
+    reading: DocumentReading,
+    *,
+    request_id: str | None = None,
+) -> StoredReading:
+    """The reading and its audit entry, in one transaction. The audit entry names
+    the image hash, which fields were read and which checks failed: never values."""
+    now = datetime.now(UTC)
+    passed = bool(reading.checks) and all(check.passed for check in reading.checks)
+    stored = StoredReading(
+        str(uuid.uuid4()), kind, image_sha256, reading.fields, reading.checks, passed, now
+    )
+    async with engine.begin() as conn:
+        await conn.execute(
+            kyc_documents.insert().values(
+                id=stored.id,
+                application_id=application_id,
+                kind=kind.value,
+                image_sha256=image_sha256,
+                fields=json.dumps(
+                    {k: v.as_json() for k, v in reading.fields.items()}, ensure_ascii=False
+                ),
+                checks=json.dumps([c.as_json() for c in reading.checks], ensure_ascii=False),
+                passed=passed,
+                created_at=now,
+            )
+        )
+        await audit.append(
+            conn,
+            actor,
+            "kyc.document_read",
+            application_id=application_id,
+            request_id=request_id,
+            details={
+                "document_id": stored.id,
+                "kind": kind.value,
+                "image_sha256": image_sha256,
+                "fields_read": sorted(reading.fields),
+                "checks": {check.name: check.passed for check in reading.checks},
+            },
+            at=now,
+        )
+    return stored
+
+
+async def latest_readings(engine: AsyncEngine, application_id: str) -> dict[str, StoredReading]:
+    """The newest reading of each document kind."""
+    async with engine.connect() as conn:
+        rows = (
+            (
+                await conn.execute(
+                    select(kyc_documents)
+                    .where(kyc_documents.c.application_id == application_id)
+                    .order_by(kyc_documents.c.created_at)
+                )
+            )
+            .mappings()
+            .all()
+        )
+    latest: dict[str, StoredReading] = {}
+    for row in rows:
+        fields = {
+            name: Field(value["value"], value["confidence"])
+            for name, value in json.loads(row["fields"]).items()
+        }
+        checks = [Check(c["name"], c["passed"], c["message"]) for c in json.loads(row["checks"])]
+        latest[row["kind"]] = StoredReading(
+            row["id"],
+            DocumentKind(row["kind"]),
+            row["image_sha256"],
+            fields,
+            checks,
+            row["passed"],
+            row["created_at"],
+        )
+    return latest

@@ -1,0 +1,127 @@
+"""Document reading in worker processes, off the event loop.
+
+Each worker loads the OCR models once; a read that runs past its timeout has its
+pool torn down and replaced, so a pathological image cannot hold a worker forever.
+Workers run with an address-space limit, so one image cannot exhaust the host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import resource
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from kyc.checks import id_card_checks, licence_checks
+from kyc.documents.id_card import parse_id_card
+from kyc.documents.licence import parse_licence
+from kyc.errors import KycError
+from kyc.intake import inspect_upload
+from kyc.ocr import get_engine, read_lines
+from kyc.reading import DocumentReading
+
+
+class DocumentKind(StrEnum):
+    ID_FRONT = "id_front"
+    ID_BACK = "id_back"
+    LICENCE = "licence"
+
+
+class ReadTimedOut(KycError):
+    code = "read_timed_out"
+
+
+class WorkerFailed(KycError):
+    code = "worker_failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Expectations:
+    """What the application says, to compare the documents against."""
+
+    legal_representative: str
+    company_name: str
+    credit_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class UploadResult:
+    stored_image: bytes  # upright JPEG without metadata
+    reading: DocumentReading
+
+
+def _init_worker(memory_limit_bytes: int) -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (memory_limit_bytes, memory_limit_bytes))
+    get_engine()
+
+
+def process_upload(
+    kind: DocumentKind, data: bytes, today: date, expect: Expectations
+) -> UploadResult:
+    """Intake checks, OCR, parsing and field checks for one uploaded photo."""
+    image = inspect_upload(data)
+    lines = read_lines(image.pixels)
+    if kind is DocumentKind.LICENCE:
+        fields = parse_licence(lines)
+        checks = licence_checks(
+            fields,
+            expected_company=expect.company_name,
+            expected_credit_code=expect.credit_code,
+            expected_legal_representative=expect.legal_representative,
+        )
+    else:
+        fields = parse_id_card(lines)
+        checks = id_card_checks(fields, today=today, expected_name=expect.legal_representative)
+    return UploadResult(image.stored_bytes, DocumentReading(fields, checks))
+
+
+class KycWorkers:
+    def __init__(self, *, processes: int, timeout_seconds: float, memory_limit_bytes: int) -> None:
+        self.processes = processes
+        self.timeout = timeout_seconds
+        self.memory_limit = memory_limit_bytes
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                self.processes,
+                # spawn: the parent runs threads (database drivers), which fork
+                # would copy in whatever state they were in.
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(self.memory_limit,),
+            )
+        return self._pool
+
+    async def read(
+        self, kind: DocumentKind, data: bytes, *, today: date, expect: Expectations
+    ) -> UploadResult:
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._executor(), process_upload, kind, data, today, expect)
+        try:
+            return await asyncio.wait_for(future, self.timeout)
+        except TimeoutError:
+            self._discard()
+            raise ReadTimedOut("reading the photo took too long; try a clearer photo") from None
+        except (BrokenProcessPool, MemoryError):
+            self._discard()
+            raise WorkerFailed("the photo could not be processed; try again") from None
+
+    def _discard(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        # A stuck worker never returns; ending the processes is the only way out.
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
