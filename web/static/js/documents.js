@@ -1,11 +1,13 @@
 // Rendering document readings (fields and checks) for the applicant and staff pages.
 import { messages } from "./common.js";
 
-const FIELD_ORDER = [
+const ID_FIELDS = [
   "name", "sex", "ethnicity", "birth_date", "address", "id_number", "issuing_authority",
-  "valid_from", "valid_until", "company_name", "credit_code", "company_type",
-  "legal_representative", "registered_capital", "established", "business_term", "address",
-  "business_scope",
+  "valid_from", "valid_until",
+];
+const LICENCE_FIELDS = [
+  "company_name", "credit_code", "company_type", "legal_representative", "registered_capital",
+  "established", "business_term", "address", "business_scope",
 ];
 
 function text(tag, value, className) {
@@ -15,20 +17,22 @@ function text(tag, value, className) {
   return node;
 }
 
-function displayValue(value) {
-  return value === "long-term" ? messages.long_term : value.replace("/long-term", ` – ${messages.long_term}`);
+function displayValue(name, value) {
+  if (value === "long-term") return messages.long_term;
+  if (name === "business_term") {
+    const [from, until] = value.split("/");
+    return `${from} – ${until === "long-term" ? messages.long_term : until}`;
+  }
+  return value;
 }
 
 export function renderReading(container, reading) {
   container.replaceChildren();
   const facts = document.createElement("dl");
   facts.className = "facts";
-  for (const name of FIELD_ORDER) {
+  for (const name of reading.kind === "licence" ? LICENCE_FIELDS : ID_FIELDS) {
     const field = reading.fields[name];
-    if (!field || facts.querySelector(`[data-field="${name}"]`)) continue;
-    const term = text("dt", messages[`field_${name}`] || name);
-    term.dataset.field = name;
-    facts.append(term, text("dd", displayValue(field.value)));
+    if (field) facts.append(text("dt", messages[`field_${name}`] || name), text("dd", displayValue(name, field.value)));
   }
   const checks = document.createElement("ul");
   checks.className = "checks";
