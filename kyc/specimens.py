@@ -18,7 +18,7 @@ from typing import Any
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from kyc import idnumber
 from kyc.documents.normalise import LONG_TERM
@@ -234,7 +234,9 @@ def draw_id_front(
     box = (700, 80, 960, 400)
     if portrait is not None:
         face = Image.fromarray(cv2.cvtColor(portrait, cv2.COLOR_BGR2RGB))
-        image.paste(face.resize((box[2] - box[0], box[3] - box[1])), box[:2])
+        # Centre-crop to the box's proportions so the face is not stretched.
+        size = (box[2] - box[0], box[3] - box[1])
+        image.paste(ImageOps.fit(face, size, method=Image.Resampling.LANCZOS), box[:2])
     else:
         pen.ellipse((760, 120, 900, 280), fill=(150, 160, 170))
         pen.ellipse((720, 270, 940, 460), fill=(150, 160, 170))

@@ -60,3 +60,5 @@ def test_number_cleanup_fixes_ocr_lookalikes_only_where_digits_belong() -> None:
     assert id_number(" 1101O5 1949l231002x ") == "11010519491231002X"
     assert id_number("11010519491231002") is None
     assert credit_code("代码 91350100m000100y43") == "91350100M000100Y43"
+    # O, I, S, Z are not in the GB 32100 alphabet: they can only be misread digits.
+    assert credit_code("9131O1154NTFFBFHE1") == "913101154NTFFBFHE1"

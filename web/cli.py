@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import getpass
 import json
 import sys
@@ -17,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from audit.log import Actor
 from audit.verify import verify_log
 from kyc.errors import KycError
+from kyc.facematch import compare, samples_from
+from kyc.faces import FaceSample
 from kyc.reading import read_id_card, read_licence
 from loans.roles import STAFF_ROLES
 from store.database import create_engine, read_only, redacted_url
@@ -80,6 +83,11 @@ def _parser() -> argparse.ArgumentParser:
     read_licence.add_argument("--expect-company")
     read_licence.add_argument("--expect-credit-code")
     read_licence.add_argument("--expect-legal-representative")
+    face_match = kyc.add_parser(
+        "face-match", help="face distance and decision for two files, or for --pairs CSV"
+    )
+    face_match.add_argument("files", type=Path, nargs="*", help="A B: photos or videos")
+    face_match.add_argument("--pairs", type=Path, help="CSV with columns a,b")
     return parser
 
 
@@ -148,6 +156,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _kyc(args: argparse.Namespace) -> int:
+    if args.kyc_command == "face-match":
+        return _face_match(args)
     try:
         image = args.file.read_bytes()
         if args.kyc_command == "read-id":
@@ -206,6 +216,39 @@ async def _user(e: AsyncEngine, args: argparse.Namespace) -> int:
     await users.set_disabled(e, CLI_ACTOR, args.username, disabled)
     print(f"{args.username} {'disabled' if disabled else 'enabled'}")
     return 0
+
+
+def _face_match(args: argparse.Namespace) -> int:
+    """One JSON object per pair; each distinct file is processed once."""
+    if args.pairs:
+        try:
+            with args.pairs.open(newline="", encoding="utf-8") as handle:
+                pairs = [(Path(row["a"]), Path(row["b"])) for row in csv.DictReader(handle)]
+        except (OSError, KeyError, csv.Error) as exc:
+            print(json.dumps({"error": f"cannot read pairs: {exc}"}), file=sys.stderr)
+            return 1
+    elif len(args.files) == 2:
+        pairs = [(args.files[0], args.files[1])]
+    else:
+        print(json.dumps({"error": "give two files, or --pairs FILE"}), file=sys.stderr)
+        return 2
+    samples: dict[Path, list[FaceSample] | str] = {}
+    for path in sorted({p for pair in pairs for p in pair}):
+        try:
+            samples[path] = samples_from(path)
+        except KycError as exc:
+            samples[path] = str(exc)
+    failed = False
+    for a, b in pairs:
+        row: dict[str, object] = {"a": str(a), "b": str(b)}
+        left, right = samples[a], samples[b]
+        if isinstance(left, str) or isinstance(right, str):
+            row["error"] = left if isinstance(left, str) else right
+            failed = True
+        else:
+            row.update(compare(left, right).as_json())
+        print(json.dumps(row, ensure_ascii=False))
+    return 1 if failed and len(pairs) == 1 else 0
 
 
 if __name__ == "__main__":

@@ -50,7 +50,12 @@ def id_number(text: str) -> str | None:
     return cleaned if re.fullmatch(r"\d{17}[\dX]", cleaned) else None
 
 
+# GB 32100 leaves I, O, S, V and Z out of the credit code alphabet because they look
+# like digits or other letters, so OCR reading one of them misread something else.
+_CREDIT_CODE_LOOKALIKES = str.maketrans({"I": "1", "O": "0", "S": "5", "Z": "2", "V": "U"})
+
+
 def credit_code(text: str) -> str | None:
     cleaned = re.sub(r"\s+", "", text).upper()
     match = re.search(r"[0-9A-Z]{18}", cleaned)
-    return match.group() if match else None
+    return match.group().translate(_CREDIT_CODE_LOOKALIKES) if match else None
