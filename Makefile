@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
 
-.PHONY: demo test setup system-deps lint typecheck pytest bench-audit bench-kyc-documents
+.PHONY: demo test setup system-deps lint typecheck pytest bench-audit bench-kyc-documents \
+	bench-kyc-faces
 
 demo: setup
 	$(BIN)/signroom migrate
@@ -39,3 +40,6 @@ bench-audit: setup
 
 bench-kyc-documents: setup
 	$(BIN)/python -m benchmarks.bench_kyc_documents
+
+bench-kyc-faces: setup
+	$(BIN)/python -m benchmarks.bench_kyc_faces

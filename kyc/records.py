@@ -16,7 +16,7 @@ from kyc import idnumber
 from kyc.fields import Check, Field
 from kyc.reading import DocumentReading
 from kyc.workers import DocumentKind
-from store.schema import kyc_documents
+from store.schema import face_matches, kyc_documents
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,3 +125,94 @@ async def latest_readings(engine: AsyncEngine, application_id: str) -> dict[str,
             row["created_at"],
         )
     return latest
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFaceMatch:
+    id: str
+    reference_sha256: str
+    probe_sha256: str
+    distance: str
+    decision: str
+    created_at: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "reference_sha256": self.reference_sha256,
+            "probe_sha256": self.probe_sha256,
+            "distance": self.distance,
+            "decision": self.decision,
+            "created_at": self.created_at.isoformat(timespec="seconds"),
+        }
+
+
+async def save_face_match(
+    engine: AsyncEngine,
+    actor: audit.Actor,
+    application_id: str,
+    *,
+    reference_sha256: str,
+    probe_sha256: str,
+    distance: float,
+    decision: str,
+    request_id: str | None = None,
+) -> StoredFaceMatch:
+    now = datetime.now(UTC)
+    stored = StoredFaceMatch(
+        str(uuid.uuid4()), reference_sha256, probe_sha256, f"{distance:.4f}", decision, now
+    )
+    async with engine.begin() as conn:
+        await conn.execute(
+            face_matches.insert().values(
+                id=stored.id,
+                application_id=application_id,
+                reference_sha256=reference_sha256,
+                probe_sha256=probe_sha256,
+                distance=stored.distance,
+                decision=decision,
+                created_at=now,
+            )
+        )
+        await audit.append(
+            conn,
+            actor,
+            "kyc.face_match",
+            application_id=application_id,
+            request_id=request_id,
+            details={
+                "face_match_id": stored.id,
+                "reference_sha256": reference_sha256,
+                "probe_sha256": probe_sha256,
+                "distance": stored.distance,
+                "decision": decision,
+            },
+            at=now,
+        )
+    return stored
+
+
+async def latest_face_match(engine: AsyncEngine, application_id: str) -> StoredFaceMatch | None:
+    async with engine.connect() as conn:
+        row = (
+            (
+                await conn.execute(
+                    select(face_matches)
+                    .where(face_matches.c.application_id == application_id)
+                    .order_by(face_matches.c.created_at.desc())
+                    .limit(1)
+                )
+            )
+            .mappings()
+            .first()
+        )
+    if row is None:
+        return None
+    return StoredFaceMatch(
+        row["id"],
+        row["reference_sha256"],
+        row["probe_sha256"],
+        row["distance"],
+        row["decision"],
+        row["created_at"],
+    )

@@ -1,4 +1,4 @@
-"""Document reading in worker processes, off the event loop.
+"""Document reading and face matching in worker processes, off the event loop.
 
 Each worker loads the OCR models once; a read that runs past its timeout has its
 pool torn down and replaced, so a pathological image cannot hold a worker forever.
@@ -10,19 +10,25 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import resource
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from typing import Any, TypeVar
 
 from kyc.checks import id_card_checks, licence_checks
 from kyc.documents.id_card import parse_id_card
 from kyc.documents.licence import parse_licence
 from kyc.errors import KycError
+from kyc.faces import Decision, aggregate_distance, decide, sample
+from kyc.faces import model as face_model
 from kyc.intake import inspect_upload
-from kyc.ocr import get_engine, read_lines
+from kyc.ocr import decode_image, get_engine, read_lines
 from kyc.reading import DocumentReading
+
+T = TypeVar("T")
 
 
 class DocumentKind(StrEnum):
@@ -57,6 +63,7 @@ class UploadResult:
 def _init_worker(memory_limit_bytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (memory_limit_bytes, memory_limit_bytes))
     get_engine()
+    face_model("encoder")
 
 
 def process_upload(
@@ -77,6 +84,22 @@ def process_upload(
         fields = parse_id_card(lines)
         checks = id_card_checks(fields, today=today, expected_name=expect.legal_representative)
     return UploadResult(image.stored_bytes, DocumentReading(fields, checks))
+
+
+@dataclass(frozen=True, slots=True)
+class SelfieResult:
+    stored_image: bytes  # upright JPEG without metadata
+    distance: float
+    decision: Decision
+
+
+def process_selfie(id_front_image: bytes, selfie: bytes) -> SelfieResult:
+    """Compare the face in a selfie with the portrait on the stored ID card front."""
+    probe = inspect_upload(selfie)
+    live = sample(probe.pixels)
+    portrait = sample(decode_image(id_front_image), portrait=True)
+    value = aggregate_distance(portrait, [live])
+    return SelfieResult(probe.stored_bytes, value, decide(value))
 
 
 class KycWorkers:
@@ -101,8 +124,14 @@ class KycWorkers:
     async def read(
         self, kind: DocumentKind, data: bytes, *, today: date, expect: Expectations
     ) -> UploadResult:
+        return await self._run(process_upload, kind, data, today, expect)
+
+    async def match_face(self, id_front_image: bytes, selfie: bytes) -> SelfieResult:
+        return await self._run(process_selfie, id_front_image, selfie)
+
+    async def _run(self, function: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._executor(), process_upload, kind, data, today, expect)
+        future = loop.run_in_executor(self._executor(), function, *args)
         try:
             return await asyncio.wait_for(future, self.timeout)
         except TimeoutError:

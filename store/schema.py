@@ -147,3 +147,19 @@ kyc_documents = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Index("ix_kyc_documents_application_id", "application_id"),
 )
+
+# Each comparison of the applicant's face with the ID card portrait. The distance
+# is stored as text with fixed decimals: exact, and the same string the audit
+# entry carries.
+face_matches = Table(
+    "face_matches",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("application_id", String(36), ForeignKey("applications.id"), nullable=False),
+    Column("reference_sha256", String(64), nullable=False),
+    Column("probe_sha256", String(64), nullable=False),
+    Column("distance", String(16), nullable=False),
+    Column("decision", String(16), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_face_matches_application_id", "application_id"),
+)

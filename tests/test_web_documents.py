@@ -21,6 +21,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from kyc import specimens
+from kyc.faces import head_crop
 from loans.roles import Role
 from store.schema import audit_log, kyc_documents
 from tests.web_support import (
@@ -109,8 +110,9 @@ async def test_documents_are_read_checked_stored_and_audited(kyc_service: Servic
         assert body["passed"], body["checks"]
 
     manager = await service.staff("m1")
-    staff_view = await manager.request("GET", f"/api/applications/{app_id}/documents")
-    assert set(staff_view.body) == {"id_front", "id_back", "licence"}
+    staff_view = await manager.request("GET", f"/api/applications/{app_id}/kyc")
+    assert set(staff_view.body["documents"]) == {"id_front", "id_back", "licence"}
+    assert staff_view.body["face_match"] is None
     assert id_number not in staff_view.text
     page = await manager.request("GET", f"/staff/applications/{app_id}")
     assert "张三" in page.text and id_number not in page.text
@@ -256,3 +258,68 @@ async def test_a_read_past_its_timeout_is_abandoned_and_the_next_one_works(
     workers.timeout = 120
     again = await upload(applicant, "id_front", front)
     assert again.status == 201, again.text
+
+
+FACES = Path(__file__).parent / "data" / "faces"
+
+
+async def test_selfie_is_matched_against_the_id_card_portrait(kyc_service: Service) -> None:
+    applicant, app_id = await consenting_applicant(kyc_service)
+    early = await applicant.request(
+        "POST",
+        "/api/applicant/selfie",
+        data=(FACES / "biden_biden2.jpg").read_bytes(),
+        headers={"Content-Type": "image/jpeg"},
+    )
+    assert early.status == 409  # no ID card yet
+    person = dataclasses.replace(
+        specimens.random_identity(random.Random(43), today=TODAY),
+        name=str(APPLICATION["legal_rep_name"]),
+    )
+    photo = cv2.imread(str(FACES / "biden_biden.jpg"))
+    assert photo is not None
+    portrait = head_crop(photo)
+    front = await upload(applicant, "id_front", jpeg(specimens.draw_id_front(person, portrait)))
+    assert front.status == 201, front.text
+
+    same = await applicant.request(
+        "POST",
+        "/api/applicant/selfie",
+        data=(FACES / "biden_biden2.jpg").read_bytes(),
+        headers={"Content-Type": "image/jpeg"},
+    )
+    assert same.status == 201, same.text
+    assert same.body["decision"] == "match"
+    assert same.body["reference_sha256"] == front.body["image_sha256"]
+    other = await applicant.request(
+        "POST",
+        "/api/applicant/selfie",
+        data=(FACES / "kit_harington_john1.jpg").read_bytes(),
+        headers={"Content-Type": "image/jpeg"},
+    )
+    assert other.body["decision"] == "no_match"
+    blank = io.BytesIO()
+    Image.new("RGB", (640, 480), (120, 120, 120)).save(blank, "JPEG")
+    before = await kyc_service.audit_count()
+    faceless = await applicant.request(
+        "POST",
+        "/api/applicant/selfie",
+        data=blank.getvalue(),
+        headers={"Content-Type": "image/jpeg"},
+    )
+    assert faceless.status == 422
+    assert faceless.body["code"] == "no_usable_face"
+    assert await kyc_service.audit_count() == before
+
+    manager = await kyc_service.staff("m1")
+    summary = await manager.request("GET", f"/api/applications/{app_id}/kyc")
+    assert summary.body["face_match"]["decision"] == "no_match"  # the latest one
+    async with kyc_service.engine.connect() as conn:
+        details = [
+            row.details
+            for row in (
+                await conn.execute(select(audit_log).where(audit_log.c.action == "kyc.face_match"))
+            ).all()
+        ]
+    assert len(details) == 2
+    assert same.body["distance"] in details[0]

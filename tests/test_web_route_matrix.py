@@ -92,8 +92,15 @@ CASES = [
         only({"applicant": 415, "applicant_other": 415}),
         body={"not": "a photo"},
     ),
-    Case("GET", "/api/applicant/documents", only({"applicant": 200, "applicant_other": 200})),
-    Case("GET", "/api/applications/{app}/documents", only({"manager": 200, "compliance": 200})),
+    # No ID card read yet: the applicant passes the guard and is told to send it first.
+    Case(
+        "POST",
+        "/api/applicant/selfie",
+        only({"applicant": 409, "applicant_other": 409}),
+        body={"not": "a photo"},
+    ),
+    Case("GET", "/api/applicant/kyc", only({"applicant": 200, "applicant_other": 200})),
+    Case("GET", "/api/applications/{app}/kyc", only({"manager": 200, "compliance": 200})),
     Case("GET", "/admin/users", only({"admin": 200}, anon=LOGIN)),
     Case("GET", "/api/admin/users", only({"admin": 200})),
     Case(

@@ -145,6 +145,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "check_legal_representative_matches_application": "法定代表人与申请一致",
         "passed": "通过",
         "failed": "未通过",
+        "selfie": "本人自拍",
+        "selfie_hint": "正对镜头，光线充足，只拍您一人。",
+        "take_selfie": "拍摄自拍",
+        "face_match": "与身份证照片一致",
+        "face_review": "需人工复核",
+        "face_no_match": "与身份证照片不一致",
+        "face_distance": "距离",
     },
     "en": {
         "app_name": "signroom",
@@ -288,6 +295,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "check_legal_representative_matches_application": "Legal representative matches",
         "passed": "passed",
         "failed": "failed",
+        "selfie": "Selfie",
+        "selfie_hint": "Face the camera in good light, with no one else in the picture.",
+        "take_selfie": "Take a selfie",
+        "face_match": "Matches the ID card photo",
+        "face_review": "Needs a manual review",
+        "face_no_match": "Does not match the ID card photo",
+        "face_distance": "distance",
     },
 }
 

@@ -1,18 +1,21 @@
-"""Identity documents: the applicant uploads photos of the ID card and business
-licence; managers and compliance read the results (ID numbers masked)."""
+"""Identity evidence: the applicant uploads photos of the ID card and business
+licence and a selfie for the face match; managers and compliance read the results
+(ID numbers masked)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from kyc.records import latest_readings, save_reading
+from kyc.records import latest_face_match, latest_readings, save_face_match, save_reading
 from kyc.workers import DocumentKind, Expectations
 from loans import applications as apps
 from loans.consent import current_consent
 from loans.errors import ConsentRequired
+from loans.models import Application
 from loans.roles import Role
 from loans.states import State
 from web import errors
@@ -52,19 +55,29 @@ async def read_image_body(request: web.Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+async def open_application(request: web.Request) -> Application:
+    """The applicant's application, if it takes identity evidence now."""
+    principal = principal_of(request)
+    assert principal.application_id is not None
+    engine = request.app[ENGINE]
+    app = await apps.get_application(engine, principal, principal.application_id)
+    if app.state not in OPEN_FOR_DOCUMENTS:
+        raise errors.Conflict(
+            f"identity evidence cannot be sent while the application is {app.state}"
+        )
+    if await current_consent(engine, app.id) is None:
+        raise ConsentRequired("agree to recording and data use first")
+    return app
+
+
 @routes.post("/api/applicant/documents/{kind}")
 @requires(Role.APPLICANT)
 async def upload_document(request: web.Request) -> web.Response:
     kind = document_kind(request)
     principal = principal_of(request)
-    assert principal.application_id is not None
     engine = request.app[ENGINE]
     settings = request.app[SETTINGS]
-    app = await apps.get_application(engine, principal, principal.application_id)
-    if app.state not in OPEN_FOR_DOCUMENTS:
-        raise errors.Conflict(f"documents cannot be sent while the application is {app.state}")
-    if await current_consent(engine, app.id) is None:
-        raise ConsentRequired("agree to recording and data use first")
+    app = await open_application(request)
     data = await read_image_body(request, settings.max_upload_bytes)
     today = datetime.now(ZoneInfo(settings.display_timezone)).date()
     result = await request.app[KYC_WORKERS].read(
@@ -86,28 +99,60 @@ async def upload_document(request: web.Request) -> web.Response:
     return web.json_response(stored.as_json(reveal_id_number=False), status=201)
 
 
-@routes.get("/api/applicant/documents")
+async def kyc_summary(request: web.Request, application_id: str) -> dict[str, Any]:
+    """Latest reading of each document and the latest face match (ID numbers masked)."""
+    engine = request.app[ENGINE]
+    readings = await latest_readings(engine, application_id)
+    match = await latest_face_match(engine, application_id)
+    return {
+        "documents": {kind: r.as_json(reveal_id_number=False) for kind, r in readings.items()},
+        "face_match": match.as_json() if match else None,
+    }
+
+
+@routes.post("/api/applicant/selfie")
 @requires(Role.APPLICANT)
-async def applicant_documents(request: web.Request) -> web.Response:
+async def upload_selfie(request: web.Request) -> web.Response:
+    """Compare a selfie with the portrait on the ID card front read before."""
     principal = principal_of(request)
     assert principal.application_id is not None
-    readings = await latest_readings(request.app[ENGINE], principal.application_id)
-    return web.json_response(
-        {kind: r.as_json(reveal_id_number=False) for kind, r in readings.items()}
-    )
-
-
-@routes.get("/api/applications/{id}/documents")
-@requires(Role.MANAGER, Role.COMPLIANCE)
-async def application_documents(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
-    app = await apps.get_application(
+    app = await open_application(request)
+    front = (await latest_readings(engine, app.id)).get(DocumentKind.ID_FRONT.value)
+    if front is None:
+        raise errors.Conflict("photograph the photo side of your ID card first")
+    data = await read_image_body(request, request.app[SETTINGS].max_upload_bytes)
+    blobs = request.app[BLOBS]
+    result = await request.app[KYC_WORKERS].match_face(await blobs.get(front.image_sha256), data)
+    probe = await blobs.put(result.stored_image)
+    stored = await save_face_match(
         engine,
+        principal.actor,
+        app.id,
+        reference_sha256=front.image_sha256,
+        probe_sha256=probe,
+        distance=result.distance,
+        decision=result.decision.value,
+        request_id=request.get(REQUEST_ID),
+    )
+    return web.json_response(stored.as_json(), status=201)
+
+
+@routes.get("/api/applicant/kyc")
+@requires(Role.APPLICANT)
+async def applicant_kyc(request: web.Request) -> web.Response:
+    principal = principal_of(request)
+    assert principal.application_id is not None
+    return web.json_response(await kyc_summary(request, principal.application_id))
+
+
+@routes.get("/api/applications/{id}/kyc")
+@requires(Role.MANAGER, Role.COMPLIANCE)
+async def application_kyc(request: web.Request) -> web.Response:
+    app = await apps.get_application(
+        request.app[ENGINE],
         principal_of(request),
         request.match_info["id"],
         request_id=request.get(REQUEST_ID),
     )
-    readings = await latest_readings(engine, app.id)
-    return web.json_response(
-        {kind: r.as_json(reveal_id_number=False) for kind, r in readings.items()}
-    )
+    return web.json_response(await kyc_summary(request, app.id))

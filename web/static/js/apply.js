@@ -22,6 +22,15 @@ if (form) {
   });
 }
 
+function renderMatch(container, match) {
+  container.replaceChildren();
+  const passed = match.decision === "match";
+  const line = document.createElement("p");
+  line.className = passed ? "pass" : "fail";
+  line.textContent = `${passed ? "✓" : "✗"} ${messages[`face_${match.decision}`]}`;
+  container.append(line);
+}
+
 async function upload(card, file) {
   const status = card.querySelector(".status");
   const input = card.querySelector("input");
@@ -29,7 +38,10 @@ async function upload(card, file) {
   status.className = "status working";
   input.disabled = true;
   try {
-    const response = await fetch(`/api/applicant/documents/${card.dataset.kind}`, {
+    const url = card.dataset.kind === "selfie"
+      ? "/api/applicant/selfie"
+      : `/api/applicant/documents/${card.dataset.kind}`;
+    const response = await fetch(url, {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": file.type || "application/octet-stream", "X-CSRF-Token": csrfToken() },
@@ -43,7 +55,8 @@ async function upload(card, file) {
     }
     status.textContent = "";
     status.className = "status";
-    renderReading(card.querySelector(".result"), body);
+    if (card.dataset.kind === "selfie") renderMatch(card.querySelector(".result"), body);
+    else renderReading(card.querySelector(".result"), body);
     card.querySelector(".capture span").textContent = messages.retake;
   } catch (e) {
     status.textContent = describe(e);
@@ -64,13 +77,15 @@ if (documents) {
     });
   });
   // Show what was read before (a reload, a return visit).
-  api("GET", "/api/applicant/documents").then((readings) => {
+  api("GET", "/api/applicant/kyc").then((kyc) => {
     cards.forEach((card) => {
-      const reading = readings[card.dataset.kind];
+      const reading = kyc.documents[card.dataset.kind];
       if (reading) {
         renderReading(card.querySelector(".result"), reading);
         card.querySelector(".capture span").textContent = messages.retake;
       }
     });
+    const selfie = documents.querySelector('.doc-card[data-kind="selfie"]');
+    if (kyc.face_match && selfie) renderMatch(selfie.querySelector(".result"), kyc.face_match);
   });
 }
