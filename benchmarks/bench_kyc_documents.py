@@ -24,10 +24,11 @@ from typing import Any
 import cv2
 
 from kyc import specimens
-from kyc.documents.id_card import parse_id_card
-from kyc.documents.licence import parse_licence
-from kyc.ocr import DETECTION_OPTIONS, decode_image, get_engine, read_lines
+from kyc.documents.id_card import ID_CARD, parse_id_card
+from kyc.documents.licence import LICENCE, parse_licence
+from kyc.ocr import DETECTION_OPTIONS, decode_image, get_engine
 from kyc.reading import read_id_card
+from kyc.rectify import upright_lines
 
 TODAY = date(2026, 11, 29)
 FRONT = ("name", "sex", "ethnicity", "birth_date", "address", "id_number")
@@ -56,8 +57,10 @@ def _score(seed: int) -> Counter[tuple[str, str, bool]]:
     """(condition, field, correct) counts for one generated person and company."""
     counts: Counter[tuple[str, str, bool]] = Counter()
     for kind, image, expected, names in _documents(seed):
-        parser = parse_licence if kind.startswith("licence") else parse_id_card
-        got = parser(read_lines(image))
+        if kind.startswith("licence"):
+            got = parse_licence(upright_lines(image, LICENCE))
+        else:
+            got = parse_id_card(upright_lines(image, ID_CARD))
         condition = "distorted" if kind.endswith("+distorted") else "clean"
         for name in names:
             counts[(condition, name, name in got and got[name].value == expected[name])] += 1

@@ -17,9 +17,11 @@ import numpy as np
 
 from kyc.errors import UnreadableImage
 
-# The detector's default box threshold (0.5) drops isolated single characters, and
-# ID cards print 性别 and 民族 values as one glyph each.
-DETECTION_OPTIONS = {"box_thresh": 0.3}
+# box_thresh: the detector's default (0.5) drops isolated single characters, and ID
+# cards print 性别 and 民族 values as one glyph each. use_cls: the per-line
+# upside-down classifier is off because kyc.rectify turns the whole document
+# upright first, and an upside-down photo must read as garbage for that to work.
+DETECTION_OPTIONS: dict[str, Any] = {"box_thresh": 0.3, "use_cls": False}
 
 _engine: Any = None
 _engine_lock = threading.Lock()

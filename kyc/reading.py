@@ -1,4 +1,5 @@
-"""Reading a photographed document: decode, OCR, parse, check.
+"""Reading a photographed document: decode, flatten and turn upright, OCR, parse,
+check.
 
 CPU-bound (about a second per image on one core): call it from a worker process or
 thread, never on the event loop.
@@ -11,10 +12,11 @@ from datetime import date
 from typing import Any
 
 from kyc.checks import id_card_checks, licence_checks
-from kyc.documents.id_card import parse_id_card
-from kyc.documents.licence import parse_licence
+from kyc.documents.id_card import ID_CARD, parse_id_card
+from kyc.documents.licence import LICENCE, parse_licence
 from kyc.fields import Check, Fields
-from kyc.ocr import decode_image, read_lines
+from kyc.ocr import decode_image
+from kyc.rectify import upright_lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +33,7 @@ class DocumentReading:
 
 def read_id_card(image: bytes, *, today: date, expected_name: str | None = None) -> DocumentReading:
     """Front, back, or both sides in one image."""
-    fields = parse_id_card(read_lines(decode_image(image)))
+    fields = parse_id_card(upright_lines(decode_image(image), ID_CARD))
     return DocumentReading(fields, id_card_checks(fields, today=today, expected_name=expected_name))
 
 
@@ -42,7 +44,7 @@ def read_licence(
     expected_credit_code: str | None = None,
     expected_legal_representative: str | None = None,
 ) -> DocumentReading:
-    fields = parse_licence(read_lines(decode_image(image)))
+    fields = parse_licence(upright_lines(decode_image(image), LICENCE))
     return DocumentReading(
         fields,
         licence_checks(

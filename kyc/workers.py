@@ -19,14 +19,15 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from kyc.checks import id_card_checks, licence_checks
-from kyc.documents.id_card import parse_id_card
-from kyc.documents.licence import parse_licence
+from kyc.documents.id_card import ID_CARD, parse_id_card
+from kyc.documents.licence import LICENCE, parse_licence
 from kyc.errors import KycError
 from kyc.faces import Decision, aggregate_distance, decide, sample
 from kyc.faces import model as face_model
 from kyc.intake import inspect_upload
-from kyc.ocr import decode_image, get_engine, read_lines
+from kyc.ocr import decode_image, get_engine
 from kyc.reading import DocumentReading
+from kyc.rectify import upright_lines
 
 T = TypeVar("T")
 
@@ -71,9 +72,8 @@ def process_upload(
 ) -> UploadResult:
     """Intake checks, OCR, parsing and field checks for one uploaded photo."""
     image = inspect_upload(data)
-    lines = read_lines(image.pixels)
     if kind is DocumentKind.LICENCE:
-        fields = parse_licence(lines)
+        fields = parse_licence(upright_lines(image.pixels, LICENCE))
         checks = licence_checks(
             fields,
             expected_company=expect.company_name,
@@ -81,7 +81,7 @@ def process_upload(
             expected_legal_representative=expect.legal_representative,
         )
     else:
-        fields = parse_id_card(lines)
+        fields = parse_id_card(upright_lines(image.pixels, ID_CARD))
         checks = id_card_checks(fields, today=today, expected_name=expect.legal_representative)
     return UploadResult(image.stored_bytes, DocumentReading(fields, checks))
 

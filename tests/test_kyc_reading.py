@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from kyc import specimens
@@ -19,6 +20,7 @@ from kyc.checks import id_card_checks, licence_checks
 from kyc.errors import UnreadableImage
 from kyc.fields import Field
 from kyc.reading import DocumentReading, read_id_card, read_licence
+from kyc.rectify import find_document, flatten
 
 TODAY = date(2026, 11, 29)
 SHARED = Path(os.environ.get("SIGNROOM_SHARED_DATA", Path(__file__).parents[2] / "shared/data"))
@@ -164,3 +166,33 @@ def test_cli_prints_json_and_fails_cleanly(tmp_path: Path) -> None:
     assert failed.returncode == 1
     assert json.loads(failed.stderr)["error"]
     assert "Traceback" not in failed.stderr
+
+
+@pytest.mark.parametrize(
+    "rotation", [cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_180, cv2.ROTATE_90_COUNTERCLOCKWISE]
+)
+def test_cards_photographed_sideways_or_upside_down_are_turned_upright(rotation: int) -> None:
+    rng = random.Random(51)
+    person = specimens.random_identity(rng, today=TODAY)
+    photo = cv2.rotate(specimens.distort(specimens.draw_id_front(person), rng), rotation)
+    fields = read_values(read_id_card(png(photo), today=TODAY))
+    assert fields["id_number"] == person.id_number
+    assert fields["name"] == person.name
+
+
+def test_the_card_outline_is_found_and_flattened() -> None:
+    rng = random.Random(52)
+    card = specimens.draw_id_front(specimens.random_identity(rng, today=TODAY))
+    photo = specimens.distort(card, rng)
+    corners = find_document(photo)
+    assert corners is not None
+    flat = flatten(photo)
+    height, width = flat.shape[:2]
+    # Close to the card's own proportions (side lengths measured on a tilted photo
+    # understate the far side, so not exact), and no table around it.
+    assert abs(width / height - card.shape[1] / card.shape[0]) < 0.1
+    assert flat.shape[0] < photo.shape[0]
+    # A plain photo with no outline is left alone.
+    plain = np.full((480, 640, 3), 200, np.uint8)
+    assert find_document(plain) is None
+    assert flatten(plain) is plain

@@ -1,0 +1,124 @@
+"""Putting a photographed document upright and flat before OCR.
+
+Perspective: the largest convex four-cornered outline covering enough of the photo
+is taken as the document and warped to a rectangle. Rotation: EXIF is honoured at
+intake, but a card photographed sideways or upside down has no EXIF to say so; the
+reader tries the four right-angle turns and keeps the one whose OCR lines hold the
+most of the document's printed labels (the upright photo is tried first and usually
+wins at once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import cv2
+import numpy as np
+
+from kyc.documents.layout import FormSpec
+from kyc.ocr import OcrLine, read_lines
+
+MIN_DOCUMENT_AREA = 0.2  # of the photo
+ROTATIONS = (None, cv2.ROTATE_180, cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_90_COUNTERCLOCKWISE)
+
+
+def _order(corners: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Top-left, top-right, bottom-right, bottom-left."""
+    sums = corners.sum(axis=1)
+    diffs = np.diff(corners, axis=1).ravel()
+    return np.array(
+        [
+            corners[np.argmin(sums)],
+            corners[np.argmin(diffs)],
+            corners[np.argmax(sums)],
+            corners[np.argmax(diffs)],
+        ],
+        dtype=np.float32,
+    )
+
+
+def find_document(image: np.ndarray[Any, Any]) -> np.ndarray[Any, Any] | None:
+    """The document's four corners, or None when no outline stands out."""
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    scale = 800 / max(gray.shape)
+    small = cv2.resize(gray, None, fx=scale, fy=scale) if scale < 1 else gray
+    factor = min(scale, 1.0)
+    blurred = cv2.GaussianBlur(small, (5, 5), 0)
+    _threshold, mask = cv2.threshold(blurred, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    edges = cv2.dilate(cv2.Canny(blurred, 50, 150), np.ones((3, 3), np.uint8))
+    min_area = MIN_DOCUMENT_AREA * small.shape[0] * small.shape[1]
+    found: list[tuple[float, np.ndarray[Any, Any]]] = []
+    for candidate in (mask, edges):
+        contours, _hierarchy = cv2.findContours(
+            candidate, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
+        )
+        for contour in contours:
+            hull = cv2.convexHull(contour)
+            approx = cv2.approxPolyDP(hull, 0.02 * cv2.arcLength(hull, True), True)
+            area = cv2.contourArea(approx)
+            if len(approx) == 4 and area > min_area:
+                found.append((area, approx.reshape(4, 2).astype(np.float32) / factor))
+    if not found:
+        return None
+    # Two documents in one photo (both sides of an ID card): keep the photo whole.
+    centres = [quad.mean(axis=0) for _area, quad in found]
+    spread = max(float(np.linalg.norm(c - centres[0])) for c in centres)
+    if spread > 0.15 * max(image.shape[:2]):
+        return None
+    return _order(max(found, key=lambda item: item[0])[1])
+
+
+def flatten(image: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """The document warped to a rectangle, or the photo unchanged if none is found
+    or the document already fills it."""
+    corners = find_document(image)
+    if corners is None:
+        return image
+    top_left, top_right, bottom_right, bottom_left = corners
+    width = int(
+        max(np.linalg.norm(top_right - top_left), np.linalg.norm(bottom_right - bottom_left))
+    )
+    height = int(
+        max(np.linalg.norm(bottom_left - top_left), np.linalg.norm(bottom_right - top_right))
+    )
+    if width * height >= 0.95 * image.shape[0] * image.shape[1]:
+        return image
+    target = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
+    warp = cv2.getPerspectiveTransform(corners, target)
+    return cv2.warpPerspective(image, warp, (width, height))
+
+
+def label_score(lines: list[OcrLine], spec: FormSpec) -> int:
+    """How many of the document's labels were read on horizontal lines. A sideways
+    photo still yields text (the recogniser turns tall boxes), but on tall lines."""
+    pattern = spec.pattern()
+    found = {
+        match.group()
+        for line in lines
+        if line.right - line.left >= line.height
+        for match in pattern.finditer("".join(line.text.split()))
+    }
+    return len(found)
+
+
+def upright_lines(
+    image: np.ndarray[Any, Any],
+    spec: FormSpec,
+    *,
+    enough: int = 3,
+    reader: Callable[[np.ndarray[Any, Any]], list[OcrLine]] = read_lines,
+) -> list[OcrLine]:
+    """OCR lines of the flattened document in the turn that reads best."""
+    flat = flatten(image)
+    best: list[OcrLine] = []
+    best_score = -1
+    for rotation in ROTATIONS:
+        turned = flat if rotation is None else cv2.rotate(flat, rotation)
+        lines = reader(turned)
+        score = label_score(lines, spec)
+        if score > best_score:
+            best, best_score = lines, score
+        if score >= enough:
+            break
+    return best
