@@ -47,7 +47,8 @@ def find_document(image: np.ndarray[Any, Any]) -> np.ndarray[Any, Any] | None:
     blurred = cv2.GaussianBlur(small, (5, 5), 0)
     _threshold, mask = cv2.threshold(blurred, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     edges = cv2.dilate(cv2.Canny(blurred, 50, 150), np.ones((3, 3), np.uint8))
-    min_area = MIN_DOCUMENT_AREA * small.shape[0] * small.shape[1]
+    frame_area = small.shape[0] * small.shape[1]
+    min_area = MIN_DOCUMENT_AREA * frame_area
     found: list[tuple[float, np.ndarray[Any, Any]]] = []
     for candidate in (mask, edges):
         contours, _hierarchy = cv2.findContours(
@@ -57,7 +58,8 @@ def find_document(image: np.ndarray[Any, Any]) -> np.ndarray[Any, Any] | None:
             hull = cv2.convexHull(contour)
             approx = cv2.approxPolyDP(hull, 0.02 * cv2.arcLength(hull, True), True)
             area = cv2.contourArea(approx)
-            if len(approx) == 4 and area > min_area:
+            # The photo's own border is not a document outline.
+            if len(approx) == 4 and min_area < area < 0.95 * frame_area:
                 found.append((area, approx.reshape(4, 2).astype(np.float32) / factor))
     if not found:
         return None
@@ -70,8 +72,8 @@ def find_document(image: np.ndarray[Any, Any]) -> np.ndarray[Any, Any] | None:
 
 
 def flatten(image: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """The document warped to a rectangle, or the photo unchanged if none is found
-    or the document already fills it."""
+    """The document warped to a rectangle, or the photo unchanged if no outline is
+    found (including when the document already fills the photo)."""
     corners = find_document(image)
     if corners is None:
         return image
@@ -82,8 +84,6 @@ def flatten(image: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     height = int(
         max(np.linalg.norm(bottom_left - top_left), np.linalg.norm(bottom_right - top_right))
     )
-    if width * height >= 0.95 * image.shape[0] * image.shape[1]:
-        return image
     target = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
     warp = cv2.getPerspectiveTransform(corners, target)
     return cv2.warpPerspective(image, warp, (width, height))
