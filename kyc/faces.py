@@ -53,7 +53,7 @@ def _model_dir() -> Path:
 
 
 def model(name: str) -> Any:
-    """A loaded dlib model: detector, landmarks5 or encoder."""
+    """A loaded dlib model: detector, landmarks5, landmarks68 or encoder."""
     with _models_lock:
         if not _models:
             import dlib
@@ -62,6 +62,9 @@ def model(name: str) -> Any:
             _models["detector"] = dlib.get_frontal_face_detector()
             _models["landmarks5"] = dlib.shape_predictor(
                 str(models / "shape_predictor_5_face_landmarks.dat")
+            )
+            _models["landmarks68"] = dlib.shape_predictor(
+                str(models / "shape_predictor_68_face_landmarks.dat")
             )
             _models["encoder"] = dlib.face_recognition_model_v1(
                 str(models / "dlib_face_recognition_resnet_model_v1.dat")
