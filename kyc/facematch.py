@@ -37,13 +37,23 @@ def video_frames(path: Path, count: int = VIDEO_SAMPLES) -> list[np.ndarray[Any,
     try:
         total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         if total <= 0:
+            # Browsers' WebM declares no length: count by grabbing (no decoding).
+            total = 0
+            while capture.grab():
+                total += 1
+            capture.release()
+            capture = cv2.VideoCapture(str(path))
+        if total <= 0:
             raise KycError(f"{path.name}: not a readable video")
+        wanted = set(np.linspace(total * 0.1, total * 0.9, count).astype(int).tolist())
         frames = []
-        for index in np.linspace(total * 0.1, total * 0.9, count).astype(int):
-            capture.set(cv2.CAP_PROP_POS_FRAMES, int(index))
-            ok, frame = capture.read()
-            if ok:
-                frames.append(frame)
+        for index in range(max(wanted) + 1):
+            if index in wanted:
+                ok, frame = capture.read()
+                if ok:
+                    frames.append(frame)
+            elif not capture.grab():
+                break
         return frames
     finally:
         capture.release()

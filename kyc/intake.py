@@ -109,3 +109,16 @@ def inspect_upload(
     rgb.save(out, format="JPEG", quality=92)
     pixels = cv2.cvtColor(np.asarray(rgb), cv2.COLOR_RGB2BGR)
     return SafeImage(kind, rgb.width, rgb.height, pixels, out.getvalue())
+
+
+MAX_CLIP_SECONDS = 30.0
+MAX_CLIP_PIXELS = 1920 * 1080
+
+
+def sniff_video(data: bytes) -> str:
+    """The container, by magic bytes: WebM/Matroska (browsers' MediaRecorder) or MP4."""
+    if data.startswith(b"\x1a\x45\xdf\xa3"):
+        return ".webm"
+    if data[4:8] == b"ftyp":
+        return ".mp4"
+    raise UnsupportedType("send the recording as WebM or MP4")

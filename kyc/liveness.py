@@ -111,7 +111,10 @@ def clip_metrics(path: Path, *, sample_fps: float = 15.0) -> list[FrameMetrics]:
     """Metrics of a video file, sampled at about `sample_fps`."""
     capture = cv2.VideoCapture(str(path))
     try:
-        fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
+        fps = capture.get(cv2.CAP_PROP_FPS)
+        # Browsers' WebM reports its 1 kHz time base, or nothing, as the frame rate.
+        if not 1 <= fps <= 120:
+            fps = 30.0
         step = max(1, round(fps / sample_fps))
         metrics: list[FrameMetrics] = []
         index = 0
@@ -119,8 +122,12 @@ def clip_metrics(path: Path, *, sample_fps: float = 15.0) -> list[FrameMetrics]:
             ok, frame = capture.read()
             if not ok:
                 break
-            if index % step == 0 and (found := frame_metrics(frame, index / fps)) is not None:
-                metrics.append(found)
+            if index % step == 0:
+                # Timestamps from the container, not the index: browsers record at
+                # a variable frame rate.
+                seconds = capture.get(cv2.CAP_PROP_POS_MSEC) / 1000
+                if (found := frame_metrics(frame, seconds)) is not None:
+                    metrics.append(found)
             index += 1
     finally:
         capture.release()
@@ -194,3 +201,24 @@ def random_challenges(count: int = 3) -> list[Challenge]:
     """Distinct challenges in an order the applicant cannot predict."""
     pool = list(Challenge)
     return [pool.pop(secrets.randbelow(len(pool))) for _ in range(count)]
+
+
+def challenge_windows(count: int, *, lead_in: float, window: float) -> list[tuple[float, float]]:
+    """When each prompt is on screen, in seconds from the start of the recording."""
+    return [(lead_in + i * window, lead_in + (i + 1) * window) for i in range(count)]
+
+
+def evaluate(
+    metrics: list[FrameMetrics], challenges: list[Challenge], *, lead_in: float, window: float
+) -> list[bool]:
+    """Whether each challenge happened while its prompt was shown. The baseline is
+    the start of the recording, before the first prompt."""
+    start = metrics[0].seconds if metrics else 0.0
+    baseline = [m for m in metrics if m.seconds - start <= BASELINE_SECONDS]
+    outcomes = []
+    for challenge, (begin, end) in zip(
+        challenges, challenge_windows(len(challenges), lead_in=lead_in, window=window), strict=True
+    ):
+        shown = [m for m in metrics if begin <= m.seconds < end]
+        outcomes.append(bool(shown) and detected(challenge, baseline + shown))
+    return outcomes

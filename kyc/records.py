@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from audit import log as audit
 from kyc import idnumber
+from kyc.errors import KycError
 from kyc.fields import Check, Field
+from kyc.liveness import Challenge
 from kyc.reading import DocumentReading
 from kyc.workers import DocumentKind
-from store.schema import face_matches, kyc_documents
+from store.schema import face_matches, kyc_documents, liveness_attempts
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,3 +218,177 @@ async def latest_face_match(engine: AsyncEngine, application_id: str) -> StoredF
         row["decision"],
         row["created_at"],
     )
+
+
+@dataclass(frozen=True, slots=True)
+class LivenessAttempt:
+    id: str
+    application_id: str
+    challenges: list[Challenge]
+    issued_at: datetime
+    expires_at: datetime
+    status: str  # issued, passed, failed
+    result: dict[str, Any] | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "challenges": [c.value for c in self.challenges],
+            "issued_at": self.issued_at.isoformat(timespec="seconds"),
+            "expires_at": self.expires_at.isoformat(timespec="seconds"),
+            "status": self.status,
+            "result": self.result,
+        }
+
+
+def _attempt(row: Any) -> LivenessAttempt:
+    return LivenessAttempt(
+        row["id"],
+        row["application_id"],
+        [Challenge(c) for c in json.loads(row["challenges"])],
+        row["issued_at"],
+        row["expires_at"],
+        row["status"],
+        json.loads(row["result"]) if row["result"] else None,
+    )
+
+
+async def issue_liveness(
+    engine: AsyncEngine,
+    actor: audit.Actor,
+    application_id: str,
+    challenges: list[Challenge],
+    *,
+    valid_for: timedelta,
+    request_id: str | None = None,
+) -> LivenessAttempt:
+    now = datetime.now(UTC)
+    attempt = LivenessAttempt(
+        str(uuid.uuid4()), application_id, challenges, now, now + valid_for, "issued", None
+    )
+    async with engine.begin() as conn:
+        await conn.execute(
+            liveness_attempts.insert().values(
+                id=attempt.id,
+                application_id=application_id,
+                challenges=json.dumps([c.value for c in challenges]),
+                issued_at=now,
+                expires_at=attempt.expires_at,
+                status="issued",
+            )
+        )
+        await audit.append(
+            conn,
+            actor,
+            "kyc.liveness_issued",
+            application_id=application_id,
+            request_id=request_id,
+            details={"attempt_id": attempt.id, "challenges": [c.value for c in challenges]},
+            at=now,
+        )
+    return attempt
+
+
+async def get_liveness(
+    engine: AsyncEngine, application_id: str, attempt_id: str
+) -> LivenessAttempt | None:
+    async with engine.connect() as conn:
+        row = (
+            (
+                await conn.execute(
+                    select(liveness_attempts).where(
+                        liveness_attempts.c.id == attempt_id,
+                        liveness_attempts.c.application_id == application_id,
+                    )
+                )
+            )
+            .mappings()
+            .first()
+        )
+    return _attempt(row) if row else None
+
+
+async def failed_liveness_count(engine: AsyncEngine, application_id: str) -> int:
+    async with engine.connect() as conn:
+        return int(
+            (
+                await conn.execute(
+                    select(func.count())
+                    .select_from(liveness_attempts)
+                    .where(
+                        liveness_attempts.c.application_id == application_id,
+                        liveness_attempts.c.status == "failed",
+                    )
+                )
+            ).scalar_one()
+        )
+
+
+async def complete_liveness(
+    engine: AsyncEngine,
+    actor: audit.Actor,
+    attempt: LivenessAttempt,
+    *,
+    passed: bool,
+    result: dict[str, Any],
+    video_sha256: str,
+    request_id: str | None = None,
+) -> LivenessAttempt:
+    """Record the outcome once: a second completion of the same attempt is refused
+    by the status condition (the update matches no row)."""
+    now = datetime.now(UTC)
+    status = "passed" if passed else "failed"
+    async with engine.begin() as conn:
+        updated = await conn.execute(
+            liveness_attempts.update()
+            .where(liveness_attempts.c.id == attempt.id, liveness_attempts.c.status == "issued")
+            .values(
+                status=status,
+                result=json.dumps(result),
+                video_sha256=video_sha256,
+                completed_at=now,
+            )
+        )
+        if updated.rowcount != 1:
+            raise AttemptUsed("this liveness attempt has been used; start a new one")
+        await audit.append(
+            conn,
+            actor,
+            "kyc.liveness",
+            application_id=attempt.application_id,
+            request_id=request_id,
+            details={
+                "attempt_id": attempt.id,
+                "status": status,
+                "video_sha256": video_sha256,
+                **result,
+            },
+            at=now,
+        )
+    return replace(attempt, status=status, result=result)
+
+
+class AttemptUsed(KycError):
+    code = "liveness_attempt_used"
+
+
+async def identity_evidence_complete(engine: AsyncEngine, application_id: str) -> bool:
+    """All three documents read with every check passed, and a passed liveness
+    attempt whose face matched the ID card portrait."""
+    readings = await latest_readings(engine, application_id)
+    if {kind.value for kind in DocumentKind} - set(readings):
+        return False
+    if not all(reading.passed for reading in readings.values()):
+        return False
+    async with engine.connect() as conn:
+        passed = (
+            await conn.execute(
+                select(func.count())
+                .select_from(liveness_attempts)
+                .where(
+                    liveness_attempts.c.application_id == application_id,
+                    liveness_attempts.c.status == "passed",
+                )
+            )
+        ).scalar_one()
+    return bool(passed)

@@ -10,21 +10,35 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import resource
+import tempfile
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, TypeVar
+
+import cv2
 
 from kyc.checks import id_card_checks, licence_checks
 from kyc.documents.id_card import ID_CARD, parse_id_card
 from kyc.documents.licence import LICENCE, parse_licence
 from kyc.errors import KycError
-from kyc.faces import Decision, aggregate_distance, decide, sample
+from kyc.facematch import samples_from
+from kyc.faces import Decision, NoUsableFace, aggregate_distance, decide, sample
 from kyc.faces import model as face_model
-from kyc.intake import inspect_upload
+from kyc.intake import (
+    MAX_CLIP_PIXELS,
+    MAX_CLIP_SECONDS,
+    CorruptImage,
+    TooLarge,
+    TooManyPixels,
+    inspect_upload,
+    sniff_video,
+)
+from kyc.liveness import Challenge, clip_metrics, evaluate
 from kyc.ocr import decode_image, get_engine
 from kyc.reading import DocumentReading
 from kyc.rectify import upright_lines
@@ -102,6 +116,61 @@ def process_selfie(id_front_image: bytes, selfie: bytes) -> SelfieResult:
     return SelfieResult(probe.stored_bytes, value, decide(value))
 
 
+@dataclass(frozen=True, slots=True)
+class LivenessResult:
+    detected: list[bool]
+    distance: float | None  # None when no frame held a usable face
+    decision: Decision | None
+    face_problem: str | None
+
+
+def process_liveness(
+    video: bytes,
+    id_front_image: bytes,
+    challenges: list[Challenge],
+    lead_in: float,
+    window: float,
+) -> LivenessResult:
+    """Check the recorded clip: each challenge in its window, and the face in the
+    clip against the ID card portrait (median over several frames)."""
+    suffix = sniff_video(video)
+    with tempfile.NamedTemporaryFile(suffix=suffix) as clip:
+        clip.write(video)
+        clip.flush()
+        path = Path(clip.name)
+        check_clip(path)
+        metrics = clip_metrics(path)
+        outcomes = evaluate(metrics, challenges, lead_in=lead_in, window=window)
+        try:
+            live = samples_from(path)
+        except NoUsableFace as exc:
+            return LivenessResult(outcomes, None, None, str(exc))
+    portrait = sample(decode_image(id_front_image), portrait=True)
+    value = aggregate_distance(portrait, live)
+    return LivenessResult(outcomes, value, decide(value), None)
+
+
+def check_clip(path: Path) -> None:
+    """Refuse what is not a short, ordinary video before decoding all of it."""
+    capture = cv2.VideoCapture(str(path))
+    try:
+        if not capture.isOpened():
+            raise CorruptImage("the recording could not be read; record it again")
+        width = capture.get(cv2.CAP_PROP_FRAME_WIDTH)
+        height = capture.get(cv2.CAP_PROP_FRAME_HEIGHT)
+        fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
+        frames = capture.get(cv2.CAP_PROP_FRAME_COUNT)
+    finally:
+        capture.release()
+    if width * height <= 0:
+        raise CorruptImage("the recording could not be read; record it again")
+    if width * height > MAX_CLIP_PIXELS:
+        raise TooManyPixels("record at most 1920 x 1080")
+    # Browsers' WebM often declares no frame count; clip_metrics stops at the end.
+    if frames > 0 and frames / fps > MAX_CLIP_SECONDS:
+        raise TooLarge(f"the recording is longer than {MAX_CLIP_SECONDS:.0f} seconds")
+
+
 class KycWorkers:
     def __init__(self, *, processes: int, timeout_seconds: float, memory_limit_bytes: int) -> None:
         self.processes = processes
@@ -128,6 +197,17 @@ class KycWorkers:
 
     async def match_face(self, id_front_image: bytes, selfie: bytes) -> SelfieResult:
         return await self._run(process_selfie, id_front_image, selfie)
+
+    async def check_liveness(
+        self,
+        video: bytes,
+        id_front_image: bytes,
+        challenges: list[Challenge],
+        *,
+        lead_in: float,
+        window: float,
+    ) -> LivenessResult:
+        return await self._run(process_liveness, video, id_front_image, challenges, lead_in, window)
 
     async def _run(self, function: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()

@@ -163,3 +163,19 @@ face_matches = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Index("ix_face_matches_application_id", "application_id"),
 )
+
+# A liveness attempt: the random challenges issued, and what the recorded clip showed.
+liveness_attempts = Table(
+    "liveness_attempts",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("application_id", String(36), ForeignKey("applications.id"), nullable=False),
+    Column("challenges", Text, nullable=False),
+    Column("issued_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("result", Text, nullable=True),
+    Column("video_sha256", String(64), nullable=True),
+    Column("completed_at", UTCDateTime(), nullable=True),
+    Index("ix_liveness_attempts_application_id", "application_id"),
+)

@@ -100,6 +100,14 @@ CASES = [
         body={"not": "a photo"},
     ),
     Case("GET", "/api/applicant/kyc", only({"applicant": 200, "applicant_other": 200})),
+    # Liveness needs the ID card first (409); an unknown attempt is 404.
+    Case("POST", "/api/applicant/liveness", only({"applicant": 409, "applicant_other": 409})),
+    Case(
+        "POST",
+        "/api/applicant/liveness/{attempt}/video",
+        only({"applicant": 404, "applicant_other": 404}),
+        body={"not": "a video"},
+    ),
     Case("GET", "/api/applications/{app}/kyc", only({"manager": 200, "compliance": 200})),
     Case("GET", "/admin/users", only({"admin": 200}, anon=LOGIN)),
     Case("GET", "/api/admin/users", only({"admin": 200})),
@@ -138,6 +146,7 @@ def normalise(template: str) -> str:
         .replace("{invite}", "{invite_id}")
         .replace("{spare}", "{user_id}")
         .replace("{lang}", "{code}")
+        .replace("{attempt}", "{attempt_id}")
     )
 
 
@@ -168,6 +177,7 @@ async def test_every_route_with_every_principal(service: Service) -> None:
         "static": "app.css",
         "token": "A" * 22,
         "kind": "id_front",
+        "attempt": "00000000-0000-0000-0000-000000000000",
     }
     failures = []
     for case in CASES:

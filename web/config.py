@@ -51,6 +51,16 @@ class Settings:
     kyc_timeout_seconds: int = 30
     kyc_worker_memory_mb: int = 3072
     max_upload_bytes: int = 12 * 1024 * 1024
+    max_video_bytes: int = 30 * 1024 * 1024
+    # Liveness: how many random challenges, how long each prompt shows, the pause
+    # before the first, how many failed attempts before the manager takes over.
+    liveness_challenges: int = 3
+    liveness_window_seconds: int = 3
+    liveness_lead_in_ms: int = 1500
+    liveness_attempts: int = 3
+    # Tests only: a fixed comma-separated challenge sequence matching a recorded
+    # clip. It fixes the order, never skips a check.
+    liveness_fixed_challenges: str = ""
 
     @property
     def invite_ttl(self) -> timedelta:
@@ -127,11 +137,23 @@ class Settings:
             "kyc_timeout_seconds",
             "kyc_worker_memory_mb",
             "max_upload_bytes",
+            "max_video_bytes",
+            "liveness_challenges",
+            "liveness_window_seconds",
+            "liveness_lead_in_ms",
+            "liveness_attempts",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"SIGNROOM_{name.upper()} must be positive")
         if not 0 < self.port < 65536:
             raise ConfigError("SIGNROOM_PORT must be a TCP port")
+        valid = {"blink", "turn_left", "turn_right", "nod", "open_mouth"}
+        fixed = [c for c in self.liveness_fixed_challenges.split(",") if c]
+        if fixed and (set(fixed) - valid or len(fixed) != self.liveness_challenges):
+            raise ConfigError(
+                "SIGNROOM_LIVENESS_FIXED_CHALLENGES must list SIGNROOM_LIVENESS_CHALLENGES of "
+                + ", ".join(sorted(valid))
+            )
         try:
             ZoneInfo(self.display_timezone)
         except (ZoneInfoNotFoundError, ValueError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kyc import errors as kyc_errors
-from kyc import intake, workers
+from kyc import intake, records, workers
 from loans import errors as loan_errors
 from store import errors as store_errors
 
@@ -134,6 +134,8 @@ def from_domain(exc: Exception) -> ApiError | None:
         status = 503 if isinstance(exc, workers.ReadTimedOut | workers.WorkerFailed) else 422
         if isinstance(exc, intake.TooLarge):
             status = 413
+        if isinstance(exc, records.AttemptUsed):
+            status = 409
         kyc_error = ApiError(str(exc))
         kyc_error.status = status
         kyc_error.code = exc.code

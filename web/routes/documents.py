@@ -4,27 +4,42 @@ licence and a selfie for the face match; managers and compliance read the result
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from kyc.records import latest_face_match, latest_readings, save_face_match, save_reading
+from kyc.faces import Decision
+from kyc.liveness import Challenge, random_challenges
+from kyc.records import (
+    complete_liveness,
+    failed_liveness_count,
+    get_liveness,
+    identity_evidence_complete,
+    issue_liveness,
+    latest_face_match,
+    latest_readings,
+    save_face_match,
+    save_reading,
+)
 from kyc.workers import DocumentKind, Expectations
 from loans import applications as apps
+from loans.access import SYSTEM_PRINCIPAL
 from loans.consent import current_consent
 from loans.errors import ConsentRequired
 from loans.models import Application
 from loans.roles import Role
-from loans.states import State
+from loans.states import Action, State
 from web import errors
+from web.config import Settings
 from web.guards import principal_of, requires
 from web.keys import BLOBS, ENGINE, KYC_WORKERS, REQUEST_ID, SETTINGS
 
 routes = web.RouteTableDef()
 
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
+VIDEO_TYPES = frozenset({"video/webm", "video/mp4"})
 # Documents are read while the case waits for its identity check or its call.
 OPEN_FOR_DOCUMENTS = frozenset({State.INVITED, State.IDENTITY_VERIFIED})
 
@@ -37,21 +52,25 @@ def document_kind(request: web.Request) -> DocumentKind:
 
 
 async def read_image_body(request: web.Request, limit: int) -> bytes:
-    """The raw body, refusing to buffer more than `limit` bytes (the app-wide JSON
-    limit is far smaller, so this route reads the stream itself)."""
     if request.content_type not in IMAGE_TYPES:
         raise errors.UnsupportedMediaType("send the photo as image/jpeg, image/png or image/webp")
+    return await read_body(request, limit)
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The raw body, refusing to buffer more than `limit` bytes (the app-wide JSON
+    limit is far smaller, so these routes read the stream themselves)."""
     if request.content_length is not None and request.content_length > limit:
-        raise errors.PayloadTooLarge(f"photos are limited to {limit // (1024 * 1024)} MiB")
+        raise errors.PayloadTooLarge(f"uploads are limited to {limit // (1024 * 1024)} MiB")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.content.iter_chunked(64 * 1024):
         size += len(chunk)
         if size > limit:
-            raise errors.PayloadTooLarge(f"photos are limited to {limit // (1024 * 1024)} MiB")
+            raise errors.PayloadTooLarge(f"uploads are limited to {limit // (1024 * 1024)} MiB")
         chunks.append(chunk)
     if not size:
-        raise errors.BadRequest("the photo is empty")
+        raise errors.BadRequest("the upload is empty")
     return b"".join(chunks)
 
 
@@ -156,3 +175,106 @@ async def application_kyc(request: web.Request) -> web.Response:
         request_id=request.get(REQUEST_ID),
     )
     return web.json_response(await kyc_summary(request, app.id))
+
+
+def challenges_for(settings: Settings) -> list[Challenge]:
+    fixed = [Challenge(c) for c in settings.liveness_fixed_challenges.split(",") if c]
+    return fixed or random_challenges(settings.liveness_challenges)
+
+
+@routes.post("/api/applicant/liveness")
+@requires(Role.APPLICANT)
+async def start_liveness(request: web.Request) -> web.Response:
+    """Issue random challenges; the page records a clip while showing them."""
+    if await request.read():
+        raise errors.BadRequest("this endpoint takes no body")
+    principal = principal_of(request)
+    engine = request.app[ENGINE]
+    settings = request.app[SETTINGS]
+    app = await open_application(request)
+    if (await latest_readings(engine, app.id)).get(DocumentKind.ID_FRONT.value) is None:
+        raise errors.Conflict("photograph the photo side of your ID card first")
+    if await failed_liveness_count(engine, app.id) >= settings.liveness_attempts:
+        error = errors.Conflict(
+            "the liveness check did not succeed; your account manager will continue with "
+            "you on the video call"
+        )
+        error.code = "liveness_attempts_exhausted"
+        raise error
+    challenges = challenges_for(settings)
+    lead_in = settings.liveness_lead_in_ms / 1000
+    window = settings.liveness_window_seconds
+    attempt = await issue_liveness(
+        engine,
+        principal.actor,
+        app.id,
+        challenges,
+        # Time to show every prompt, plus a minute to upload.
+        valid_for=timedelta(seconds=lead_in + window * len(challenges) + 60),
+        request_id=request.get(REQUEST_ID),
+    )
+    body = attempt.as_json()
+    body["lead_in_ms"] = settings.liveness_lead_in_ms
+    body["window_ms"] = window * 1000
+    return web.json_response(body, status=201)
+
+
+@routes.post("/api/applicant/liveness/{attempt_id}/video")
+@requires(Role.APPLICANT)
+async def liveness_video(request: web.Request) -> web.Response:
+    principal = principal_of(request)
+    engine = request.app[ENGINE]
+    settings = request.app[SETTINGS]
+    app = await open_application(request)
+    attempt = await get_liveness(engine, app.id, request.match_info["attempt_id"])
+    if attempt is None:
+        raise errors.NotFound("no such liveness attempt")
+    if attempt.status != "issued":
+        raise errors.Conflict("this liveness attempt has been used; start a new one")
+    if attempt.expires_at <= datetime.now(UTC):
+        raise errors.Gone("this liveness attempt has expired; start a new one")
+    if request.content_type not in VIDEO_TYPES:
+        raise errors.UnsupportedMediaType("send the recording as video/webm or video/mp4")
+    video = await read_body(request, settings.max_video_bytes)
+    front = (await latest_readings(engine, app.id))[DocumentKind.ID_FRONT.value]
+    blobs = request.app[BLOBS]
+    result = await request.app[KYC_WORKERS].check_liveness(
+        video,
+        await blobs.get(front.image_sha256),
+        attempt.challenges,
+        lead_in=settings.liveness_lead_in_ms / 1000,
+        window=settings.liveness_window_seconds,
+    )
+    passed = all(result.detected) and result.decision is Decision.MATCH
+    outcome: dict[str, Any] = {
+        "detected": {c.value: d for c, d in zip(attempt.challenges, result.detected, strict=True)},
+        "face_distance": f"{result.distance:.4f}" if result.distance is not None else None,
+        "face_decision": result.decision.value if result.decision else None,
+        "face_problem": result.face_problem,
+    }
+    digest = await blobs.put(video)
+    done = await complete_liveness(
+        engine,
+        principal.actor,
+        attempt,
+        passed=passed,
+        result=outcome,
+        video_sha256=digest,
+        request_id=request.get(REQUEST_ID),
+    )
+    body = done.as_json()
+    if passed and await identity_evidence_complete(engine, app.id):
+        verified = await apps.act(
+            engine,
+            SYSTEM_PRINCIPAL,
+            app.id,
+            Action.VERIFY_IDENTITY,
+            request_id=request.get(REQUEST_ID),
+        )
+        body["application_state"] = verified.state.value
+    else:
+        body["application_state"] = app.state.value
+        body["attempts_left"] = max(
+            settings.liveness_attempts - await failed_liveness_count(engine, app.id), 0
+        )
+    return web.json_response(body)

@@ -1,0 +1,82 @@
+// Liveness: ask the server for challenges, record the front camera while showing
+// each prompt for its window, upload the clip, show the outcome.
+import { api, describe, messages, csrfToken } from "./common.js";
+
+const section = document.getElementById("liveness");
+
+function sleep(ms) {
+  return new Promise((resolve) => { setTimeout(resolve, ms); });
+}
+
+function recorderType() {
+  for (const type of ["video/webm;codecs=vp8", "video/webm", "video/mp4"]) {
+    if (window.MediaRecorder && MediaRecorder.isTypeSupported(type)) return type;
+  }
+  return "";
+}
+
+async function run() {
+  const button = document.getElementById("liveness-start");
+  const status = document.getElementById("liveness-status");
+  const prompt = document.getElementById("liveness-prompt");
+  const video = document.getElementById("liveness-video");
+  button.disabled = true;
+  status.className = "status";
+  status.textContent = "";
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({
+      video: { facingMode: "user", width: { ideal: 640 }, height: { ideal: 480 } },
+      audio: false,
+    });
+  } catch (e) {
+    status.textContent = messages.liveness_camera_denied;
+    status.className = "status error";
+    button.disabled = false;
+    return;
+  }
+  try {
+    video.srcObject = stream;
+    const attempt = await api("POST", "/api/applicant/liveness");
+    const type = recorderType();
+    const recorder = new MediaRecorder(stream, type ? { mimeType: type } : undefined);
+    const chunks = [];
+    recorder.ondataavailable = (event) => { if (event.data.size) chunks.push(event.data); };
+    const stopped = new Promise((resolve) => { recorder.onstop = resolve; });
+    recorder.start(250);
+    prompt.textContent = messages.liveness_get_ready;
+    await sleep(attempt.lead_in_ms);
+    for (const challenge of attempt.challenges) {
+      prompt.textContent = messages[`challenge_${challenge}`];
+      await sleep(attempt.window_ms);
+    }
+    recorder.stop();
+    await stopped;
+    prompt.textContent = "";
+    status.textContent = messages.liveness_uploading;
+    status.className = "status working";
+    const clip = new Blob(chunks, { type: (recorder.mimeType || "video/webm").split(";")[0] });
+    const response = await fetch(`/api/applicant/liveness/${attempt.id}/video`, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": clip.type, "X-CSRF-Token": csrfToken() },
+      body: clip,
+    });
+    const body = await response.json();
+    if (!response.ok) throw new Error(body.message);
+    const passed = body.status === "passed";
+    status.textContent = passed ? messages.liveness_passed : messages.liveness_failed;
+    status.className = passed ? "status pass" : "status error";
+    button.hidden = passed;
+  } catch (e) {
+    status.textContent = describe(e);
+    status.className = "status error";
+  } finally {
+    stream.getTracks().forEach((track) => track.stop());
+    button.disabled = false;
+  }
+}
+
+if (section) {
+  document.getElementById("liveness-start").addEventListener("click", run);
+}
