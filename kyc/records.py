@@ -392,3 +392,20 @@ async def identity_evidence_complete(engine: AsyncEngine, application_id: str) -
             )
         ).scalar_one()
     return bool(passed)
+
+
+async def latest_liveness(engine: AsyncEngine, application_id: str) -> LivenessAttempt | None:
+    async with engine.connect() as conn:
+        row = (
+            (
+                await conn.execute(
+                    select(liveness_attempts)
+                    .where(liveness_attempts.c.application_id == application_id)
+                    .order_by(liveness_attempts.c.issued_at.desc())
+                    .limit(1)
+                )
+            )
+            .mappings()
+            .first()
+        )
+    return _attempt(row) if row else None

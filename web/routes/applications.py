@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from audit import log as audit
-from kyc.records import latest_face_match, latest_readings
 from kyc.workers import DocumentKind
 from loans import applications as apps
 from loans import invites
@@ -95,11 +94,6 @@ async def application_page(request: web.Request) -> web.Response:
         invites=await invites.list_invites(engine, app.id),
         now=now,
         document_kinds=[kind.value for kind in DocumentKind],
-        documents={
-            kind: reading.as_json(reveal_id_number=False)
-            for kind, reading in (await latest_readings(engine, app.id)).items()
-        },
-        face_match=await latest_face_match(engine, app.id),
         trail=trail,
         can_invite=principal.role is Role.MANAGER
         and app.state in (State.DRAFT, State.INVITED, State.IDENTITY_VERIFIED, State.EXPIRED),

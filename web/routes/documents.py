@@ -19,6 +19,7 @@ from kyc.records import (
     identity_evidence_complete,
     issue_liveness,
     latest_face_match,
+    latest_liveness,
     latest_readings,
     save_face_match,
     save_reading,
@@ -119,13 +120,16 @@ async def upload_document(request: web.Request) -> web.Response:
 
 
 async def kyc_summary(request: web.Request, application_id: str) -> dict[str, Any]:
-    """Latest reading of each document and the latest face match (ID numbers masked)."""
+    """Latest reading of each document, face match and liveness attempt (ID numbers
+    masked)."""
     engine = request.app[ENGINE]
     readings = await latest_readings(engine, application_id)
     match = await latest_face_match(engine, application_id)
+    liveness = await latest_liveness(engine, application_id)
     return {
         "documents": {kind: r.as_json(reveal_id_number=False) for kind, r in readings.items()},
         "face_match": match.as_json() if match else None,
+        "liveness": liveness.as_json() if liveness else None,
     }
 
 

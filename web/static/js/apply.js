@@ -1,5 +1,5 @@
 import { api, describe, busy, messages, csrfToken } from "./common.js";
-import { renderReading } from "./documents.js";
+import { renderMatch, renderReading } from "./documents.js";
 
 const form = document.getElementById("consent-form");
 if (form) {
@@ -20,15 +20,6 @@ if (form) {
       }
     });
   });
-}
-
-function renderMatch(container, match) {
-  container.replaceChildren();
-  const passed = match.decision === "match";
-  const line = document.createElement("p");
-  line.className = passed ? "pass" : "fail";
-  line.textContent = `${passed ? "✓" : "✗"} ${messages[`face_${match.decision}`]}`;
-  container.append(line);
 }
 
 async function upload(card, file) {

@@ -26,13 +26,25 @@ function displayValue(name, value) {
   return value;
 }
 
-export function renderReading(container, reading) {
+export function renderMatch(container, match, showDistance = false) {
+  container.replaceChildren();
+  const passed = match.decision === "match";
+  const line = text("p", `${passed ? "✓" : "✗"} ${messages[`face_${match.decision}`]}`,
+    passed ? "pass" : "fail");
+  if (showDistance) line.append(text("span", ` · ${messages.face_distance} ${match.distance}`, "muted"));
+  container.append(line);
+}
+
+export function renderReading(container, reading, showConfidence = false) {
   container.replaceChildren();
   const facts = document.createElement("dl");
   facts.className = "facts";
   for (const name of reading.kind === "licence" ? LICENCE_FIELDS : ID_FIELDS) {
     const field = reading.fields[name];
-    if (field) facts.append(text("dt", messages[`field_${name}`] || name), text("dd", displayValue(name, field.value)));
+    if (!field) continue;
+    const value = text("dd", displayValue(name, field.value));
+    if (showConfidence) value.append(text("span", ` (${field.confidence.toFixed(2)})`, "muted"));
+    facts.append(text("dt", messages[`field_${name}`] || name), value);
   }
   const checks = document.createElement("ul");
   checks.className = "checks";

@@ -1,0 +1,60 @@
+// The manager's and reviewer's identity panel, refreshed every few seconds so
+// results appear while the applicant works through the steps.
+import { api, messages } from "./common.js";
+import { renderReading, renderMatch } from "./documents.js";
+
+const panel = document.getElementById("kyc");
+const REFRESH_MS = 4000;
+
+function line(text, className) {
+  const node = document.createElement("p");
+  node.textContent = text;
+  if (className) node.className = className;
+  return node;
+}
+
+function render(kyc) {
+  panel.querySelectorAll(".kyc-doc[data-kind]").forEach((box) => {
+    const kind = box.dataset.kind;
+    const result = box.querySelector(".result");
+    if (kind === "selfie") {
+      if (kyc.face_match) renderMatch(result, kyc.face_match, true);
+      return;
+    }
+    if (kind === "liveness") {
+      const attempt = kyc.liveness;
+      if (!attempt) return;
+      result.replaceChildren(line(
+        `${messages[`liveness_status_${attempt.status}`]} · ` +
+        attempt.challenges.map((c) => {
+          const done = attempt.result ? (attempt.result.detected[c] ? "✓" : "✗") : "…";
+          return `${done} ${messages[`challenge_${c}`]}`;
+        }).join(" · "),
+        attempt.status === "passed" ? "pass" : attempt.status === "failed" ? "fail" : "",
+      ));
+      if (attempt.result && attempt.result.face_decision) {
+        result.append(line(`${messages[`face_${attempt.result.face_decision}`]} · ` +
+          `${messages.face_distance} ${attempt.result.face_distance}`));
+      }
+      return;
+    }
+    const reading = kyc.documents[kind];
+    if (reading) {
+      renderReading(result, reading, true);
+      box.querySelector(".hash").textContent = `SHA-256 ${reading.image_sha256}`;
+    }
+  });
+}
+
+async function refresh() {
+  if (document.visibilityState === "visible") {
+    try {
+      render(await api("GET", panel.dataset.url));
+    } catch (e) {
+      // A failed refresh keeps what is shown; the next one tries again.
+    }
+  }
+  setTimeout(refresh, REFRESH_MS);
+}
+
+if (panel) refresh();
