@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
 
 .PHONY: demo test setup system-deps lint typecheck pytest bench-audit bench-kyc-documents \
-	bench-kyc-faces
+	bench-kyc-faces bench-kyc-loop
 
 demo: setup
 	$(BIN)/signroom migrate
@@ -43,3 +43,6 @@ bench-kyc-documents: setup
 
 bench-kyc-faces: setup
 	$(BIN)/python -m benchmarks.bench_kyc_faces
+
+bench-kyc-loop: setup
+	$(BIN)/python -m benchmarks.bench_kyc_loop
