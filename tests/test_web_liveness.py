@@ -224,3 +224,27 @@ async def test_movements_out_of_order_do_not_pass(tmp_path: Path, sqlite_url: st
         assert await state_of(service, app_id) == "invited"
     finally:
         await stop_service(service)
+
+
+@pytest.mark.skipif(not D12.is_file(), reason=f"shared test video not found at {SHARED}")
+async def test_evidence_is_frozen_once_identity_is_verified(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    service = await liveness_service(tmp_path, sqlite_url, D12_CHALLENGES)
+    try:
+        applicant, _app_id = await applicant_with_documents(service, head_crop(first_frame(D12)))
+        attempt = await applicant.request("POST", "/api/applicant/liveness")
+        verified = await post(
+            applicant,
+            f"/api/applicant/liveness/{attempt.body['id']}/video",
+            D12.read_bytes(),
+            "video/mp4",
+        )
+        assert verified.body["application_state"] == "identity_verified"
+        again = await post(
+            applicant, "/api/applicant/documents/id_front", jpeg(load(STILL)), "image/jpeg"
+        )
+        assert again.status == 409
+        assert (await applicant.request("POST", "/api/applicant/liveness")).status == 409
+    finally:
+        await stop_service(service)

@@ -41,8 +41,9 @@ routes = web.RouteTableDef()
 
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
 VIDEO_TYPES = frozenset({"video/webm", "video/mp4"})
-# Documents are read while the case waits for its identity check or its call.
-OPEN_FOR_DOCUMENTS = frozenset({State.INVITED, State.IDENTITY_VERIFIED})
+# Evidence is taken only before identity is verified: once the case has moved on,
+# what the verification rested on must not change underneath it.
+OPEN_FOR_DOCUMENTS = frozenset({State.INVITED})
 
 
 def document_kind(request: web.Request) -> DocumentKind:
