@@ -149,14 +149,15 @@ def _baseline(metrics: list[FrameMetrics]) -> FrameMetrics:
 
 
 def _blinked(metrics: list[FrameMetrics], base: FrameMetrics) -> bool:
-    for i, m in enumerate(metrics):
-        if m.ear < BLINK_EAR_RATIO * base.ear:
-            later = metrics[i + 1 :]
-            return any(
-                n.ear > BLINK_REOPEN_RATIO * base.ear and n.seconds - m.seconds <= 1.0
-                for n in later
-            ) or _blinked(later, base)
-    return False
+    """Eyes closed on some frame and open again within a second."""
+    return any(
+        m.ear < BLINK_EAR_RATIO * base.ear
+        and any(
+            n.ear > BLINK_REOPEN_RATIO * base.ear and 0 < n.seconds - m.seconds <= 1.0
+            for n in metrics[i + 1 :]
+        )
+        for i, m in enumerate(metrics)
+    )
 
 
 def _mouth_opened(metrics: list[FrameMetrics]) -> bool:
