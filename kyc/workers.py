@@ -216,10 +216,10 @@ class KycWorkers:
             return await asyncio.wait_for(future, self.timeout)
         except TimeoutError:
             self._discard()
-            raise ReadTimedOut("reading the photo took too long; try a clearer photo") from None
+            raise ReadTimedOut("the check took too long; please try again") from None
         except (BrokenProcessPool, MemoryError):
             self._discard()
-            raise WorkerFailed("the photo could not be processed; try again") from None
+            raise WorkerFailed("the upload could not be processed; please try again") from None
 
     def _discard(self) -> None:
         pool, self._pool = self._pool, None
