@@ -4,8 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
 
-.PHONY: demo test setup system-deps lint typecheck pytest bench-audit bench-kyc-documents \
-	bench-kyc-faces bench-kyc-loop
+.PHONY: demo test setup system-deps lint typecheck pytest bench-audit bench-kyc \
+	bench-kyc-documents bench-kyc-faces bench-kyc-liveness bench-kyc-loop
 
 demo: setup
 	$(BIN)/signroom migrate
@@ -38,11 +38,17 @@ pytest: setup
 bench-audit: setup
 	$(BIN)/python -m benchmarks.bench_audit
 
+bench-kyc: setup
+	$(BIN)/python -m benchmarks.bench_kyc
+
 bench-kyc-documents: setup
 	$(BIN)/python -m benchmarks.bench_kyc_documents
 
 bench-kyc-faces: setup
 	$(BIN)/python -m benchmarks.bench_kyc_faces
+
+bench-kyc-liveness: setup
+	$(BIN)/python -m benchmarks.bench_kyc_liveness
 
 bench-kyc-loop: setup
 	$(BIN)/python -m benchmarks.bench_kyc_loop

@@ -15,7 +15,7 @@ not produce the change asked for. Thresholds were set on the real clips in
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from statistics import median
@@ -66,6 +66,11 @@ class FrameMetrics:
     mar: float
     yaw: float
     pitch: float
+    # The 68 landmarks in pixels, for the passive cues (kyc.passive); empty when
+    # the metrics were made by hand.
+    landmarks: np.ndarray[Any, Any] = field(
+        default_factory=lambda: np.empty((0, 2)), compare=False, repr=False
+    )
 
 
 def _eye_ratio(eye: np.ndarray[Any, Any]) -> float:
@@ -104,7 +109,7 @@ def frame_metrics(image_bgr: np.ndarray[Any, Any], seconds: float) -> FrameMetri
     points = np.array([(shape.part(i).x, shape.part(i).y) for i in range(68)], dtype=float)
     ear = (_eye_ratio(points[36:42]) + _eye_ratio(points[42:48])) / 2
     yaw, pitch = _head_pose(points, image_bgr.shape)
-    return FrameMetrics(seconds, ear, _mouth_ratio(points), yaw, pitch)
+    return FrameMetrics(seconds, ear, _mouth_ratio(points), yaw, pitch, points)
 
 
 def clip_metrics(path: Path, *, sample_fps: float = 15.0) -> list[FrameMetrics]:
@@ -209,9 +214,28 @@ def challenge_windows(count: int, *, lead_in: float, window: float) -> list[tupl
     return [(lead_in + i * window, lead_in + (i + 1) * window) for i in range(count)]
 
 
+def _peak(challenge: Challenge, shown: list[FrameMetrics], base: FrameMetrics) -> float:
+    """When, in these frames, the movement asked for was strongest."""
+    strength = {
+        Challenge.BLINK: lambda m: -m.ear,
+        Challenge.OPEN_MOUTH: lambda m: m.mar,
+        Challenge.TURN_RIGHT: lambda m: m.yaw,
+        Challenge.TURN_LEFT: lambda m: -m.yaw,
+        Challenge.NOD: lambda m: abs(m.pitch - base.pitch),
+    }[challenge]
+    return max(shown, key=strength).seconds
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengeOutcome:
+    challenge: Challenge
+    detected: bool
+    peak_seconds: float | None  # the frame to keep as evidence; None if none was seen
+
+
 def evaluate(
     metrics: list[FrameMetrics], challenges: list[Challenge], *, lead_in: float, window: float
-) -> list[bool]:
+) -> list[ChallengeOutcome]:
     """Whether each challenge happened while its prompt was shown. The baseline is
     the start of the recording, before the first prompt."""
     start = metrics[0].seconds if metrics else 0.0
@@ -221,5 +245,34 @@ def evaluate(
         challenges, challenge_windows(len(challenges), lead_in=lead_in, window=window), strict=True
     ):
         shown = [m for m in metrics if begin <= m.seconds < end]
-        outcomes.append(bool(shown) and detected(challenge, baseline + shown))
+        if not shown:
+            outcomes.append(ChallengeOutcome(challenge, False, None))
+            continue
+        found = detected(challenge, baseline + shown)
+        peak = _peak(challenge, shown, _baseline(baseline or shown))
+        outcomes.append(ChallengeOutcome(challenge, found, peak))
     return outcomes
+
+
+def frames_at(path: Path, seconds: list[float], *, quality: int = 90) -> dict[float, bytes]:
+    """JPEG stills of the clip at (the first frame at or after) each time; a time
+    past the end of the clip has none."""
+    wanted = sorted(set(seconds))
+    found: dict[float, bytes] = {}
+    capture = cv2.VideoCapture(str(path))
+    try:
+        while len(found) < len(wanted):
+            ok, frame = capture.read()
+            if not ok:
+                break
+            now = capture.get(cv2.CAP_PROP_POS_MSEC) / 1000
+            for time in wanted:
+                if time not in found and now >= time - 1e-3:
+                    encoded_ok, encoded = cv2.imencode(
+                        ".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality]
+                    )
+                    if encoded_ok:
+                        found[time] = encoded.tobytes()
+    finally:
+        capture.release()
+    return found

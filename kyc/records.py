@@ -394,6 +394,27 @@ async def identity_evidence_complete(engine: AsyncEngine, application_id: str) -
     return bool(passed)
 
 
+async def face_review_pending(engine: AsyncEngine, application_id: str) -> bool:
+    """Everything passed except that the face match fell in the review band: the
+    documents' checks all passed, and the latest liveness attempt saw every
+    challenge and no spoof. Only then may a manager confirm the identity by eye."""
+    readings = await latest_readings(engine, application_id)
+    if {kind.value for kind in DocumentKind} - set(readings):
+        return False
+    if not all(reading.passed for reading in readings.values()):
+        return False
+    attempt = await latest_liveness(engine, application_id)
+    if attempt is None or attempt.result is None:
+        return False
+    result = attempt.result
+    passive = result.get("passive") or {}
+    return (
+        all(result["detected"].values())
+        and result.get("face_decision") == "review"
+        and passive.get("decision") in {"live", "review"}
+    )
+
+
 async def latest_liveness(engine: AsyncEngine, application_id: str) -> LivenessAttempt | None:
     async with engine.connect() as conn:
         row = (

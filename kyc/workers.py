@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
+from statistics import median
 from typing import Any, TypeVar
 
 import cv2
@@ -38,8 +39,9 @@ from kyc.intake import (
     inspect_upload,
     sniff_video,
 )
-from kyc.liveness import Challenge, clip_metrics, evaluate
+from kyc.liveness import Challenge, clip_metrics, evaluate, frames_at
 from kyc.ocr import decode_image, get_engine
+from kyc.passive import NotEnoughFrames, PassiveDecision, PassiveResult, assess_clip
 from kyc.reading import DocumentReading
 from kyc.rectify import upright_lines
 
@@ -122,6 +124,19 @@ class LivenessResult:
     distance: float | None  # None when no frame held a usable face
     decision: Decision | None
     face_problem: str | None
+    passive: PassiveResult | None  # None when too few frames held a face
+    # JPEG stills kept as evidence: the peak of each challenge, by challenge name,
+    # and "face", the middle of the clip the face match used.
+    evidence: dict[str, bytes]
+
+    @property
+    def passed(self) -> bool:
+        return (
+            all(self.detected)
+            and self.decision is Decision.MATCH
+            and self.passive is not None
+            and self.passive.decision is not PassiveDecision.SPOOF
+        )
 
 
 def process_liveness(
@@ -131,8 +146,9 @@ def process_liveness(
     lead_in: float,
     window: float,
 ) -> LivenessResult:
-    """Check the recorded clip: each challenge in its window, and the face in the
-    clip against the ID card portrait (median over several frames)."""
+    """Check the recorded clip: each challenge in its window, the passive cues over
+    the whole clip, and the face in the clip against the ID card portrait (median
+    over several frames)."""
     suffix = sniff_video(video)
     with tempfile.NamedTemporaryFile(suffix=suffix) as clip:
         clip.write(video)
@@ -142,12 +158,23 @@ def process_liveness(
         metrics = clip_metrics(path)
         outcomes = evaluate(metrics, challenges, lead_in=lead_in, window=window)
         try:
+            passive: PassiveResult | None = assess_clip(metrics)
+        except NotEnoughFrames:
+            passive = None
+        moments = {
+            o.challenge.value: o.peak_seconds for o in outcomes if o.peak_seconds is not None
+        }
+        moments["face"] = median(m.seconds for m in metrics)
+        stills = frames_at(path, list(moments.values()))
+        evidence = {name: stills[time] for name, time in moments.items() if time in stills}
+        detected = [o.detected for o in outcomes]
+        try:
             live = samples_from(path)
         except NoUsableFace as exc:
-            return LivenessResult(outcomes, None, None, str(exc))
+            return LivenessResult(detected, None, None, str(exc), passive, evidence)
     portrait = sample(decode_image(id_front_image), portrait=True)
     value = aggregate_distance(portrait, live)
-    return LivenessResult(outcomes, value, decide(value), None)
+    return LivenessResult(detected, value, decide(value), None, passive, evidence)
 
 
 def check_clip(path: Path) -> None:

@@ -31,6 +31,7 @@ class State(StrEnum):
 class Action(StrEnum):
     INVITE = "invite"
     VERIFY_IDENTITY = "verify_identity"
+    CONFIRM_IDENTITY = "confirm_identity"
     START_INTERVIEW = "start_interview"
     INTERRUPT_INTERVIEW = "interrupt_interview"
     SIGN_CONTRACT = "sign_contract"
@@ -49,7 +50,9 @@ TERMINAL_STATES = frozenset({State.APPROVED, State.REJECTED, State.CANCELLED, St
 REVIEW_ACTIONS = frozenset({Action.APPROVE, Action.REJECT, Action.FLAG})
 
 # Actions that must carry a human-readable reason.
-ACTIONS_NEEDING_COMMENT = frozenset({Action.REJECT, Action.FLAG, Action.CANCEL})
+ACTIONS_NEEDING_COMMENT = frozenset(
+    {Action.REJECT, Action.FLAG, Action.CANCEL, Action.CONFIRM_IDENTITY}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,9 @@ TRANSITIONS = MappingProxyType(
         (S.IDENTITY_VERIFIED, A.INVITE): _rule(S.IDENTITY_VERIFIED, R.MANAGER),
         (S.EXPIRED, A.INVITE): _rule(S.INVITED, R.MANAGER),
         (S.INVITED, A.VERIFY_IDENTITY): _rule(S.IDENTITY_VERIFIED, R.SYSTEM),
+        # The manager's word where the face match fell in its review band; the
+        # route allows it only then (web.routes.applications).
+        (S.INVITED, A.CONFIRM_IDENTITY): _rule(S.IDENTITY_VERIFIED, R.MANAGER),
         (S.IDENTITY_VERIFIED, A.START_INTERVIEW): _rule(S.IN_INTERVIEW, R.MANAGER, R.SYSTEM),
         # A call that ends before signing leaves the case ready for another call.
         (S.IN_INTERVIEW, A.INTERRUPT_INTERVIEW): _rule(S.IDENTITY_VERIFIED, R.MANAGER, R.SYSTEM),

@@ -32,7 +32,7 @@ from tests.web_support import (
     start_service,
     stop_service,
 )
-from web.keys import BLOBS, KYC_WORKERS
+from web.keys import KYC_WORKERS
 
 TODAY = date(2026, 11, 29)
 
@@ -125,14 +125,9 @@ async def test_documents_are_read_checked_stored_and_audited(kyc_service: Servic
     assert all(id_number not in row.details for row in entries)
     digest = results["id_front"]["image_sha256"]
     assert any(digest in row.details for row in entries)
-    stored = Image.open(io.BytesIO(await blob(service, digest)))
+    stored = Image.open(io.BytesIO(await service.blob(digest)))
     assert stored.format == "JPEG"
     assert not stored.getexif()
-
-
-async def blob(service: Service, digest: str) -> bytes:
-    assert service.server.app is not None
-    return await service.server.app[BLOBS].get(digest)
 
 
 async def test_exif_orientation_is_applied_and_metadata_stripped(kyc_service: Service) -> None:
@@ -148,9 +143,9 @@ async def test_exif_orientation_is_applied_and_metadata_stripped(kyc_service: Se
     response = await upload(applicant, "id_front", buffer.getvalue())
     assert response.status == 201, response.text
     assert response.body["fields"]["name"]["value"] == "张三"
-    stored = Image.open(io.BytesIO(await blob(kyc_service, response.body["image_sha256"])))
+    stored = Image.open(io.BytesIO(await kyc_service.blob(response.body["image_sha256"])))
     assert stored.size == Image.open(io.BytesIO(front)).size
-    assert b"PhoneMaker" not in await blob(kyc_service, response.body["image_sha256"])
+    assert b"PhoneMaker" not in await kyc_service.blob(response.body["image_sha256"])
 
 
 def png_header(width: int, height: int) -> bytes:

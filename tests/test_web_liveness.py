@@ -8,7 +8,7 @@ import dataclasses
 import os
 import random
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,11 @@ import cv2
 import numpy as np
 import pytest
 
+from audit.log import Actor
 from kyc import specimens
 from kyc.faces import head_crop
+from kyc.liveness import Challenge
+from kyc.records import complete_liveness, issue_liveness
 from loans.roles import Role
 from tests.web_support import (
     APPLICATION,
@@ -151,6 +154,7 @@ async def test_a_still_photo_fails_and_three_failures_hand_over_to_the_manager(
         }
         # The face itself is the same person as the portrait; only liveness fails.
         assert result.body["result"]["face_decision"] == "match"
+        assert result.body["result"]["passive"]["decision"] == "spoof"
         assert result.body["attempts_left"] == left
         reused = await post(applicant, path, video, "video/mp4")
         assert reused.status == 409
@@ -200,6 +204,12 @@ async def test_the_right_movements_in_a_real_clip_verify_the_identity(
             "turn_left": True,
         }
         assert result.body["result"]["face_decision"] == "match"
+        assert result.body["result"]["passive"]["decision"] == "live"
+        evidence = result.body["result"]["evidence_frames"]
+        assert set(evidence) == {"blink", "turn_right", "turn_left", "face"}
+        for digest in evidence.values():
+            still = cv2.imdecode(np.frombuffer(await service.blob(digest), np.uint8), 1)
+            assert still is not None and still.shape[:2] == (512, 512)
         assert result.body["status"] == "passed"
         assert result.body["application_state"] == "identity_verified"
         assert await state_of(service, app_id) == "identity_verified"
@@ -248,3 +258,63 @@ async def test_evidence_is_frozen_once_identity_is_verified(
         assert (await applicant.request("POST", "/api/applicant/liveness")).status == 409
     finally:
         await stop_service(service)
+
+
+async def record_attempt(service: Service, app_id: str, face_decision: str) -> None:
+    """A completed liveness attempt as the worker would have recorded it: every
+    challenge seen, no spoof, and the face match in the band given."""
+    attempt = await issue_liveness(
+        service.engine,
+        Actor("system", "system"),
+        app_id,
+        [Challenge.BLINK, Challenge.NOD, Challenge.OPEN_MOUTH],
+        valid_for=timedelta(minutes=5),
+    )
+    await complete_liveness(
+        service.engine,
+        Actor("system", "system"),
+        attempt,
+        passed=False,
+        result={
+            "detected": {"blink": True, "nod": True, "open_mouth": True},
+            "face_distance": "0.5900",
+            "face_decision": face_decision,
+            "passive": {"decision": "live", "score": "0.900"},
+        },
+        video_sha256="0" * 64,
+    )
+
+
+async def test_a_manager_confirms_identity_only_when_the_face_match_asks_for_review(
+    still_service: Service,
+) -> None:
+    _applicant, app_id = await applicant_with_documents(still_service, head_crop(load(PORTRAIT)))
+    manager = await still_service.staff("m1")
+    await still_service.add_user("c1", Role.COMPLIANCE)
+    compliance = await still_service.staff("c1")
+    confirm = {"action": "confirm_identity", "comment": "checked face against ID on the call"}
+    path = f"/api/applications/{app_id}/actions"
+
+    nothing_yet = await manager.request("POST", path, json=confirm)
+    assert nothing_yet.status == 409, nothing_yet.text
+    await record_attempt(still_service, app_id, "no_match")
+    after_no_match = await manager.request("POST", path, json=confirm)
+    assert after_no_match.status == 409, after_no_match.text
+
+    await record_attempt(still_service, app_id, "review")
+    assert (await compliance.request("POST", path, json=confirm)).status == 403
+    no_reason = await manager.request("POST", path, json={"action": "confirm_identity"})
+    assert no_reason.status == 422, no_reason.text
+    assert await state_of(still_service, app_id) == "invited"
+    before = await still_service.audit_count("application.transition")
+
+    confirmed = await manager.request("POST", path, json=confirm)
+    assert confirmed.status == 200, confirmed.text
+    assert confirmed.body["state"] == "identity_verified"
+    assert await still_service.audit_count("application.transition") == before + 1
+    trail = (await manager.request("GET", f"/api/applications/{app_id}/audit")).body
+    last = [e for e in trail["items"] if e["action"] == "application.transition"][-1]
+    assert last["details"]["action"] == "confirm_identity"
+    assert last["details"]["comment"] == confirm["comment"]
+    again = await manager.request("POST", path, json=confirm)
+    assert again.status == 409

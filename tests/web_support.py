@@ -27,7 +27,7 @@ from store.schema import audit_log
 from web.app import create_app
 from web.auth import users
 from web.config import Settings
-from web.keys import ENGINE
+from web.keys import BLOBS, ENGINE
 from web.logs import AccessLogger
 
 PASSWORD = "correct horse battery staple"
@@ -176,6 +176,10 @@ class Service:
         response = await browser.open_invite(link)
         assert response.status == 303, response.text
         return browser
+
+    async def blob(self, digest: str) -> bytes:
+        assert self.server.app is not None
+        return await self.server.app[BLOBS].get(digest)
 
     async def audit_count(self, action: str | None = None) -> int:
         query = select(func.count()).select_from(audit_log)

@@ -20,6 +20,7 @@ from audit.verify import verify_log
 from kyc.errors import KycError
 from kyc.facematch import compare, samples_from
 from kyc.faces import FaceSample
+from kyc.passive import assess_file
 from kyc.reading import read_id_card, read_licence
 from loans.roles import STAFF_ROLES
 from store.database import create_engine, read_only, redacted_url
@@ -88,6 +89,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     face_match.add_argument("files", type=Path, nargs="*", help="A B: photos or videos")
     face_match.add_argument("--pairs", type=Path, help="CSV with columns a,b")
+    liveness = kyc.add_parser(
+        "liveness", help="passive liveness of a video or image (active challenges need a session)"
+    )
+    liveness.add_argument("file", type=Path)
+    liveness.add_argument(
+        "--passive",
+        action="store_true",
+        required=True,
+        help="score the recording with the passive cues (the only mode offline)",
+    )
     return parser
 
 
@@ -159,6 +170,10 @@ def _kyc(args: argparse.Namespace) -> int:
     if args.kyc_command == "face-match":
         return _face_match(args)
     try:
+        if args.kyc_command == "liveness":
+            passive = assess_file(args.file)
+            print(json.dumps({"score": round(passive.score, 3), "decision": passive.decision}))
+            return 0
         image = args.file.read_bytes()
         if args.kyc_command == "read-id":
             reading = read_id_card(

@@ -15,6 +15,7 @@ from loans.states import Action, actions_for
 # own endpoint (it returns a token), the rest are taken by the service itself.
 HTTP_ACTIONS = frozenset(
     {
+        Action.CONFIRM_IDENTITY,
         Action.START_INTERVIEW,
         Action.INTERRUPT_INTERVIEW,
         Action.SUBMIT_FOR_REVIEW,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from audit import log as audit
+from kyc.records import face_review_pending
 from kyc.workers import DocumentKind
 from loans import applications as apps
 from loans import invites
@@ -186,6 +187,19 @@ async def take_action(request: web.Request) -> web.Response:
             details={"allowed": sorted(a.value for a in HTTP_ACTIONS)},
         )
     principal = principal_of(request)
+    if action is Action.CONFIRM_IDENTITY and principal.role is Role.MANAGER:
+        # Visibility first, so the rule below says nothing about other managers' cases.
+        app = await apps.get_application(
+            request.app[ENGINE],
+            principal,
+            request.match_info["id"],
+            request_id=request.get(REQUEST_ID),
+        )
+        if not await face_review_pending(request.app[ENGINE], app.id):
+            raise errors.Conflict(
+                "identity can be confirmed by a manager only when every document check and "
+                "liveness challenge passed and the face match asks for review"
+            )
     app = await apps.act(
         request.app[ENGINE],
         principal,

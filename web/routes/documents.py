@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from kyc.faces import Decision
 from kyc.liveness import Challenge, random_challenges
 from kyc.records import (
     complete_liveness,
@@ -250,12 +249,16 @@ async def liveness_video(request: web.Request) -> web.Response:
         lead_in=settings.liveness_lead_in_ms / 1000,
         window=settings.liveness_window_seconds,
     )
-    passed = all(result.detected) and result.decision is Decision.MATCH
+    passed = result.passed
     outcome: dict[str, Any] = {
         "detected": {c.value: d for c, d in zip(attempt.challenges, result.detected, strict=True)},
         "face_distance": f"{result.distance:.4f}" if result.distance is not None else None,
         "face_decision": result.decision.value if result.decision else None,
         "face_problem": result.face_problem,
+        "passive": result.passive.as_json() if result.passive else None,
+        "evidence_frames": {
+            name: await blobs.put(still) for name, still in sorted(result.evidence.items())
+        },
     }
     digest = await blobs.put(video)
     done = await complete_liveness(

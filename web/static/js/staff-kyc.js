@@ -36,6 +36,11 @@ function render(kyc) {
         result.append(line(`${messages[`face_${attempt.result.face_decision}`]} · ` +
           `${messages.face_distance} ${attempt.result.face_distance}`));
       }
+      if (attempt.result && attempt.result.passive) {
+        const passive = attempt.result.passive;
+        result.append(line(`${messages.passive_title}: ${messages[`passive_${passive.decision}`]}` +
+          ` · ${messages.passive_score} ${passive.score}`, passive.decision === "spoof" ? "fail" : ""));
+      }
       return;
     }
     const reading = kyc.documents[kind];

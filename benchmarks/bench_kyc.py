@@ -1,0 +1,58 @@
+"""All of the identity verification benchmarks, and one summary line.
+
+    python -m benchmarks.bench_kyc
+
+Runs bench_kyc_documents (field accuracy on generated documents, OCR cost ratio),
+bench_kyc_faces (FAR/FRR on the shared face pairs, verify cost ratio),
+bench_kyc_liveness (APCER/BPCER) and bench_kyc_loop (event-loop lag under load),
+each in its own process with its own table, then prints `bench-kyc:` with the
+figures the targets are stated in.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+PARTS = {
+    "bench_kyc_documents": (
+        "id_number_clean",
+        "id_number_distorted",
+        "name_clean",
+        "name_distorted",
+        "read_ratio",
+    ),
+    "bench_kyc_faces": ("far_match", "frr_match", "lfw_far_match", "lfw_frr_match", "verify_ratio"),
+    "bench_kyc_liveness": ("apcer", "bpcer", "review_bona_fide"),
+    "bench_kyc_loop": ("busy_p99_ms",),
+}
+
+
+def summary_of(output: str, keys: tuple[str, ...]) -> dict[str, str]:
+    """The chosen figures from a part's last line (`bench-...: key=value ...`)."""
+    last = output.strip().splitlines()[-1]
+    figures = dict(item.split("=", 1) for item in last.split(":", 1)[1].split())
+    return {key: figures[key] for key in keys}
+
+
+def main() -> int:
+    figures: dict[str, str] = {}
+    for module, keys in PARTS.items():
+        run = subprocess.run(
+            [sys.executable, "-m", f"benchmarks.{module}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        sys.stdout.write(run.stdout)
+        sys.stderr.write(run.stderr)
+        if run.returncode != 0:
+            print(f"bench-kyc: failed={module}")
+            return 1
+        figures.update(summary_of(run.stdout, keys))
+    print("bench-kyc: " + " ".join(f"{key}={value}" for key, value in figures.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
