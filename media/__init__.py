@@ -1,4 +1,7 @@
-"""WebRTC rooms on aiortc: signalling, forwarding, recording, frame taps for KYC.
+"""WebRTC calls on aiortc: signalling, forwarding without re-encoding, recording,
+frame taps for KYC, ICE/TURN configuration, call quality.
 
-Must not import `web`. Built by the live-interview issue.
+Must not import `web`. One module per object: `call` (the interview and its
+participants), `passthrough` (encoded frames out of aiortc's receivers), `fanout`
+and `slot` (delivering them), `recording`, `tap`, `signalling`, `ice`, `quality`.
 """

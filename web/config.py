@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from media.ice import IceSettings
 from store.database import DEFAULT_DATABASE_URL, SUPPORTED_DRIVERS
 
 
@@ -61,6 +62,18 @@ class Settings:
     # Tests only: a fixed comma-separated challenge sequence matching a recorded
     # clip. It fixes the order, never skips a check.
     liveness_fixed_challenges: str = ""
+    # Video calls. ICE servers are only ever these (comma-separated URLs); with
+    # none, host candidates only. TURN credentials are HMAC-signed with the secret
+    # shared with coturn (use-auth-secret) and expire after turn_ttl_minutes.
+    stun_urls: str = ""
+    turn_urls: str = ""
+    turn_secret: str = ""
+    turn_ttl_minutes: int = 60
+    ice_relay_only: bool = False
+    # A participant who drops may rejoin within this many seconds.
+    call_grace_seconds: int = 120
+    # Frames per second the identity checks get from the applicant's live video.
+    frame_tap_fps: int = 5
 
     @property
     def invite_ttl(self) -> timedelta:
@@ -81,6 +94,23 @@ class Settings:
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.data_dir / "recordings"
+
+    @property
+    def ice(self) -> IceSettings:
+        def urls(text: str) -> tuple[str, ...]:
+            return tuple(u.strip() for u in text.split(",") if u.strip())
+
+        return IceSettings(
+            stun_urls=urls(self.stun_urls),
+            turn_urls=urls(self.turn_urls),
+            turn_secret=self.turn_secret,
+            turn_ttl=timedelta(minutes=self.turn_ttl_minutes),
+            relay_only=self.ice_relay_only,
+        )
 
     @property
     def public_origin(self) -> str:
@@ -142,6 +172,9 @@ class Settings:
             "liveness_window_seconds",
             "liveness_lead_in_ms",
             "liveness_attempts",
+            "turn_ttl_minutes",
+            "call_grace_seconds",
+            "frame_tap_fps",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"SIGNROOM_{name.upper()} must be positive")
@@ -153,6 +186,16 @@ class Settings:
             raise ConfigError(
                 "SIGNROOM_LIVENESS_FIXED_CHALLENGES must list SIGNROOM_LIVENESS_CHALLENGES of "
                 + ", ".join(sorted(valid))
+            )
+        urls = [u for u in (self.stun_urls + "," + self.turn_urls).split(",") if u.strip()]
+        for url in urls:
+            if not url.strip().startswith(("stun:", "turn:", "turns:")):
+                raise ConfigError(
+                    f"ICE server URL {url.strip()!r} must start with stun:, turn: or turns:"
+                )
+        if self.turn_urls.strip() and not self.turn_secret:
+            raise ConfigError(
+                "SIGNROOM_TURN_URLS needs SIGNROOM_TURN_SECRET (coturn's static-auth-secret)"
             )
         try:
             ZoneInfo(self.display_timezone)

@@ -1,0 +1,441 @@
+"""One video interview: two participants, each with a peer connection to the server.
+
+Media never flows peer to peer. Each participant's connection receives their camera
+and microphone (encoded packets, see media.passthrough) and sends them the other
+side's media through slots (media.slot). Every connection is a recording segment.
+A participant who drops (reload, network switch, locked phone) may come back with
+a fresh connection within the grace period; the other side sees "reconnecting"
+meanwhile, and after the grace period the call ends. Everything that happens is
+reported to `CallEvents`, which the web layer writes to the audit log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+import av
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamTrack
+from aiortc.sdp import candidate_from_sdp
+
+from media import passthrough
+from media.fanout import Fanout
+from media.ice import IceSettings
+from media.quality import QualitySample
+from media.recording import SegmentInfo, SegmentRecorder
+from media.signalling import Candidate, Leave, Message, Offer, Ping, SignallingError
+from media.slot import SlotTrack
+from media.tap import FrameTap
+
+logger = logging.getLogger(__name__)
+
+KEYFRAME_REQUEST_INTERVAL = 0.5  # seconds between PLIs sent to one source
+KINDS = ("audio", "video")
+
+
+class Side(StrEnum):
+    APPLICANT = "applicant"
+    MANAGER = "manager"
+
+    @property
+    def other(self) -> Side:
+        return Side.MANAGER if self is Side.APPLICANT else Side.APPLICANT
+
+
+class CallEvents(Protocol):
+    """Where a call reports what happened (the web layer: the audit log)."""
+
+    async def record(self, action: str, details: Mapping[str, object]) -> None: ...
+
+    async def ended(self, reason: str) -> None: ...
+
+
+Notify = Callable[[dict[str, object]], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class CallSettings:
+    ice: IceSettings
+    recordings_dir: Path
+    grace: timedelta = timedelta(minutes=2)
+    tap_fps: float = 5.0
+    quality_interval: float = 3.0
+
+
+class Connection:
+    """One participant's peer connection: one recording segment."""
+
+    def __init__(
+        self,
+        side: Side,
+        index: int,
+        pc: RTCPeerConnection,
+        path: Path,
+        spawn: Callable[[Coroutine[Any, Any, None]], None],
+    ) -> None:
+        self._spawn = spawn
+        self.side = side
+        self.index = index
+        self.pc = pc
+        self.fanouts: dict[str, Fanout] = {}
+        self.receivers: dict[str, RTCRtpReceiver] = {}
+        # What this participant receives of the other side. New ones per
+        # connection: aiortc stops a sender's track when its connection closes.
+        self.slots = {kind: SlotTrack(kind) for kind in KINDS}
+        self.recorder = SegmentRecorder(path)
+        self.bytes_in = {"audio": 0, "video": 0}
+        self.closed = False
+        self._last_pli = 0.0
+        self._quality_marks: tuple[float, int] | None = None
+
+    def on_packet(self, kind: str, packet: av.Packet[Any]) -> None:
+        self.bytes_in[kind] += packet.size
+        self.recorder.write(kind, packet)
+
+    def request_keyframe(self) -> None:
+        """Ask this participant's browser for a key frame (RTCP PLI), at most twice
+        a second however many receivers ask."""
+        receiver = self.receivers.get("video")
+        now = time.monotonic()
+        if receiver is None or self.closed or now - self._last_pli < KEYFRAME_REQUEST_INTERVAL:
+            return
+        self._last_pli = now
+        for source in receiver.getSynchronizationSources():
+            self._spawn(receiver._send_rtcp_pli(source.source))
+
+    async def quality(self) -> QualitySample:
+        rtt: list[float] = []
+        loss: list[float] = []
+        for sender in self.pc.getSenders():
+            for stats in (await sender.getStats()).values():
+                if stats.type == "remote-inbound-rtp":
+                    if stats.roundTripTime is not None:
+                        rtt.append(stats.roundTripTime * 1000)
+                    if stats.fractionLost is not None:
+                        loss.append(stats.fractionLost / 256)
+        for receiver in self.receivers.values():
+            for stats in (await receiver.getStats()).values():
+                if stats.type == "inbound-rtp" and stats.packetsReceived:
+                    lost = max(stats.packetsLost, 0)
+                    loss.append(lost / (lost + stats.packetsReceived))
+        now = time.monotonic()
+        bitrate = None
+        if self._quality_marks is not None:
+            then, sent = self._quality_marks
+            if now > then:
+                bitrate = (self.bytes_in["video"] - sent) * 8 / 1000 / (now - then)
+        self._quality_marks = (now, self.bytes_in["video"])
+        return QualitySample(max(rtt, default=None), max(loss, default=None), bitrate)
+
+    async def close(self) -> SegmentInfo | None:
+        self.closed = True
+        await self.pc.close()
+        for fanout in self.fanouts.values():
+            await fanout.close()
+        return await asyncio.to_thread(self.recorder.close)
+
+
+@dataclass
+class Participant:
+    side: Side
+    user: str  # who, for TURN credentials and the audit log
+    notify: Notify | None = None
+    connection: Connection | None = None
+    segments: int = 0
+    dropped_at: datetime | None = None
+    grace_task: asyncio.Task[None] | None = None
+    last_quality: QualitySample | None = None
+
+    @property
+    def state(self) -> str:
+        if self.connection is not None:
+            return "connected"
+        if self.dropped_at is not None:
+            return "reconnecting"
+        return "waiting"
+
+
+class Call:
+    def __init__(self, call_id: str, settings: CallSettings, events: CallEvents) -> None:
+        self.id = call_id
+        self.settings = settings
+        self.events = events
+        self.started_at = datetime.now(UTC)
+        self.participants: dict[Side, Participant] = {}
+        self.tap: FrameTap | None = None
+        self.ended = False
+        self.segments: list[SegmentInfo] = []
+        self._lock = asyncio.Lock()
+        self._background: set[asyncio.Task[None]] = set()
+        self._quality_task = asyncio.ensure_future(self._report_quality())
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` from a synchronous callback, keeping a reference until done."""
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _retire_tap(self) -> None:
+        if self.tap is not None:
+            self._spawn(self.tap.close())
+            self.tap = None
+
+    # Participants come and go -------------------------------------------------
+
+    async def join(self, side: Side, user: str, notify: Notify) -> Participant:
+        """A participant's signalling socket opened (first time or after a drop)."""
+        async with self._lock:
+            if self.ended:
+                raise SignallingError("call_ended", "this call has ended")
+            participant = self.participants.get(side)
+            if participant is None:
+                participant = Participant(side, user)
+                self.participants[side] = participant
+                await self.events.record("call.joined", {"side": side.value, "user": user})
+            elif participant.notify is not None and participant.notify != notify:
+                # A second tab or device takes over; the first is told and dropped.
+                with contextlib.suppress(Exception):
+                    await participant.notify({"type": "ended", "reason": "joined_elsewhere"})
+            participant.notify = notify
+        await self._tell(side, {"type": "peer", "state": self._state_of(side.other)})
+        return participant
+
+    async def handle(self, side: Side, message: Message) -> None:
+        """Act on one parsed signalling message from `side`."""
+        participant = self.participants.get(side)
+        if participant is None or self.ended:
+            raise SignallingError("not_joined", "join the call first")
+        match message:
+            case Offer(sdp=sdp):
+                await self._connect(participant, sdp)
+            case Candidate():
+                await self._add_candidate(participant, message)
+            case Leave():
+                await self._leave(participant)
+            case Ping():
+                await self._tell(side, {"type": "pong"})
+
+    async def socket_closed(self, side: Side, notify: Notify) -> None:
+        """The participant's signalling socket went away: a drop, unless it had
+        already been replaced by a newer one."""
+        participant = self.participants.get(side)
+        if participant is None or participant.notify != notify or self.ended:
+            return
+        participant.notify = None
+        await self._dropped(participant, "socket_closed")
+
+    async def end(self, reason: str) -> None:
+        async with self._lock:
+            if self.ended:
+                return
+            self.ended = True
+        self._quality_task.cancel()
+        for participant in self.participants.values():
+            if participant.grace_task is not None:
+                participant.grace_task.cancel()
+            await self._close_connection(participant)
+        self._retire_tap()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        for side in self.participants:
+            await self._tell(side, {"type": "ended", "reason": reason})
+        duration = (datetime.now(UTC) - self.started_at).total_seconds()
+        await self.events.record(
+            "call.ended",
+            {
+                "reason": reason,
+                "duration_seconds": f"{duration:.1f}",
+                "segments": len(self.segments),
+            },
+        )
+        await self.events.ended(reason)
+
+    # Connections ----------------------------------------------------------------
+
+    async def _connect(self, participant: Participant, sdp: str) -> None:
+        """A fresh peer connection for this participant (a reconnect replaces the
+        old one and starts a new recording segment)."""
+        async with self._lock:
+            await self._close_connection(participant)
+            participant.segments += 1
+            now = datetime.now(UTC)
+            path = (
+                self.settings.recordings_dir
+                / self.id
+                / (f"{participant.side.value}-{participant.segments:03d}-{now:%Y%m%dT%H%M%SZ}.webm")
+            )
+            pc = RTCPeerConnection(self.settings.ice.rtc_configuration(participant.user, now=now))
+            connection = Connection(participant.side, participant.segments, pc, path, self._spawn)
+            pc.on("track", lambda track: self._on_track(participant, connection, track))
+            pc.on(
+                "connectionstatechange",
+                lambda: self._on_state(participant, connection),
+            )
+            try:
+                await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
+                kinds = {t.kind for t in pc.getTransceivers()}
+                for kind in KINDS:
+                    if kind in kinds:
+                        sender = pc.addTrack(connection.slots[kind])
+                        if kind == "video":
+                            # The browser's key frame requests go to the other side.
+                            sender._send_keyframe = lambda: self._keyframe_from(  # type: ignore[method-assign]
+                                participant.side.other
+                            )
+                await pc.setLocalDescription(await pc.createAnswer())
+            except (ValueError, AttributeError, TypeError, KeyError) as exc:
+                await pc.close()
+                await asyncio.to_thread(connection.recorder.close)
+                participant.segments -= 1
+                raise SignallingError("bad_sdp", f"the offer could not be used: {exc}") from None
+            participant.connection = connection
+            other = self.participants.get(participant.side.other)
+            if other is not None and other.connection is not None:
+                for kind, source in other.connection.fanouts.items():
+                    connection.slots[kind].attach(source, other.connection.request_keyframe)
+            gap = None
+            if participant.dropped_at is not None:
+                gap = (now - participant.dropped_at).total_seconds()
+                participant.dropped_at = None
+            if participant.grace_task is not None:
+                participant.grace_task.cancel()
+                participant.grace_task = None
+        await self._tell(participant.side, {"type": "answer", "sdp": pc.localDescription.sdp})
+        details: dict[str, object] = {"side": participant.side.value, "segment": connection.index}
+        if gap is not None:
+            details["gap_seconds"] = f"{gap:.1f}"
+            await self.events.record("call.rejoined", details)
+        else:
+            await self.events.record("call.connected", details)
+        await self._tell(participant.side.other, {"type": "peer", "state": "connected"})
+
+    def _on_track(
+        self, participant: Participant, connection: Connection, track: MediaStreamTrack
+    ) -> None:
+        if track.kind not in KINDS or track.kind in connection.fanouts:
+            return
+        receiver = next(
+            t.receiver for t in connection.pc.getTransceivers() if t.receiver.track is track
+        )
+        passthrough.install(receiver, track)
+        connection.receivers[track.kind] = receiver
+        fanout = Fanout(track, on_packet=functools.partial(connection.on_packet, track.kind))
+        connection.fanouts[track.kind] = fanout
+        other = self.participants.get(participant.side.other)
+        if other is not None and other.connection is not None:
+            other.connection.slots[track.kind].attach(fanout, connection.request_keyframe)
+        if participant.side is Side.APPLICANT and track.kind == "video":
+            self._retire_tap()
+            self.tap = FrameTap(fanout, fps=self.settings.tap_fps)
+
+    def _on_state(self, participant: Participant, connection: Connection) -> None:
+        if connection.pc.connectionState == "failed" and participant.connection is connection:
+            self._spawn(self._dropped(participant, "connection_failed"))
+
+    def _keyframe_from(self, side: Side) -> None:
+        source = self.participants.get(side)
+        if source is not None and source.connection is not None:
+            source.connection.request_keyframe()
+
+    async def _add_candidate(self, participant: Participant, message: Candidate) -> None:
+        connection = participant.connection
+        if connection is None:
+            raise SignallingError("no_offer", "send an offer before candidates")
+        if not message.candidate:
+            return  # end of candidates
+        text = message.candidate.removeprefix("candidate:")
+        try:
+            candidate = candidate_from_sdp(text)
+        except (ValueError, IndexError):
+            raise SignallingError("bad_candidate", "the candidate could not be parsed") from None
+        candidate.sdpMid = message.sdp_mid
+        candidate.sdpMLineIndex = message.sdp_mline_index
+        try:
+            await connection.pc.addIceCandidate(candidate)
+        except (ValueError, KeyError) as exc:
+            raise SignallingError("bad_candidate", f"the candidate was refused: {exc}") from None
+
+    async def _close_connection(self, participant: Participant) -> None:
+        connection, participant.connection = participant.connection, None
+        if connection is None:
+            return
+        other = self.participants.get(participant.side.other)
+        if other is not None and other.connection is not None:
+            for kind, fanout in connection.fanouts.items():
+                other.connection.slots[kind].detach_from(fanout)
+        segment = await connection.close()
+        if segment is None:
+            return
+        self.segments.append(segment)
+        await self.events.record(
+            "call.segment_recorded",
+            {
+                "side": participant.side.value,
+                "segment": connection.index,
+                "file": segment.path.name,
+                "sha256": segment.sha256,
+                "size": segment.size,
+                "duration_seconds": f"{segment.duration_seconds:.2f}",
+                "started_at": segment.started_at.isoformat(timespec="milliseconds"),
+                "video_packets": segment.video_packets,
+                "audio_packets": segment.audio_packets,
+                "dropped_packets": segment.dropped_packets,
+            },
+        )
+
+    async def _dropped(self, participant: Participant, why: str) -> None:
+        async with self._lock:
+            if self.ended or participant.dropped_at is not None:
+                return
+            participant.dropped_at = datetime.now(UTC)
+            await self._close_connection(participant)
+            participant.grace_task = asyncio.ensure_future(self._grace(participant))
+        await self.events.record("call.dropped", {"side": participant.side.value, "why": why})
+        await self._tell(participant.side.other, {"type": "peer", "state": "reconnecting"})
+
+    async def _grace(self, participant: Participant) -> None:
+        await asyncio.sleep(self.settings.grace.total_seconds())
+        if participant.dropped_at is not None and not self.ended:
+            participant.grace_task = None
+            await self.end(f"{participant.side.value}_did_not_return")
+
+    async def _leave(self, participant: Participant) -> None:
+        await self.end(f"{participant.side.value}_left")
+
+    # Telling the pages ----------------------------------------------------------
+
+    def _state_of(self, side: Side) -> str:
+        participant = self.participants.get(side)
+        return participant.state if participant is not None else "waiting"
+
+    async def _tell(self, side: Side, message: dict[str, object]) -> None:
+        participant = self.participants.get(side)
+        if participant is None or participant.notify is None:
+            return
+        try:
+            await participant.notify(message)
+        except (ConnectionError, RuntimeError):
+            logger.info("could not reach the %s's page", side.value)
+
+    async def _report_quality(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.quality_interval)
+            samples: dict[Side, dict[str, Any]] = {}
+            for side, participant in list(self.participants.items()):
+                if participant.connection is not None:
+                    participant.last_quality = await participant.connection.quality()
+                    samples[side] = participant.last_quality.as_json()
+            for side in samples:
+                await self._tell(
+                    side,
+                    {"type": "quality", "self": samples[side], "peer": samples.get(side.other)},
+                )

@@ -1,0 +1,162 @@
+"""A participant's media written to a WebM file as it arrives, without re-encoding.
+
+One file per participant per connection segment: a reconnect starts a new segment,
+so a gap is visible as two files, not hidden inside one. The encoded packets from
+the passthrough receiver are muxed as they are (VP8 + Opus: what WebM holds); the
+wall-clock start is the container's creation_time. Muxing and file I/O run in a
+thread of their own, fed by a bounded queue, so a slow disk never stalls the event
+loop or the forwarding path.
+"""
+
+from __future__ import annotations
+
+import fractions
+import hashlib
+import queue
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import av
+
+QUEUE_PACKETS = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentInfo:
+    path: Path
+    started_at: datetime
+    ended_at: datetime
+    duration_seconds: float  # from the media timestamps, not the wall clock
+    size: int
+    sha256: str
+    video_packets: int
+    audio_packets: int
+    dropped_packets: int
+
+
+def vp8_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from a VP8 key frame header (RFC 6386 section 9.1)."""
+    if len(data) < 10 or data[0] & 0x01 or data[3:6] != b"\x9d\x01\x2a":
+        return None
+    width = int.from_bytes(data[6:8], "little") & 0x3FFF
+    height = int.from_bytes(data[8:10], "little") & 0x3FFF
+    return width, height
+
+
+class SegmentRecorder:
+    """Call `write(kind, packet)` from the event loop; `close()` returns the segment."""
+
+    def __init__(self, path: Path, *, started_at: datetime | None = None) -> None:
+        self.path = path
+        self.started_at = started_at or datetime.now(UTC)
+        self._queue: queue.Queue[tuple[str, bytes, int, fractions.Fraction] | None] = queue.Queue(
+            QUEUE_PACKETS
+        )
+        self._dropped = 0
+        self._counts = {"video": 0, "audio": 0}
+        self._first: dict[str, float] = {}
+        self._last: dict[str, float] = {}
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._mux, name=f"recorder-{path.name}")
+        self._thread.start()
+
+    def write(self, kind: str, packet: av.Packet[Any]) -> None:
+        if packet.pts is None or packet.time_base is None:
+            return
+        try:
+            self._queue.put_nowait((kind, bytes(packet), packet.pts, packet.time_base))
+        except queue.Full:
+            self._dropped += 1
+
+    def _mux(self) -> None:
+        container: Any = None
+        streams: dict[str, Any] = {}
+        origin: dict[str, int] = {}
+        pending: list[tuple[str, bytes, int, fractions.Fraction]] = []
+        try:
+            while (item := self._queue.get()) is not None:
+                kind, data, pts, time_base = item
+                if container is None:
+                    # The video stream's size comes from the first key frame; audio
+                    # that arrives before it waits (a second or so at most).
+                    if kind == "video" and vp8_size(data) is None:
+                        continue
+                    if kind == "audio":
+                        pending.append(item)
+                        continue
+                    container, streams = self._open(data)
+                    for early in pending:
+                        self._mux_one(container, streams, origin, *early)
+                    pending.clear()
+                self._mux_one(container, streams, origin, kind, data, pts, time_base)
+        except Exception as exc:  # recorded and re-raised by close()
+            self._error = exc
+            while self._queue.get() is not None:
+                pass
+        finally:
+            if container is not None:
+                container.close()
+
+    def _open(self, keyframe: bytes) -> tuple[Any, dict[str, Any]]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        container = av.open(str(self.path), "w", format="webm")
+        container.metadata["creation_time"] = self.started_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        size = vp8_size(keyframe)
+        assert size is not None
+        video = container.add_stream("vp8")
+        video.width, video.height = size
+        video.time_base = fractions.Fraction(1, 90_000)
+        audio = container.add_stream("opus", rate=48_000)
+        audio.time_base = fractions.Fraction(1, 48_000)
+        return container, {"video": video, "audio": audio}
+
+    def _mux_one(
+        self,
+        container: Any,
+        streams: dict[str, Any],
+        origin: dict[str, int],
+        kind: str,
+        data: bytes,
+        pts: int,
+        time_base: fractions.Fraction,
+    ) -> None:
+        # Each stream starts at zero in the file; creation_time anchors it in time.
+        start = origin.setdefault(kind, pts)
+        packet = av.Packet(data)
+        packet.pts = packet.dts = pts - start
+        packet.time_base = time_base
+        packet.stream = streams[kind]
+        container.mux(packet)
+        self._counts[kind] += 1
+        seconds = float((pts - start) * time_base)
+        self._first.setdefault(kind, seconds)
+        self._last[kind] = seconds
+
+    def close(self) -> SegmentInfo | None:
+        """Finish the file; None when nothing decodable arrived (no file written)."""
+        self._queue.put(None)
+        self._thread.join()
+        ended_at = datetime.now(UTC)
+        if self._error is not None:
+            raise self._error
+        if not self.path.exists():
+            return None
+        digest = hashlib.sha256()
+        with self.path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+        duration = max((self._last[k] for k in self._last), default=0.0)
+        return SegmentInfo(
+            self.path,
+            self.started_at,
+            ended_at,
+            duration,
+            self.path.stat().st_size,
+            digest.hexdigest(),
+            self._counts["video"],
+            self._counts["audio"],
+            self._dropped,
+        )

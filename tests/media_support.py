@@ -1,0 +1,175 @@
+"""aiortc clients standing in for the browsers in media tests that need no browser.
+
+A client sends a synthetic camera (a moving gradient whose frame number is drawn as
+a pixel code in the top rows) and a tone, receives the other side through the
+server, and counts what it decodes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fractions
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import av
+import numpy as np
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import (
+    AudioStreamTrack,
+    MediaStreamError,
+    MediaStreamTrack,
+    VideoStreamTrack,
+)
+
+from media.call import Call, Side
+from media.signalling import Offer, parse
+
+WIDTH, HEIGHT = 320, 240
+CODE_BITS = 16
+CODE_CELL = 8  # pixels per bit, in the top row band
+
+
+def draw_code(image: np.ndarray[Any, Any], value: int) -> None:
+    for bit in range(CODE_BITS):
+        on = (value >> bit) & 1
+        image[0:CODE_CELL, bit * CODE_CELL : (bit + 1) * CODE_CELL] = 255 if on else 0
+
+
+def read_code(image: np.ndarray[Any, Any]) -> int:
+    value = 0
+    for bit in range(CODE_BITS):
+        cell = image[1 : CODE_CELL - 1, bit * CODE_CELL + 1 : (bit + 1) * CODE_CELL - 1]
+        if cell.mean() > 128:
+            value |= 1 << bit
+    return value
+
+
+class NumberedCamera(VideoStreamTrack):
+    """A moving picture with its frame number encoded in the top band."""
+
+    def __init__(self, width: int = WIDTH, height: int = HEIGHT) -> None:
+        super().__init__()
+        self.width = width
+        self.height = height
+        self.sent = 0
+
+    async def recv(self) -> av.VideoFrame:
+        pts, time_base = await self.next_timestamp()
+        x = np.arange(self.width)[None, :, None]
+        y = np.arange(self.height)[:, None, None]
+        phase = self.sent * 4
+        image = np.repeat(((x + y + phase) % 200 + 30).astype(np.uint8), 3, axis=2)
+        draw_code(image, self.sent % (1 << CODE_BITS))
+        frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+        frame.pts = pts
+        frame.time_base = time_base
+        self.sent += 1
+        return frame
+
+
+class Tone(AudioStreamTrack):
+    """A 440 Hz tone, so the audio is not digital silence."""
+
+    async def recv(self) -> av.AudioFrame:
+        frame = await super().recv()
+        assert isinstance(frame, av.AudioFrame)
+        samples = frame.samples
+        start = frame.pts or 0
+        t = (np.arange(samples) + start) / frame.sample_rate
+        wave = (0.2 * 32767 * np.sin(2 * math.pi * 440 * t)).astype(np.int16)
+        tone = av.AudioFrame.from_ndarray(wave[None, :], format="s16", layout="mono")
+        tone.sample_rate = frame.sample_rate
+        tone.pts = frame.pts
+        tone.time_base = fractions.Fraction(1, frame.sample_rate)
+        return tone
+
+
+@dataclass
+class Client:
+    side: Side
+    pc: RTCPeerConnection = field(
+        default_factory=lambda: RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    )
+    messages: asyncio.Queue[dict[str, object]] = field(default_factory=asyncio.Queue)
+    camera: NumberedCamera = field(default_factory=NumberedCamera)
+    video_frames: int = 0
+    audio_frames: int = 0
+    codes: list[int] = field(default_factory=list)
+    brightness: list[float] = field(default_factory=list)
+    _sinks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def notify(self, message: Mapping[str, object]) -> None:
+        # Through JSON, as the WebSocket would carry it.
+        await self.messages.put(dict(message))
+
+    async def connect(self, call: Call) -> None:
+        self.pc.addTrack(self.camera)
+        self.pc.addTrack(Tone())
+        self.pc.on("track", self._on_track)
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        message = parse(json.dumps({"type": "offer", "sdp": self.pc.localDescription.sdp}))
+        assert isinstance(message, Offer)
+        await call.handle(self.side, message)
+        answer = await self.expect("answer")
+        await self.pc.setRemoteDescription(RTCSessionDescription(str(answer["sdp"]), "answer"))
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        self._sinks.append(asyncio.ensure_future(self._sink(track)))
+
+    async def _sink(self, track: MediaStreamTrack) -> None:
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                frame = await track.recv()
+                if isinstance(frame, av.VideoFrame):
+                    image = frame.to_ndarray(format="bgr24")
+                    self.video_frames += 1
+                    self.codes.append(read_code(image))
+                    self.brightness.append(float(image[CODE_CELL:].mean()))
+                else:
+                    self.audio_frames += 1
+
+    async def expect(self, kind: str, **fields: object) -> dict[str, object]:
+        """The next message of this type with these fields (others are skipped)."""
+        async with asyncio.timeout(10):
+            while True:
+                message = await self.messages.get()
+                if message.get("type") == kind and all(
+                    message.get(k) == v for k, v in fields.items()
+                ):
+                    return message
+
+    async def wait_for_frames(self, count: int) -> None:
+        start = self.video_frames
+        async with asyncio.timeout(15):
+            while self.video_frames - start < count:  # noqa: ASYNC110 - counting frames
+                await asyncio.sleep(0.05)
+
+    async def close(self) -> None:
+        await self.pc.close()
+        for sink in self._sinks:
+            sink.cancel()
+        for sink in self._sinks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await sink
+
+
+@dataclass
+class RecordedEvents:
+    """The CallEvents a test reads back (the web layer's writes the audit log)."""
+
+    records: list[tuple[str, dict[str, object]]] = field(default_factory=list)
+    ended_reasons: list[str] = field(default_factory=list)
+
+    async def record(self, action: str, details: Mapping[str, object]) -> None:
+        self.records.append((action, dict(details)))
+
+    async def ended(self, reason: str) -> None:
+        self.ended_reasons.append(reason)
+
+    def actions(self) -> list[str]:
+        return [action for action, _details in self.records]

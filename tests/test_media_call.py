@@ -1,0 +1,192 @@
+"""Calls through the server with aiortc clients on loopback: forwarding without
+re-encoding, recording, reconnection, the frame tap and the call's events."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+
+from media.call import Call, CallSettings, Side
+from media.ice import IceSettings
+from tests.media_support import Client, RecordedEvents
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:aioice")
+
+
+@pytest.fixture
+async def call(tmp_path: Path) -> AsyncIterator[tuple[Call, RecordedEvents]]:
+    events = RecordedEvents()
+    settings = CallSettings(
+        IceSettings(), tmp_path / "recordings", grace=timedelta(seconds=3), quality_interval=1.0
+    )
+    running = Call("app-1", settings, events)
+    yield running, events
+    await running.end("test_finished")
+
+
+async def joined(call: Call, side: Side) -> Client:
+    client = Client(side)
+    await call.join(side, f"{side.value}-user", client.notify)
+    await client.connect(call)
+    return client
+
+
+def streams_of(path: Path) -> dict[str, Any]:
+    with av.open(str(path)) as container:
+        return {
+            "kinds": sorted(s.type for s in container.streams),
+            "codecs": sorted(s.codec_context.name for s in container.streams),
+            "seconds": (container.duration or 0) / 1_000_000,
+            "creation_time": container.metadata.get("creation_time"),
+            "frames": sum(1 for _ in container.decode(video=0)),
+        }
+
+
+async def test_media_flows_both_ways_and_each_side_is_recorded(
+    call: tuple[Call, RecordedEvents],
+) -> None:
+    running, events = call
+    applicant = await joined(running, Side.APPLICANT)
+    manager = await joined(running, Side.MANAGER)
+    await manager.wait_for_frames(30)
+    await applicant.wait_for_frames(30)
+    await asyncio.sleep(2)
+    # Moving, non-black pictures: the codes count up and the gradient is visible.
+    for client in (manager, applicant):
+        assert client.audio_frames > 50
+        assert np.mean(client.brightness[-10:]) > 60
+        assert len(set(client.codes)) > 20
+        assert client.codes[-1] > client.codes[0]
+    await running.end("manager_ended")
+    await applicant.close()
+    await manager.close()
+
+    recorded = [d for a, d in events.records if a == "call.segment_recorded"]
+    assert sorted(str(d["side"]) for d in recorded) == ["applicant", "manager"]
+    for segment in running.segments:
+        info = streams_of(segment.path)
+        assert info["kinds"] == ["audio", "video"]
+        assert info["codecs"] == ["opus", "vp8"]
+        assert info["creation_time"]
+        assert info["frames"] > 60
+        assert abs(info["seconds"] - segment.duration_seconds) < 1.0
+        assert segment.sha256 in {d["sha256"] for d in recorded}
+    assert events.actions()[-1] == "call.ended"
+    assert events.ended_reasons == ["manager_ended"]
+
+
+@pytest.mark.skipif(shutil.which("ffprobe") is None, reason="ffprobe (Debian ffmpeg) not installed")
+async def test_ffprobe_sees_both_streams_and_the_calls_duration(
+    call: tuple[Call, RecordedEvents],
+) -> None:
+    running, _events = call
+    loop = asyncio.get_running_loop()
+    applicant = await joined(running, Side.APPLICANT)
+    manager = await joined(running, Side.MANAGER)
+    await manager.wait_for_frames(10)
+    started = loop.time()
+    await asyncio.sleep(4)
+    await running.end("manager_ended")
+    call_seconds = loop.time() - started
+    await applicant.close()
+    await manager.close()
+    for segment in running.segments:
+        probe = subprocess.run(  # noqa: ASYNC221 - a short probe after the call
+            [
+                "ffprobe",
+                "-v",
+                "error",
+                "-show_entries",
+                "stream=codec_type:format=duration",
+                "-of",
+                "default=noprint_wrappers=1",
+                str(segment.path),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout
+        assert "codec_type=video" in probe and "codec_type=audio" in probe
+        duration = float(probe.split("duration=")[1].split()[0])
+        # The segment spans the whole connection, a little more than the timed part.
+        assert call_seconds - 1 < duration < call_seconds + 4
+
+
+async def test_a_dropped_participant_rejoins_and_the_gap_is_recorded(
+    call: tuple[Call, RecordedEvents],
+) -> None:
+    running, events = call
+    applicant = await joined(running, Side.APPLICANT)
+    manager = await joined(running, Side.MANAGER)
+    await manager.wait_for_frames(15)
+
+    await running.socket_closed(Side.APPLICANT, applicant.notify)
+    await applicant.close()
+    await manager.expect("peer", state="reconnecting")
+    await asyncio.sleep(0.5)
+
+    again = Client(Side.APPLICANT)
+    await running.join(Side.APPLICANT, "applicant-user", again.notify)
+    await again.connect(running)
+    await manager.expect("peer", state="connected")
+    await manager.wait_for_frames(15)
+    await again.wait_for_frames(15)
+    assert not running.ended
+    rejoined = [d for a, d in events.records if a == "call.rejoined"]
+    assert len(rejoined) == 1 and float(str(rejoined[0]["gap_seconds"])) >= 0.5
+    applicant_segments = [
+        d for a, d in events.records if a == "call.segment_recorded" and d["side"] == "applicant"
+    ]
+    assert len(applicant_segments) == 1  # the first one, closed at the drop
+    await again.close()
+    await manager.close()
+
+
+async def test_the_call_ends_when_the_grace_period_passes(
+    call: tuple[Call, RecordedEvents],
+) -> None:
+    running, events = call
+    applicant = await joined(running, Side.APPLICANT)
+    manager = await joined(running, Side.MANAGER)
+    await manager.wait_for_frames(5)
+    await running.socket_closed(Side.APPLICANT, applicant.notify)
+    await applicant.close()
+    await manager.expect("ended", reason="applicant_did_not_return")
+    assert running.ended
+    assert events.ended_reasons == ["applicant_did_not_return"]
+    await manager.close()
+
+
+async def test_the_frame_tap_offers_the_applicants_video_at_its_rate(
+    call: tuple[Call, RecordedEvents],
+) -> None:
+    running, _events = call
+    applicant = await joined(running, Side.APPLICANT)
+    manager = await joined(running, Side.MANAGER)
+    await manager.wait_for_frames(10)
+    tap = running.tap
+    assert tap is not None
+    async with asyncio.timeout(5):
+        first = await tap.next_frame()
+    assert first.image.shape == (240, 320, 3)
+    offered, decoded = tap.offered, tap.decoded
+    await asyncio.sleep(2)
+    offered_rate = (tap.offered - offered) / 2
+    decoded_rate = (tap.decoded - decoded) / 2
+    # About 5 a second offered, out of every frame (about 30 a second) decoded.
+    assert 3 <= offered_rate <= 7
+    assert decoded_rate > 3 * offered_rate
+    latest = tap.latest()
+    assert latest is not None and latest.received_at > first.received_at
+    await applicant.close()
+    await manager.close()

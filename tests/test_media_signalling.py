@@ -1,0 +1,202 @@
+"""Malformed and out-of-order signalling: each gets a precise error and changes
+nothing; TURN credentials, ICE configuration and the quality badge."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from media.call import Call, CallSettings, Side
+from media.ice import IceSettings, turn_credential
+from media.passthrough import is_keyframe
+from media.quality import Badge, QualitySample
+from media.recording import vp8_size
+from media.signalling import Candidate, Leave, Offer, Ping, SignallingError, parse
+from tests.media_support import Client, RecordedEvents
+
+GOOD_SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+
+
+def _candidate_message(line: str) -> str:
+    return json.dumps({"type": "candidate", "candidate": {"candidate": line}})
+
+
+MALFORMED: list[tuple[str | bytes, str]] = [
+    ("not json", "bad_json"),
+    (b"\xff\xfe\x00garbage", "bad_json"),
+    ("[1, 2, 3]", "bad_json"),
+    ('"offer"', "bad_json"),
+    ("{}", "unknown_type"),
+    ('{"type": "hello"}', "unknown_type"),
+    ('{"type": null}', "unknown_type"),
+    ('{"type": "offer"}', "bad_sdp"),
+    ('{"type": "offer", "sdp": 42}', "bad_sdp"),
+    ('{"type": "offer", "sdp": "hello"}', "bad_sdp"),
+    ('{"type": "offer", "sdp": "v=0\\r\\ns=-\\r\\n"}', "bad_sdp"),
+    (json.dumps({"type": "offer", "sdp": "v=0\r\nm=" + "a" * 50_000}), "too_large"),
+    (json.dumps({"type": "offer", "sdp": "v=0", "pad": "x" * 70_000}), "too_large"),
+    ('{"type": "candidate"}', "bad_candidate"),
+    ('{"type": "candidate", "candidate": "a string"}', "bad_candidate"),
+    ('{"type": "candidate", "candidate": {"candidate": 7}}', "bad_candidate"),
+    ('{"type": "candidate", "candidate": {"candidate": "x", "sdpMid": 1}}', "bad_candidate"),
+    (
+        '{"type": "candidate", "candidate": {"candidate": "x", "sdpMLineIndex": true}}',
+        "bad_candidate",
+    ),
+    (json.dumps({"type": "candidate", "candidate": {"candidate": "c" * 2000}}), "bad_candidate"),
+    ('{"type": "candidate", "candidate": {"candidate": "candidate:1 1 udp"}}', "bad_candidate"),
+    (_candidate_message("candidate:1 1 udp 9 1.2.3.4 99999 typ host"), "bad_candidate"),
+    (_candidate_message("candidate:1 1 sctp 9 1.2.3.4 5 typ host"), "bad_candidate"),
+    (_candidate_message("candidate:1 1 udp 9 1.2.3.4 5 type host"), "bad_candidate"),
+]
+
+
+@pytest.mark.parametrize(("raw", "code"), MALFORMED)
+def test_malformed_messages_are_refused_with_a_precise_code(raw: str | bytes, code: str) -> None:
+    with pytest.raises(SignallingError) as refused:
+        parse(raw)
+    assert refused.value.code == code
+    message = refused.value.as_message()
+    assert message["type"] == "error" and message["message"]
+
+
+def test_well_formed_messages_parse() -> None:
+    assert parse(json.dumps({"type": "offer", "sdp": GOOD_SDP})) == Offer(GOOD_SDP)
+    assert parse('{"type": "leave"}') == Leave()
+    assert parse('{"type": "ping"}') == Ping()
+    candidate = parse(
+        '{"type": "candidate", "candidate": {"candidate": "candidate:1 1 udp 1 1.2.3.4 5 typ host",'
+        ' "sdpMid": "0", "sdpMLineIndex": 0}}'
+    )
+    assert candidate == Candidate("candidate:1 1 udp 1 1.2.3.4 5 typ host", "0", 0)
+
+
+@pytest.fixture
+async def call(tmp_path: Path) -> AsyncIterator[tuple[Call, RecordedEvents]]:
+    events = RecordedEvents()
+    running = Call("app-2", CallSettings(IceSettings(), tmp_path), events)
+    yield running, events
+    await running.end("test_finished")
+
+
+async def test_out_of_order_and_unusable_messages_leave_the_call_as_it_was(
+    call: tuple[Call, RecordedEvents],
+) -> None:
+    running, events = call
+    with pytest.raises(SignallingError) as not_joined:
+        await running.handle(Side.APPLICANT, Ping())
+    assert not_joined.value.code == "not_joined"
+
+    manager = Client(Side.MANAGER)
+    await running.join(Side.MANAGER, "manager-user", manager.notify)
+    await manager.connect(running)
+    applicant = Client(Side.APPLICANT)
+    await running.join(Side.APPLICANT, "applicant-user", applicant.notify)
+    with pytest.raises(SignallingError) as early:
+        await running.handle(
+            Side.APPLICANT, Candidate("candidate:1 1 udp 1 1.2.3.4 5 typ host", "0", 0)
+        )
+    assert early.value.code == "no_offer"
+    # Parses as a description but cannot be negotiated (no ICE, no DTLS, no codecs).
+    with pytest.raises(SignallingError) as unusable:
+        await running.handle(Side.APPLICANT, Offer(GOOD_SDP))
+    assert unusable.value.code == "bad_sdp"
+    assert running.participants[Side.APPLICANT].connection is None
+    assert "call.connected" not in [a for a, d in events.records if d.get("side") == "applicant"]
+
+    # The same participant can still connect properly, and media flows.
+    await applicant.connect(running)
+    await manager.wait_for_frames(10)
+    with pytest.raises(SignallingError) as garbage:
+        await running.handle(
+            Side.APPLICANT,
+            parse(json.dumps({"type": "candidate", "candidate": {"candidate": "candidate:x y"}})),
+        )
+    assert garbage.value.code == "bad_candidate"
+    # A well-formed late candidate is accepted without disturbing the connection.
+    await running.handle(
+        Side.APPLICANT, Candidate("candidate:1 1 udp 2130706431 127.0.0.1 9 typ host", "0", 0)
+    )
+    await manager.wait_for_frames(10)
+    assert not running.ended
+    await applicant.close()
+    await manager.close()
+
+
+def test_turn_credentials_follow_coturns_rest_api() -> None:
+    now = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    credential = turn_credential("s3cret", "applicant-42", now=now, ttl=timedelta(hours=1))
+    expiry = int((now + timedelta(hours=1)).timestamp())
+    assert credential.username == f"{expiry}:applicant-42"
+    # coturn's check: base64(HMAC-SHA1(static-auth-secret, username)).
+    expected = base64.b64encode(
+        hmac.new(b"s3cret", credential.username.encode(), hashlib.sha1).digest()
+    ).decode()
+    assert credential.password == expected
+    assert (
+        credential.password
+        != turn_credential("other", "applicant-42", now=now, ttl=timedelta(hours=1)).password
+    )
+    with pytest.raises(ValueError, match="':'"):
+        turn_credential("s3cret", "a:b", now=now, ttl=timedelta(hours=1))
+
+
+def test_ice_configuration_is_never_aiortcs_public_default() -> None:
+    now = datetime.now(UTC)
+    assert IceSettings().rtc_configuration("u", now=now).iceServers == []
+    settings = IceSettings(
+        stun_urls=("stun:stun.bank.example:3478",),
+        turn_urls=("turn:turn.bank.example:3478?transport=udp",),
+        turn_secret="k",
+    )
+    servers = settings.rtc_configuration("u", now=now).iceServers
+    assert servers is not None
+    assert [s.urls for s in servers] == [
+        ["stun:stun.bank.example:3478"],
+        ["turn:turn.bank.example:3478?transport=udp"],
+    ]
+    assert servers[1].username and servers[1].credential
+    assert "google" not in json.dumps(settings.servers("u", now=now))
+
+
+@pytest.mark.parametrize(
+    ("sample", "badge"),
+    [
+        (QualitySample(40, 0.0, 600), Badge.GOOD),
+        (QualitySample(200, 0.0, 600), Badge.FAIR),
+        (QualitySample(40, 0.05, 600), Badge.FAIR),
+        (QualitySample(40, 0.0, 100), Badge.FAIR),
+        (QualitySample(500, 0.0, 600), Badge.POOR),
+        (QualitySample(40, 0.2, 600), Badge.POOR),
+        (QualitySample(40, 0.0, 20), Badge.POOR),
+        (QualitySample(None, None, None), Badge.UNKNOWN),
+        (QualitySample(None, None, 600), Badge.GOOD),
+    ],
+)
+def test_quality_badge_is_the_worst_of_its_measures(sample: QualitySample, badge: Badge) -> None:
+    assert sample.badge() is badge
+
+
+def test_vp8_and_h264_key_frames_are_recognised() -> None:
+    # VP8 key frame: tag bit 0 clear, start code 9d 01 2a, then 14-bit width and height.
+    key = (
+        bytes([0x50, 0x42, 0x00, 0x9D, 0x01, 0x2A])
+        + (640).to_bytes(2, "little")
+        + (480).to_bytes(2, "little")
+    )
+    assert is_keyframe("vp8", key)
+    assert vp8_size(key) == (640, 480)
+    inter = bytes([0x51]) + key[1:]
+    assert not is_keyframe("vp8", inter)
+    assert vp8_size(inter) is None
+    assert vp8_size(b"") is None
+    idr = b"\x00\x00\x00\x01\x67\x42" + b"\x00\x00\x01\x65\x88"
+    assert is_keyframe("h264", idr)
+    assert not is_keyframe("h264", b"\x00\x00\x00\x01\x41\x9a")
