@@ -60,7 +60,7 @@ class CallEvents(Protocol):
     async def ended(self, reason: str) -> None: ...
 
 
-Notify = Callable[[dict[str, object]], Awaitable[None]]
+Notify = Callable[[Mapping[str, object]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +193,10 @@ class Call:
     # Participants come and go -------------------------------------------------
 
     async def join(self, side: Side, user: str, notify: Notify) -> Participant:
-        """A participant's signalling socket opened (first time or after a drop)."""
+        """A participant's signalling socket opened: the first time, after a drop,
+        or from a reloaded page or another device before the old socket was seen
+        to close (then the old connection counts as dropped now)."""
+        replaced = None
         async with self._lock:
             if self.ended:
                 raise SignallingError("call_ended", "this call has ended")
@@ -203,10 +206,13 @@ class Call:
                 self.participants[side] = participant
                 await self.events.record("call.joined", {"side": side.value, "user": user})
             elif participant.notify is not None and participant.notify != notify:
-                # A second tab or device takes over; the first is told and dropped.
-                with contextlib.suppress(Exception):
-                    await participant.notify({"type": "ended", "reason": "joined_elsewhere"})
+                replaced = participant.notify
             participant.notify = notify
+        if replaced is not None:
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await replaced({"type": "ended", "reason": "joined_elsewhere"})
+            if participant.connection is not None:
+                await self._dropped(participant, "replaced")
         await self._tell(side, {"type": "peer", "state": self._state_of(side.other)})
         return participant
 
@@ -225,14 +231,15 @@ class Call:
             case Ping():
                 await self._tell(side, {"type": "pong"})
 
-    async def socket_closed(self, side: Side, notify: Notify) -> None:
+    def socket_closed(self, side: Side, notify: Notify) -> None:
         """The participant's signalling socket went away: a drop, unless it had
-        already been replaced by a newer one."""
+        already been replaced by a newer one. The drop runs as the call's own task:
+        the socket's handler may be cancelled as its client goes away."""
         participant = self.participants.get(side)
         if participant is None or participant.notify != notify or self.ended:
             return
         participant.notify = None
-        await self._dropped(participant, "socket_closed")
+        self._spawn(self._dropped(participant, "socket_closed"))
 
     async def end(self, reason: str) -> None:
         async with self._lock:
@@ -372,7 +379,16 @@ class Call:
         if other is not None and other.connection is not None:
             for kind, fanout in connection.fanouts.items():
                 other.connection.slots[kind].detach_from(fanout)
-        segment = await connection.close()
+        try:
+            segment = await connection.close()
+        except (av.FFmpegError, OSError) as exc:
+            # The call goes on; the gap in the evidence is itself recorded.
+            logger.exception("recording of the %s's segment failed", participant.side.value)
+            await self.events.record(
+                "call.recording_failed",
+                {"side": participant.side.value, "segment": connection.index, "error": str(exc)},
+            )
+            return
         if segment is None:
             return
         self.segments.append(segment)

@@ -12,8 +12,11 @@ import contextlib
 import fractions
 import json
 import math
+import shutil
+import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import av
@@ -173,3 +176,30 @@ class RecordedEvents:
 
     def actions(self) -> list[str]:
         return [action for action, _details in self.records]
+
+
+def ffprobe(path: Path) -> tuple[list[str], float]:
+    """The stream types and the duration Debian's ffprobe reports for a file."""
+    command = shutil.which("ffprobe")
+    assert command, "ffprobe (Debian ffmpeg) is not installed"
+    output = subprocess.run(
+        [
+            command,
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_type:format=duration",
+            "-of",
+            "default=noprint_wrappers=1",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
+    kinds = sorted(
+        line.split("=", 1)[1] for line in output.splitlines() if line.startswith("codec_type=")
+    )
+    duration = float(output.split("duration=")[1].split()[0])
+    return kinds, duration

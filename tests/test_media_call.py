@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import subprocess
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 
 from media.call import Call, CallSettings, Side
 from media.ice import IceSettings
-from tests.media_support import Client, RecordedEvents
+from tests.media_support import Client, RecordedEvents, ffprobe
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:aioice")
 
@@ -100,24 +99,8 @@ async def test_ffprobe_sees_both_streams_and_the_calls_duration(
     await applicant.close()
     await manager.close()
     for segment in running.segments:
-        probe = subprocess.run(  # noqa: ASYNC221 - a short probe after the call
-            [
-                "ffprobe",
-                "-v",
-                "error",
-                "-show_entries",
-                "stream=codec_type:format=duration",
-                "-of",
-                "default=noprint_wrappers=1",
-                str(segment.path),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=30,
-        ).stdout
-        assert "codec_type=video" in probe and "codec_type=audio" in probe
-        duration = float(probe.split("duration=")[1].split()[0])
+        kinds, duration = await asyncio.to_thread(ffprobe, segment.path)
+        assert kinds == ["audio", "video"]
         # The segment spans the whole connection, a little more than the timed part.
         assert call_seconds - 1 < duration < call_seconds + 4
 
@@ -130,7 +113,7 @@ async def test_a_dropped_participant_rejoins_and_the_gap_is_recorded(
     manager = await joined(running, Side.MANAGER)
     await manager.wait_for_frames(15)
 
-    await running.socket_closed(Side.APPLICANT, applicant.notify)
+    running.socket_closed(Side.APPLICANT, applicant.notify)
     await applicant.close()
     await manager.expect("peer", state="reconnecting")
     await asyncio.sleep(0.5)
@@ -159,7 +142,7 @@ async def test_the_call_ends_when_the_grace_period_passes(
     applicant = await joined(running, Side.APPLICANT)
     manager = await joined(running, Side.MANAGER)
     await manager.wait_for_frames(5)
-    await running.socket_closed(Side.APPLICANT, applicant.notify)
+    running.socket_closed(Side.APPLICANT, applicant.notify)
     await applicant.close()
     await manager.expect("ended", reason="applicant_did_not_return")
     assert running.ended

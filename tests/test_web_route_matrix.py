@@ -109,6 +109,15 @@ CASES = [
         body={"not": "a video"},
     ),
     Case("GET", "/api/applications/{app}/kyc", only({"manager": 200, "compliance": 200})),
+    # Calls: the case is `invited`, so the participants pass the access checks and
+    # are told there is no call yet (409); ICE servers are theirs to fetch.
+    Case("POST", "/api/applicant/call/queue", only({"applicant": 409, "applicant_other": 409})),
+    Case("GET", "/api/calls/queue", only({"manager": 200, "manager_other": 200})),
+    Case("POST", "/api/applications/{app}/call", only({"manager": 409})),
+    Case("GET", "/api/calls/{app}/ice", only({"applicant": 200, "manager": 200})),
+    Case("GET", "/api/calls/{app}/signal", only({"applicant": 409, "manager": 409})),
+    Case("POST", "/api/calls/{app}/snapshot", only({"manager": 409})),
+    Case("POST", "/api/calls/{app}/end", only({"manager": 409})),
     Case("GET", "/admin/users", only({"admin": 200}, anon=LOGIN)),
     Case("GET", "/api/admin/users", only({"admin": 200})),
     Case(

@@ -6,18 +6,21 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 from aiohttp import web
 
 from kyc.workers import KycWorkers
 from loans.expiry import expire_lapsed
+from media.call import CallSettings
 from store.blobs import FileBlobStore
 from store.database import create_engine
 from web.auth.sessions import SessionStore
 from web.auth.throttle import LoginThrottle
+from web.calls import CallRegistry
 from web.config import Settings
-from web.keys import BLOBS, ENGINE, KYC_WORKERS, SESSIONS, SETTINGS, TEMPLATES, THROTTLE
+from web.keys import BLOBS, CALLS, ENGINE, KYC_WORKERS, SESSIONS, SETTINGS, TEMPLATES, THROTTLE
 from web.middleware import (
     error_middleware,
     request_id_middleware,
@@ -25,7 +28,7 @@ from web.middleware import (
     session_middleware,
 )
 from web.render import make_environment
-from web.routes import admin, applicant, applications, documents, public
+from web.routes import admin, applicant, applications, calls, documents, public
 
 log = logging.getLogger("signroom.web")
 
@@ -48,11 +51,13 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_housekeeping)
     app.cleanup_ctx.append(_kyc_workers)
+    app.cleanup_ctx.append(_calls)
     for table in (
         public.routes,
         applications.routes,
         applicant.routes,
         documents.routes,
+        calls.routes,
         admin.routes,
     ):
         app.add_routes(table)
@@ -101,3 +106,19 @@ async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def _calls(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    registry = CallRegistry(
+        CallSettings(
+            settings.ice,
+            settings.recordings_dir,
+            grace=timedelta(seconds=settings.call_grace_seconds),
+            tap_fps=settings.frame_tap_fps,
+        )
+    )
+    app[CALLS] = registry
+    yield
+    # Calls still running end cleanly: their segments are closed and audited.
+    await registry.close()

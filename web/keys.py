@@ -10,6 +10,7 @@ from kyc.workers import KycWorkers
 from store.blobs import BlobStore
 from web.auth.sessions import Session, SessionStore
 from web.auth.throttle import LoginThrottle
+from web.calls import CallRegistry
 from web.config import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -19,6 +20,7 @@ THROTTLE = web.AppKey("throttle", LoginThrottle)
 BLOBS = web.AppKey("blobs", BlobStore)
 TEMPLATES = web.AppKey("templates", Environment)
 KYC_WORKERS = web.AppKey("kyc_workers", KycWorkers)
+CALLS = web.AppKey("calls", CallRegistry)
 
 REQUEST_ID = web.RequestKey("request_id", str)
 SESSION = web.RequestKey("session", Session)

@@ -1,0 +1,136 @@
+"""Real browsers for the tests: Debian's chromium driven by Playwright for Python.
+
+Never a downloaded browser: the executable is /usr/bin/chromium (installed by
+scripts/system-deps.sh). The flags are the ones that work on these machines
+(../shared/design.md): a fake camera and microphone without a permission prompt,
+optionally playing a y4m file, and real IP addresses in ICE candidates instead of
+mDNS names, which a server cannot resolve.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from playwright.async_api import Browser, Page, Playwright
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = [
+    "--no-sandbox",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+    "--autoplay-policy=no-user-gesture-required",
+]
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+
+
+def chromium_missing() -> str | None:
+    """Why the browser tests cannot run here, or None."""
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} not installed (Debian package chromium; make test installs it)"
+    return None
+
+
+async def launch(playwright: Playwright, camera: Path | None = None) -> Browser:
+    args = list(FLAGS)
+    if camera is not None:
+        args.append(f"--use-file-for-fake-video-capture={camera}")
+    return await playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
+
+
+def y4m_from_video(source: Path, target: Path, *, seconds: float = 8.0) -> Path:
+    """A 640x480 15 fps y4m of a real clip, for Chromium's fake camera."""
+    ffmpeg = shutil.which("ffmpeg")
+    assert ffmpeg, "ffmpeg (Debian) is needed to make a y4m"
+    subprocess.run(
+        [
+            ffmpeg,
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(source),
+            "-t",
+            str(seconds),
+            "-vf",
+            "scale=640:480:force_original_aspect_ratio=increase,crop=640:480,fps=15",
+            "-pix_fmt",
+            "yuv420p",
+            str(target),
+        ],
+        check=True,
+        timeout=120,
+    )
+    return target
+
+
+def y4m_from_photo(photo: Path, target: Path, *, seconds: float = 6.0) -> Path:
+    """A face photo slowly panned and zoomed: a moving picture with a face in it,
+    for when the shared videos are not present."""
+    image = cv2.imread(str(photo))
+    assert image is not None, photo
+    height, width = 480, 640
+    frames = int(seconds * 15)
+    with target.open("wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F15:1 Ip A1:1 C420jpeg\n".encode())
+        for i in range(frames):
+            zoom = 1.0 + 0.08 * np.sin(i / frames * 2 * np.pi)
+            shift = 20 * np.sin(i / frames * 4 * np.pi)
+            matrix = np.array(
+                [[zoom, 0, shift + (1 - zoom) * width / 2], [0, zoom, (1 - zoom) * height / 2]]
+            )
+            framed = cv2.resize(image, (width, height))
+            frame = cv2.warpAffine(framed, matrix, (width, height), borderMode=cv2.BORDER_REFLECT)
+            yuv = cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420)
+            out.write(b"FRAME\n" + yuv.tobytes())
+    return target
+
+
+VIDEO_STATS = """
+async (selector) => {
+  const video = document.querySelector(selector);
+  if (!video || !video.videoWidth) return null;
+  const canvas = document.createElement("canvas");
+  canvas.width = 64; canvas.height = 48;
+  const context = canvas.getContext("2d");
+  const grab = () => {
+    context.drawImage(video, 0, 0, 64, 48);
+    return Array.from(context.getImageData(0, 0, 64, 48).data);
+  };
+  const first = grab();
+  await new Promise((resolve) => setTimeout(resolve, 700));
+  const second = grab();
+  let brightness = 0, change = 0;
+  for (let i = 0; i < first.length; i += 4) {
+    brightness += (second[i] + second[i + 1] + second[i + 2]) / 3;
+    change += Math.abs(second[i] - first[i]);
+  }
+  const pixels = first.length / 4;
+  return { width: video.videoWidth, height: video.videoHeight,
+           brightness: brightness / pixels, change: change / pixels };
+}
+"""
+
+
+async def video_stats(page: Page, selector: str) -> dict[str, Any] | None:
+    """Size, mean brightness and mean change over 0.7 s of a playing <video>."""
+    stats: dict[str, Any] | None = await page.evaluate(VIDEO_STATS, selector)
+    return stats
+
+
+async def wait_for_moving_video(page: Page, selector: str, *, tries: int = 40) -> dict[str, Any]:
+    """Stats of the video once it shows a moving, non-black picture."""
+    last = None
+    for _ in range(tries):
+        last = await video_stats(page, selector)
+        if last and last["brightness"] > 20 and last["change"] > 0.5:
+            return last
+        await page.wait_for_timeout(500)
+    raise AssertionError(f"{selector} shows no moving picture: {last}")

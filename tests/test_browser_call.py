@@ -1,0 +1,173 @@
+"""The video interview in real browsers: an applicant on a phone-sized Chromium
+with a fake camera playing a real face, a manager on a desktop Chromium, both
+through the server. Pictures flow both ways, the recording holds both tracks, the
+frame tap sees a face, and a reload mid-call rejoins the same call."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Page, async_playwright
+from sqlalchemy import select
+
+from kyc.faces import model
+from loans import applications as apps
+from loans.access import SYSTEM_PRINCIPAL
+from loans.roles import Role
+from loans.states import Action
+from store.schema import audit_log
+from tests.browser_support import (
+    PHONE,
+    chromium_missing,
+    launch,
+    wait_for_moving_video,
+    y4m_from_photo,
+    y4m_from_video,
+)
+from tests.media_support import ffprobe
+from tests.web_support import PASSWORD, Service, start_service, stop_service
+from web.keys import CALLS
+
+SHARED = Path(os.environ.get("SIGNROOM_SHARED_DATA", Path(__file__).parents[2] / "shared/data"))
+FACE_CLIP = SHARED / "video/LivePortrait/assets/examples/driving/d13.mp4"
+FACE_PHOTO = Path(__file__).parent / "data" / "faces" / "kit_harington_john1.jpg"
+
+pytestmark = [
+    pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing())),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:aioice"),
+]
+
+
+@pytest.fixture
+async def service(tmp_path: Path, sqlite_url: str) -> AsyncIterator[Service]:
+    running = await start_service(tmp_path, sqlite_url, call_grace_seconds="20")
+    await running.add_user("m1", Role.MANAGER)
+    yield running
+    await stop_service(running)
+
+
+@pytest.fixture
+def camera(tmp_path: Path) -> Path:
+    """A real face for the applicant's fake camera: a shared clip when present,
+    else a tests/data photo panned and zoomed."""
+    if FACE_CLIP.is_file() and shutil.which("ffmpeg"):
+        return y4m_from_video(FACE_CLIP, tmp_path / "applicant.y4m")
+    return y4m_from_photo(FACE_PHOTO, tmp_path / "applicant.y4m")
+
+
+async def actions(service: Service, application_id: str) -> list[str]:
+    async with service.engine.connect() as conn:
+        rows = await conn.execute(
+            select(audit_log.c.action)
+            .where(audit_log.c.application_id == application_id)
+            .order_by(audit_log.c.seq)
+        )
+        return [row.action for row in rows]
+
+
+async def applicant_page(service: Service, page: Page, application_id: str) -> None:
+    """Open the invitation, consent, and (KYC is another test's business) have the
+    identity verified so the call step appears."""
+    _invite, link = await service.invite_link("m1", application_id)
+    await page.goto(link)
+    await page.check('input[name="recording"]')
+    await page.check('input[name="data_use"]')
+    await page.click("#consent-form button[type=submit]")
+    await page.wait_for_selector("#documents")
+    await apps.act(service.engine, SYSTEM_PRINCIPAL, application_id, Action.VERIFY_IDENTITY)
+    await page.reload()
+    await page.wait_for_selector("#call-join")
+
+
+async def manager_page(service: Service, page: Page, application_id: str) -> None:
+    await page.goto(str(service.base.with_path("/login")))
+    await page.fill("#username", "m1")
+    await page.fill("#password", PASSWORD)
+    await page.click("#login-form button[type=submit]")
+    await page.wait_for_url("**/manager")
+    await page.goto(str(service.base.with_path(f"/staff/applications/{application_id}")))
+
+
+async def test_applicant_and_manager_see_each_other_through_the_server(
+    service: Service, camera: Path, tmp_path: Path
+) -> None:
+    application_id = await service.new_application("m1")
+    async with async_playwright() as playwright:
+        phone = await launch(playwright, camera)
+        desk = await launch(playwright)
+        applicant = await (await phone.new_context(**PHONE)).new_page()  # type: ignore[arg-type]
+        manager = await (await desk.new_context()).new_page()
+        await applicant_page(service, applicant, application_id)
+        await manager_page(service, manager, application_id)
+
+        # The applicant joins the queue; the manager's console lists them.
+        await applicant.click("#call-join")
+        await applicant.wait_for_selector("#call-waiting:has-text('…')")
+        await manager.goto(str(service.base.with_path("/manager")))
+        await manager.wait_for_selector(f"#call-queue a[href$='{application_id}']")
+        await manager.click(f"#call-queue a[href$='{application_id}']")
+        await manager.click("#call-accept")
+
+        on_desk = await wait_for_moving_video(manager, "#call video.remote")
+        on_phone = await wait_for_moving_video(applicant, "#call video.remote")
+        assert on_desk["width"] == 640 and on_desk["height"] == 480
+        assert on_phone["width"] > 0
+        await manager.wait_for_selector("#call .quality[data-quality='good']", timeout=15_000)
+
+        # The identity checks' tap sees the applicant's face.
+        call = service.server.app[CALLS].get(application_id)
+        assert call is not None and call.tap is not None
+        frame = call.tap.latest()
+        assert frame is not None and frame.image.shape[:2] == (480, 640)
+        faces = model("detector")(frame.image[:, :, ::-1].copy(), 1)
+        assert len(faces) == 1
+
+        # A reload drops the applicant; they come back into the same call.
+        await applicant.reload()
+        await applicant.wait_for_selector("#call .call-view:not([hidden])")
+        await wait_for_moving_video(manager, "#call video.remote")
+        await wait_for_moving_video(applicant, "#call video.remote")
+        assert service.server.app[CALLS].get(application_id) is call
+
+        snapshot = await manager.evaluate(
+            """async (id) => {
+              const token = document.querySelector('meta[name="csrf-token"]').content;
+              const r = await fetch(`/api/calls/${id}/snapshot`,
+                {method: "POST", headers: {"X-CSRF-Token": token}});
+              return [r.status, await r.json()];
+            }""",
+            application_id,
+        )
+        assert snapshot[0] == 201 and snapshot[1]["width"] == 640
+
+        await manager.click("#call-end")
+        await applicant.wait_for_selector("#call .call-view[data-ended]")
+        await phone.close()
+        await desk.close()
+
+    trail = await actions(service, application_id)
+    for expected in (
+        "call.queued",
+        "call.joined",
+        "call.connected",
+        "call.dropped",
+        "call.rejoined",
+        "call.snapshot",
+        "call.segment_recorded",
+        "call.ended",
+    ):
+        assert expected in trail, (expected, " ".join(trail[8:]))
+    recordings = sorted((service.settings.recordings_dir / application_id).glob("*.webm"))
+    # Applicant: before and after the reload; manager: one segment.
+    assert [p.name.split("-")[0] for p in recordings].count("applicant") == 2
+    assert [p.name.split("-")[0] for p in recordings].count("manager") == 1
+    for path in recordings:
+        kinds, _duration = await asyncio.to_thread(ffprobe, path)
+        assert kinds == ["audio", "video"], path.name
+    state = await apps.get_application(service.engine, SYSTEM_PRINCIPAL, application_id)
+    assert state.state.value == "identity_verified"  # the call ended before signing

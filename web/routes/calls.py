@@ -1,0 +1,228 @@
+"""Video calls: the waiting queue, accepting a call, ICE servers, the signalling
+WebSocket, and the manager's snapshot and end-call controls.
+
+Who may signal: the applicant for their own application, the manager it is
+assigned to; anyone else gets 403 and an audit entry. The WebSocket upgrade is a
+GET, which the CSRF middleware lets through, so its Origin is checked here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import cv2
+from aiohttp import WSMsgType, web
+
+from audit import log as audit
+from loans import applications as apps
+from loans.access import Principal
+from loans.models import Application
+from loans.roles import Role
+from loans.states import Action, State
+from media.call import Call, Side
+from media.signalling import SignallingError, parse
+from web import errors
+from web.guards import principal_of, requires
+from web.keys import BLOBS, CALLS, ENGINE, REQUEST_ID, SETTINGS
+from web.middleware import check_origin
+
+routes = web.RouteTableDef()
+
+SIDES = {Role.APPLICANT: Side.APPLICANT, Role.MANAGER: Side.MANAGER}
+MAX_QUEUE = 200
+
+
+async def participant_application(request: web.Request, application_id: str) -> Application:
+    """The application, if the caller is one of its call's two participants."""
+    principal = principal_of(request)
+    engine = request.app[ENGINE]
+    app = await apps.get_application(
+        engine, principal, application_id, request_id=request.get(REQUEST_ID)
+    )
+    if principal.role is Role.MANAGER and app.manager_id != principal.user_id:
+        await apps.record_denial(
+            engine,
+            principal,
+            "join call",
+            application_id=app.id,
+            request_id=request.get(REQUEST_ID),
+        )
+        raise errors.Forbidden("only the case's manager joins its call")
+    return app
+
+
+def user_label(principal: Principal) -> str:
+    if principal.role is Role.APPLICANT:
+        return f"applicant-{principal.application_id}"
+    return f"user-{principal.user_id}"
+
+
+@routes.post("/api/applicant/call/queue")
+@requires(Role.APPLICANT)
+async def join_queue(request: web.Request) -> web.Response:
+    principal = principal_of(request)
+    assert principal.application_id is not None
+    app = await participant_application(request, principal.application_id)
+    registry = request.app[CALLS]
+    if app.state is State.IN_INTERVIEW and registry.get(app.id) is not None:
+        return web.json_response({"state": "in_call"})
+    if app.state is not State.IDENTITY_VERIFIED:
+        raise errors.Conflict("the call opens once your identity is verified")
+    new = app.id not in registry.waiting
+    since = registry.wait(app.id)
+    if new:
+        async with request.app[ENGINE].begin() as conn:
+            await audit.append(
+                conn,
+                principal.actor,
+                "call.queued",
+                application_id=app.id,
+                request_id=request.get(REQUEST_ID),
+            )
+    return web.json_response({"state": "waiting", "waiting_since": since.isoformat()})
+
+
+@routes.get("/api/calls/queue")
+@requires(Role.MANAGER)
+async def queue(request: web.Request) -> web.Response:
+    """The manager's applicants waiting for their call, longest wait first."""
+    principal = principal_of(request)
+    engine = request.app[ENGINE]
+    registry = request.app[CALLS]
+    now = datetime.now(UTC)
+    page = await apps.list_applications(
+        engine, principal, state=State.IDENTITY_VERIFIED, limit=MAX_QUEUE
+    )
+    mine = {app.id: app for app in page.items}
+    waiting = [
+        {
+            "application_id": application_id,
+            "company_name": mine[application_id].company_name,
+            "legal_rep_name": mine[application_id].legal_rep_name,
+            "waiting_seconds": int((now - since).total_seconds()),
+            "kyc": "identity_verified",
+        }
+        for application_id, since in sorted(registry.waiting.items(), key=lambda item: item[1])
+        if application_id in mine
+    ]
+    return web.json_response({"waiting": waiting})
+
+
+@routes.post("/api/applications/{id}/call")
+@requires(Role.MANAGER)
+async def accept_call(request: web.Request) -> web.Response:
+    """Accept the waiting applicant: the interview starts and both pages connect."""
+    app = await participant_application(request, request.match_info["id"])
+    engine = request.app[ENGINE]
+    registry = request.app[CALLS]
+    if app.state is not State.IN_INTERVIEW:
+        app = await apps.act(
+            engine,
+            principal_of(request),
+            app.id,
+            Action.START_INTERVIEW,
+            request_id=request.get(REQUEST_ID),
+        )
+    call = registry.start(engine, app.id)
+    return web.json_response({"call": app.id, "started_at": call.started_at.isoformat()})
+
+
+@routes.get("/api/calls/{id}/ice")
+@requires(Role.APPLICANT, Role.MANAGER)
+async def ice_servers(request: web.Request) -> web.Response:
+    """ICE servers for this participant's next peer connection (fresh TURN
+    credentials each time, so a reconnect never uses an expired one)."""
+    await participant_application(request, request.match_info["id"])
+    settings = request.app[SETTINGS].ice
+    principal = principal_of(request)
+    return web.json_response(
+        {
+            "iceServers": settings.servers(user_label(principal), now=datetime.now(UTC)),
+            "iceTransportPolicy": "relay" if settings.relay_only else "all",
+        }
+    )
+
+
+def running_call(request: web.Request, app: Application) -> Call:
+    call = request.app[CALLS].get(app.id)
+    if call is None or app.state is not State.IN_INTERVIEW:
+        raise errors.Conflict("there is no call for this application now")
+    return call
+
+
+@routes.get("/api/calls/{id}/signal")
+@requires(Role.APPLICANT, Role.MANAGER)
+async def signal(request: web.Request) -> web.StreamResponse:
+    check_origin(request)
+    app = await participant_application(request, request.match_info["id"])
+    call = running_call(request, app)
+    principal = principal_of(request)
+    side = SIDES[principal.role]
+    socket = web.WebSocketResponse(heartbeat=20, max_msg_size=256 * 1024)
+    await socket.prepare(request)
+    lock = asyncio.Lock()
+
+    async def notify(message: Mapping[str, object]) -> None:
+        async with lock:
+            if not socket.closed:
+                await socket.send_str(json.dumps(message))
+
+    try:
+        await call.join(side, user_label(principal), notify)
+        async for frame in socket:
+            if frame.type is not WSMsgType.TEXT:
+                if frame.type is WSMsgType.BINARY:
+                    await notify({"type": "error", "code": "bad_json", "message": "send text"})
+                continue
+            try:
+                await call.handle(side, parse(frame.data))
+            except SignallingError as exc:
+                await notify(exc.as_message())
+    except SignallingError as exc:
+        await notify(exc.as_message())
+    finally:
+        call.socket_closed(side, notify)
+    return socket
+
+
+@routes.post("/api/calls/{id}/snapshot")
+@requires(Role.MANAGER)
+async def snapshot(request: web.Request) -> web.Response:
+    """The applicant's picture as the server receives it, kept as evidence."""
+    app = await participant_application(request, request.match_info["id"])
+    call = running_call(request, app)
+    frame = call.tap.latest() if call.tap is not None else None
+    if frame is None:
+        raise errors.Conflict("no picture from the applicant yet")
+    ok, encoded = await asyncio.to_thread(
+        cv2.imencode, ".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, 92]
+    )
+    if not ok:
+        raise errors.Conflict("the picture could not be encoded")
+    digest = await request.app[BLOBS].put(encoded.tobytes())
+    height, width = frame.image.shape[:2]
+    details: dict[str, Any] = {"sha256": digest, "width": width, "height": height}
+    async with request.app[ENGINE].begin() as conn:
+        await audit.append(
+            conn,
+            principal_of(request).actor,
+            "call.snapshot",
+            application_id=app.id,
+            request_id=request.get(REQUEST_ID),
+            details=details,
+        )
+    return web.json_response(details, status=201)
+
+
+@routes.post("/api/calls/{id}/end")
+@requires(Role.MANAGER)
+async def end_call(request: web.Request) -> web.Response:
+    app = await participant_application(request, request.match_info["id"])
+    call = running_call(request, app)
+    # Shielded: the manager closing the page must not leave the call half ended.
+    await asyncio.shield(call.end("manager_ended"))
+    return web.json_response({"ended": True})

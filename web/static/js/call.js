@@ -1,0 +1,139 @@
+// The video call, for the applicant's phone and the manager's console alike.
+// Media goes to the bank's server and back (never peer to peer); signalling runs
+// over the call's WebSocket. A dropped socket or a failed connection is retried
+// with a fresh peer connection, which the server accepts within its grace period.
+import { api } from "./common.js";
+
+const RETRY_MS = 1500;
+
+function gatheringComplete(pc) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const check = () => {
+      if (pc.iceGatheringState === "complete") {
+        pc.removeEventListener("icegatheringstatechange", check);
+        resolve();
+      }
+    };
+    pc.addEventListener("icegatheringstatechange", check);
+    // Some networks never finish gathering: go with what there is after 3 s.
+    setTimeout(resolve, 3000);
+  });
+}
+
+export class CallClient {
+  constructor(applicationId, { localVideo, remoteVideo, onPeer, onQuality, onEnded, onError }) {
+    this.id = applicationId;
+    this.localVideo = localVideo;
+    this.remoteVideo = remoteVideo;
+    this.onPeer = onPeer || (() => {});
+    this.onQuality = onQuality || (() => {});
+    this.onEnded = onEnded || (() => {});
+    this.onError = onError || (() => {});
+    this.facing = "user";
+    this.ended = false;
+    this.pc = null;
+    this.socket = null;
+  }
+
+  async start() {
+    this.stream = await navigator.mediaDevices.getUserMedia({
+      video: { facingMode: this.facing, width: { ideal: 640 }, height: { ideal: 480 } },
+      audio: true,
+    });
+    this.localVideo.srcObject = this.stream;
+    this.openSocket();
+  }
+
+  openSocket() {
+    if (this.ended) return;
+    const scheme = window.location.protocol === "https:" ? "wss" : "ws";
+    const socket = new WebSocket(`${scheme}://${window.location.host}/api/calls/${this.id}/signal`);
+    this.socket = socket;
+    socket.addEventListener("open", () => this.connect());
+    socket.addEventListener("message", (event) => this.handle(JSON.parse(event.data)));
+    socket.addEventListener("close", () => {
+      if (this.socket === socket && !this.ended) setTimeout(() => this.openSocket(), RETRY_MS);
+    });
+  }
+
+  send(message) {
+    if (this.socket && this.socket.readyState === WebSocket.OPEN) {
+      this.socket.send(JSON.stringify(message));
+    }
+  }
+
+  async connect() {
+    if (this.pc) this.pc.close();
+    const ice = await api("GET", `/api/calls/${this.id}/ice`);
+    const pc = new RTCPeerConnection({
+      iceServers: ice.iceServers,
+      iceTransportPolicy: ice.iceTransportPolicy,
+    });
+    this.pc = pc;
+    this.stream.getTracks().forEach((track) => pc.addTrack(track, this.stream));
+    const remote = new MediaStream();
+    this.remoteVideo.srcObject = remote;
+    pc.addEventListener("track", (event) => remote.addTrack(event.track));
+    pc.addEventListener("connectionstatechange", () => {
+      if (pc === this.pc && pc.connectionState === "failed" && !this.ended) {
+        setTimeout(() => this.connect(), RETRY_MS);
+      }
+    });
+    await pc.setLocalDescription(await pc.createOffer());
+    await gatheringComplete(pc);
+    this.send({ type: "offer", sdp: pc.localDescription.sdp });
+  }
+
+  async handle(message) {
+    switch (message.type) {
+      case "answer":
+        await this.pc.setRemoteDescription({ type: "answer", sdp: message.sdp });
+        break;
+      case "peer":
+        this.onPeer(message.state);
+        break;
+      case "quality":
+        this.onQuality(message);
+        break;
+      case "ended":
+        this.finish(message.reason);
+        break;
+      case "error":
+        this.onError(message);
+        break;
+      default:
+        break;
+    }
+  }
+
+  setMuted(kind, muted) {
+    this.stream.getTracks().filter((t) => t.kind === kind).forEach((t) => { t.enabled = !muted; });
+  }
+
+  // Front or back camera (to show a document); the connection stays as it is.
+  async switchCamera() {
+    this.facing = this.facing === "user" ? "environment" : "user";
+    const fresh = await navigator.mediaDevices.getUserMedia({ video: { facingMode: this.facing } });
+    const [track] = fresh.getVideoTracks();
+    const sender = this.pc && this.pc.getSenders().find((s) => s.track && s.track.kind === "video");
+    if (sender) await sender.replaceTrack(track);
+    this.stream.getVideoTracks().forEach((old) => { this.stream.removeTrack(old); old.stop(); });
+    this.stream.addTrack(track);
+    this.localVideo.srcObject = this.stream;
+  }
+
+  leave() {
+    this.send({ type: "leave" });
+    this.finish("left");
+  }
+
+  finish(reason) {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.pc) this.pc.close();
+    if (this.socket) this.socket.close();
+    if (this.stream) this.stream.getTracks().forEach((t) => t.stop());
+    this.onEnded(reason);
+  }
+}

@@ -1,0 +1,69 @@
+// The manager's side: accept the waiting applicant, talk, take snapshots, end.
+import { api, describe, messages } from "./common.js";
+import { openCall } from "./call-view.js";
+
+const section = document.getElementById("call");
+
+if (section) {
+  const id = section.dataset.application;
+  const accept = section.querySelector("#call-accept");
+  const status = section.querySelector("#call-error");
+  const panel = section.querySelector(".call-view");
+
+  const start = async () => {
+    accept.disabled = true;
+    try {
+      await api("POST", `/api/applications/${id}/call`);
+    } catch (e) {
+      status.textContent = describe(e);
+      accept.disabled = false;
+      return;
+    }
+    accept.hidden = true;
+    const client = openCall(panel, id, { onEnded: () => window.location.reload() });
+    section.querySelector("#call-snapshot").addEventListener("click", async () => {
+      try {
+        const shot = await api("POST", `/api/calls/${id}/snapshot`);
+        status.textContent = `${messages.call_snapshot_taken} SHA-256 ${shot.sha256}`;
+      } catch (e) {
+        status.textContent = describe(e);
+      }
+    });
+    section.querySelector("#call-end").addEventListener("click", async () => {
+      try {
+        await api("POST", `/api/calls/${id}/end`);
+      } catch (e) {
+        status.textContent = describe(e);
+      }
+      client.finish("manager_ended");
+    });
+  };
+  accept.addEventListener("click", start);
+  if (section.dataset.state === "in_interview") start();
+}
+
+const queue = document.getElementById("call-queue");
+if (queue) {
+  const refresh = async () => {
+    try {
+      const { waiting } = await api("GET", "/api/calls/queue");
+      const list = queue.querySelector("ul");
+      list.replaceChildren(...waiting.map((entry) => {
+        const item = document.createElement("li");
+        const link = document.createElement("a");
+        link.href = `/staff/applications/${entry.application_id}`;
+        link.textContent = `${entry.company_name} · ${entry.legal_rep_name}`;
+        const wait = document.createElement("span");
+        wait.className = "muted";
+        wait.textContent = ` ${messages.call_waiting_for} ${Math.round(entry.waiting_seconds / 60)} min`;
+        item.append(link, wait);
+        return item;
+      }));
+      queue.querySelector(".empty").hidden = waiting.length > 0;
+    } catch (e) {
+      // Keep what is shown; try again on the next tick.
+    }
+    setTimeout(refresh, 3000);
+  };
+  refresh();
+}
