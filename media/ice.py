@@ -19,7 +19,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from aiortc import RTCConfiguration, RTCIceServer
+from aiortc import RTCConfiguration, RTCIceServer, RTCIceTransportPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,5 +75,8 @@ class IceSettings:
                     credential=server.get("credential"),  # type: ignore[arg-type]
                 )
                 for server in self.servers(user, now=now)
-            ]
+            ],
+            iceTransportPolicy=(
+                RTCIceTransportPolicy.RELAY if self.relay_only else RTCIceTransportPolicy.ALL
+            ),
         )

@@ -1,0 +1,408 @@
+"""Calls per core: forwarding encoded frames (media.call) against a naive relay that
+decodes and re-encodes (aiortc's MediaRelay), on loopback, in the same run.
+
+    python -m benchmarks.bench_media [--calls N] [--naive-calls N] [--seconds S]
+
+The server runs in its own process (its CPU is read with os.times() there): one
+call per pair of aiortc clients, which send pre-encoded 640x480 15 fps VP8 at about
+500 kbit/s and Opus both ways (MediaPlayer with decode=False, so the load
+generator stays cheap) and count the frames they receive without decoding them.
+The forwarding server also records every segment and decodes the applicant's video
+for the KYC tap at 5 fps. CPU per call is measured at a load where >= 99 % of the
+frames arrive, and calls per core is its inverse.
+
+Latency: one more call carries live-encoded frames whose send time is drawn as a
+pixel code; the receiver decodes it and subtracts. The same probe over a direct
+peer connection (no server) is the baseline; the difference is the added latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fractions
+import multiprocessing
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+from aiohttp import ClientSession, web
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.contrib.media import MediaPlayer, MediaRelay
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack, VideoStreamTrack
+
+from media import passthrough
+from media.call import Call, CallSettings, Side
+from media.ice import IceSettings
+from media.signalling import Offer
+
+FPS = 15
+WIDTH, HEIGHT = 640, 480
+NO_ICE = RTCConfiguration(iceServers=[])
+
+
+def make_clip(path: Path, seconds: int = 10) -> Path:
+    """A pre-encoded WebM: moving 640x480 VP8 at ~500 kbit/s and an Opus tone."""
+    with av.open(str(path), "w", format="webm") as out:
+        video = out.add_stream("libvpx", rate=FPS)
+        video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        video.bit_rate = 500_000
+        audio = out.add_stream("libopus", rate=48_000)
+        audio.layout = "mono"
+        rng = np.random.default_rng(0)
+        texture = rng.integers(0, 255, (HEIGHT, WIDTH, 3), dtype=np.uint8)
+        for i in range(seconds * FPS):
+            image = np.roll(texture, i * 7, axis=1)
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = i
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+        samples = 960
+        for i in range(seconds * 50):
+            t = (np.arange(samples) + i * samples) / 48_000
+            wave = (3000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16)
+            sound = av.AudioFrame.from_ndarray(wave[None, :], format="s16", layout="mono")
+            sound.sample_rate = 48_000
+            sound.pts = i * samples
+            sound.time_base = fractions.Fraction(1, 48_000)
+            out.mux(audio.encode(sound))
+        out.mux(audio.encode(None))
+    return path
+
+
+# ---------------------------------------------------------------- server process
+
+
+class NaiveCall:
+    """The baseline: each participant's media decoded by the receiver and encoded
+    again by the other side's sender, through aiortc's MediaRelay."""
+
+    def __init__(self) -> None:
+        self.relay = MediaRelay()
+        self.sources: dict[Side, dict[str, asyncio.Future[MediaStreamTrack]]] = {
+            side: {k: asyncio.get_running_loop().create_future() for k in ("audio", "video")}
+            for side in Side
+        }
+        self.pcs: list[RTCPeerConnection] = []
+
+    async def offer(self, side: Side, sdp: str) -> str:
+        pc = RTCPeerConnection(NO_ICE)
+        self.pcs.append(pc)
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            future = self.sources[side][track.kind]
+            if not future.done():
+                future.set_result(self.relay.subscribe(track))
+
+        await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
+        for kind in ("audio", "video"):
+            pc.addTrack(_Late(kind, self.sources[side.other][kind]))
+        await pc.setLocalDescription(await pc.createAnswer())
+        return str(pc.localDescription.sdp)
+
+    async def end(self, reason: str) -> None:
+        for pc in self.pcs:
+            await pc.close()
+
+
+class _Late(MediaStreamTrack):
+    def __init__(self, kind: str, source: asyncio.Future[MediaStreamTrack]) -> None:
+        super().__init__()
+        self.kind = kind
+        self._source = source
+
+    async def recv(self) -> Any:
+        return await (await self._source).recv()
+
+
+class _Answers:
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Mapping[str, object]] = asyncio.Queue()
+
+    async def __call__(self, message: Mapping[str, object]) -> None:
+        await self.queue.put(message)
+
+
+class _NoEvents:
+    async def record(self, action: str, details: Mapping[str, object]) -> None:
+        return None
+
+    async def ended(self, reason: str) -> None:
+        return None
+
+
+async def _serve(mode: str, port_queue: Any, recordings: str) -> None:
+    calls: dict[str, Any] = {}
+    lags: list[float] = []
+    settings = CallSettings(IceSettings(), Path(recordings), grace=timedelta(seconds=30))
+
+    async def offer(request: web.Request) -> web.Response:
+        body = await request.json()
+        side = Side(body["side"])
+        if mode == "naive":
+            call = calls.setdefault(body["call"], NaiveCall())
+            return web.json_response({"sdp": await call.offer(side, body["sdp"])})
+        call = calls.get(body["call"])
+        if call is None:
+            call = calls[body["call"]] = Call(body["call"], settings, _NoEvents())
+        answers = _Answers()
+        await call.join(side, side.value, answers)
+        await call.handle(side, Offer(body["sdp"]))
+        while (message := await answers.queue.get())["type"] != "answer":
+            pass
+        return web.json_response({"sdp": message["sdp"]})
+
+    async def measure(request: web.Request) -> web.Response:
+        seconds = float(request.query["seconds"])
+        lags.clear()
+        before, started = os.times(), time.monotonic()
+        await asyncio.sleep(seconds)
+        after, wall = os.times(), time.monotonic() - started
+        cpu = (after.user - before.user) + (after.system - before.system)
+        lag = sorted(lags)
+        return web.json_response(
+            {
+                "cores": cpu / wall,
+                "lag_p99_ms": lag[int(0.99 * (len(lag) - 1))] * 1000 if lag else 0.0,
+            }
+        )
+
+    async def stop(request: web.Request) -> web.Response:
+        for call in calls.values():
+            await call.end("benchmark_done")
+        calls.clear()
+        return web.json_response({})
+
+    async def ticker() -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            start = loop.time()
+            await asyncio.sleep(0.01)
+            lags.append(max(loop.time() - start - 0.01, 0.0))
+
+    app = web.Application()
+    app.add_routes(
+        [web.post("/offer", offer), web.get("/measure", measure), web.post("/stop", stop)]
+    )
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    server = site._server
+    assert server is not None
+    port_queue.put(server.sockets[0].getsockname()[1])
+    tick = asyncio.ensure_future(ticker())
+    try:
+        await asyncio.Event().wait()
+    finally:
+        tick.cancel()
+
+
+def serve(mode: str, port_queue: Any, recordings: str) -> None:
+    asyncio.run(_serve(mode, port_queue, recordings))
+
+
+# ---------------------------------------------------------------- load generator
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.video = 0
+
+
+async def _count(track: MediaStreamTrack, counter: Counter) -> None:
+    try:
+        while True:
+            await track.recv()
+            if track.kind == "video":
+                counter.video += 1
+    except MediaStreamError:
+        return
+
+
+async def cheap_client(
+    http: ClientSession, base: str, call: str, side: Side, clip: Path, counter: Counter
+) -> RTCPeerConnection:
+    pc = RTCPeerConnection(NO_ICE)
+    player = MediaPlayer(str(clip), decode=False, loop=True)
+    assert player.audio is not None and player.video is not None
+    pc.addTrack(player.audio)
+    pc.addTrack(player.video)
+    tasks = []
+
+    @pc.on("track")
+    def on_track(track: MediaStreamTrack) -> None:
+        # Count what arrives without decoding it: the load generator stays cheap.
+        receiver = next(t.receiver for t in pc.getTransceivers() if t.receiver.track is track)
+        passthrough.install(receiver, track)
+        tasks.append(asyncio.ensure_future(_count(track, counter)))
+
+    await pc.setLocalDescription(await pc.createOffer())
+    async with http.post(
+        f"{base}/offer", json={"call": call, "side": side.value, "sdp": pc.localDescription.sdp}
+    ) as response:
+        answer = await response.json()
+    await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+    pc.__dict__["_bench_tasks"] = tasks
+    return pc
+
+
+class StampedCamera(VideoStreamTrack):
+    """Live-encoded frames carrying their send time (ms, 24 bits) as a pixel code."""
+
+    async def recv(self) -> av.VideoFrame:
+        pts, time_base = await self.next_timestamp()
+        image = np.full((HEIGHT, WIDTH, 3), 90, np.uint8)
+        stamp = int(time.monotonic() * 1000) & 0xFFFFFF
+        for bit in range(24):
+            image[0:16, bit * 16 : (bit + 1) * 16] = 255 if (stamp >> bit) & 1 else 0
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        frame.pts, frame.time_base = pts, time_base
+        return frame
+
+
+async def _read_stamps(track: MediaStreamTrack, delays: list[float]) -> None:
+    try:
+        while True:
+            frame = await track.recv()
+            if not isinstance(frame, av.VideoFrame):
+                continue
+            image = frame.to_ndarray(format="rgb24")
+            stamp = sum(
+                1 << bit
+                for bit in range(24)
+                if image[4:12, bit * 16 + 4 : bit * 16 + 12].mean() > 128
+            )
+            now = int(time.monotonic() * 1000) & 0xFFFFFF
+            delays.append(((now - stamp) & 0xFFFFFF) / 1000)
+    except MediaStreamError:
+        return
+
+
+async def latency_probe(http: ClientSession | None, base: str, seconds: float) -> list[float]:
+    """One-way delays of stamped frames, through the server or (http None) direct."""
+    sender, receiver = RTCPeerConnection(NO_ICE), RTCPeerConnection(NO_ICE)
+    sender.addTrack(StampedCamera())
+    delays: list[float] = []
+    tasks = []
+    receiver.on("track", lambda t: tasks.append(asyncio.ensure_future(_read_stamps(t, delays))))
+    if http is None:
+        receiver.addTransceiver("video", direction="recvonly")
+        await sender.setLocalDescription(await sender.createOffer())
+        await receiver.setRemoteDescription(sender.localDescription)
+        await receiver.setLocalDescription(await receiver.createAnswer())
+        await sender.setRemoteDescription(receiver.localDescription)
+    else:
+        sender.addTransceiver("audio")
+        receiver.addTransceiver("video")
+        receiver.addTransceiver("audio")
+        for pc, side in ((sender, Side.APPLICANT), (receiver, Side.MANAGER)):
+            await pc.setLocalDescription(await pc.createOffer())
+            async with http.post(
+                f"{base}/offer",
+                json={"call": "probe", "side": side.value, "sdp": pc.localDescription.sdp},
+            ) as response:
+                answer = await response.json()
+            await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+    await asyncio.sleep(2)  # let the picture settle
+    delays.clear()
+    await asyncio.sleep(seconds)
+    result = list(delays)
+    for pc in (sender, receiver):
+        await pc.close()
+    for task in tasks:
+        task.cancel()
+    return result
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[int(0.95 * (len(ordered) - 1))] if ordered else float("nan")
+
+
+async def run_mode(mode: str, calls: int, seconds: float, clip: Path) -> dict[str, float]:
+    context = multiprocessing.get_context("spawn")
+    ports = context.Queue()
+    with tempfile.TemporaryDirectory() as recordings:
+        server = context.Process(target=serve, args=(mode, ports, recordings), daemon=True)
+        server.start()
+        try:
+            base = f"http://127.0.0.1:{ports.get(timeout=60)}"
+            async with ClientSession() as http:
+                counters = []
+                pcs = []
+                for index in range(calls):
+                    for side in Side:
+                        counter = Counter()
+                        counters.append(counter)
+                        pcs.append(
+                            await cheap_client(http, base, f"call-{index}", side, clip, counter)
+                        )
+                await asyncio.sleep(3)  # connections up, key frames through
+                start = sum(c.video for c in counters)
+                async with http.get(f"{base}/measure", params={"seconds": str(seconds)}) as r:
+                    measured = await r.json()
+                delivered = (sum(c.video for c in counters) - start) / (FPS * seconds * 2 * calls)
+                for pc in pcs:
+                    await pc.close()
+                delays = await latency_probe(http, base, 6)
+                async with http.post(f"{base}/stop") as r:
+                    await r.read()
+        finally:
+            server.terminate()
+            server.join(10)
+    return {
+        "cores": measured["cores"],
+        "lag_p99_ms": measured["lag_p99_ms"],
+        "delivered": min(delivered, 1.0),
+        "p95_ms": p95(delays) * 1000,
+    }
+
+
+async def main(args: argparse.Namespace) -> str:
+    with tempfile.TemporaryDirectory() as folder:
+        clip = make_clip(Path(folder) / "clip.webm")
+        direct = await latency_probe(None, "", 6)
+        forward = await run_mode("forward", args.calls, args.seconds, clip)
+        naive = await run_mode("naive", args.naive_calls, args.seconds, clip)
+    direct_p95 = p95(direct) * 1000
+    forward_cpc = args.calls / forward["cores"]
+    naive_cpc = args.naive_calls / naive["cores"]
+    print(
+        f"{'mode':<8} {'calls':>5} {'cores':>6} {'calls/core':>10} {'delivered':>9} {'p95 ms':>7} {'lag p99':>7}"
+    )
+    for name, calls, row, cpc in (
+        ("forward", args.calls, forward, forward_cpc),
+        ("naive", args.naive_calls, naive, naive_cpc),
+    ):
+        print(
+            f"{name:<8} {calls:>5} {row['cores']:>6.3f} {cpc:>10.1f} {row['delivered']:>9.3f}"
+            f" {row['p95_ms']:>7.1f} {row['lag_p99_ms']:>7.1f}"
+        )
+    print(f"direct peer connection p95 one-way: {direct_p95:.1f} ms")
+    summary = {
+        "ratio": f"{forward_cpc / naive_cpc:.1f}",
+        "calls_per_core": f"{forward_cpc:.1f}",
+        "naive_calls_per_core": f"{naive_cpc:.1f}",
+        "p95_added_ms": f"{forward['p95_ms'] - direct_p95:.1f}",
+        "delivered": f"{forward['delivered']:.3f}",
+        "naive_delivered": f"{naive['delivered']:.3f}",
+        "server_lag_p99_ms": f"{forward['lag_p99_ms']:.1f}",
+    }
+    return "bench-media: " + " ".join(f"{k}={v}" for k, v in summary.items())
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--calls", type=int, default=10)
+    parser.add_argument("--naive-calls", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    print(asyncio.run(main(parser.parse_args())))
