@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
 
 .PHONY: demo test setup system-deps lint typecheck pytest bench-audit bench-kyc \
-	bench-kyc-documents bench-kyc-faces bench-kyc-liveness bench-kyc-loop
+	bench-kyc-documents bench-kyc-faces bench-kyc-liveness bench-kyc-loop bench-media
 
 demo: setup
 	$(BIN)/signroom migrate
@@ -52,3 +52,6 @@ bench-kyc-liveness: setup
 
 bench-kyc-loop: setup
 	$(BIN)/python -m benchmarks.bench_kyc_loop
+
+bench-media: setup
+	$(BIN)/python -m benchmarks.bench_media

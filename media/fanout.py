@@ -68,6 +68,7 @@ class Fanout:
         self.kind = source.kind
         self._subscriptions: list[Subscription] = []
         self._on_packet = on_packet
+        self.packets = 0
         self._task = asyncio.ensure_future(self._run())
 
     def subscribe(self, capacity: int = SUBSCRIBER_QUEUE) -> Subscription:
@@ -85,6 +86,7 @@ class Fanout:
                 packet = await self.source.recv()
                 # A passthrough track (media.passthrough) yields packets only.
                 assert isinstance(packet, av.Packet)
+                self.packets += 1
                 self._on_packet(packet)
                 for subscription in list(self._subscriptions):
                     subscription.offer(packet)
