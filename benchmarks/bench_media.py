@@ -396,8 +396,16 @@ async def run_mode(mode: str, calls: int, seconds: float, clip: Path) -> dict[st
                 await asyncio.sleep(3)  # connections up, key frames through
                 received = sum(c.video for c in counters)
                 sent = sum(c.sent for c in counters)
+                generator_before, generator_started = os.times(), time.monotonic()
                 async with http.get(f"{base}/measure", params={"seconds": str(seconds)}) as r:
                     measured = await r.json()
+                generator_after = os.times()
+                generator_cores = (
+                    generator_after.user
+                    - generator_before.user
+                    + generator_after.system
+                    - generator_before.system
+                ) / (time.monotonic() - generator_started)
                 # Frames lost on the way: what arrived over what the senders sent
                 # (a slow load generator sends fewer, which is not the server's loss).
                 received = sum(c.video for c in counters) - received
@@ -407,6 +415,7 @@ async def run_mode(mode: str, calls: int, seconds: float, clip: Path) -> dict[st
                 print(
                     f"  {mode}: sent={sent} server_received={measured['server_received']}"
                     f" server_forwarded={measured['server_forwarded']} received={received}"
+                    f" generator_cores={generator_cores:.2f}"
                 )
                 for pc in pcs:
                     await pc.close()

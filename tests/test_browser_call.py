@@ -118,6 +118,16 @@ async def test_applicant_and_manager_see_each_other_through_the_server(
         assert on_desk["width"] == 640 and on_desk["height"] == 480
         assert on_phone["width"] > 0
         await manager.wait_for_selector("#call .quality[data-quality='good']", timeout=15_000)
+        rate = await manager.evaluate(
+            """async () => {
+              const video = document.querySelector("#call video.remote");
+              const before = video.getVideoPlaybackQuality().totalVideoFrames;
+              await new Promise((resolve) => setTimeout(resolve, 4000));
+              return (video.getVideoPlaybackQuality().totalVideoFrames - before) / 4;
+            }"""
+        )
+        # The fake camera runs at 15 fps; forwarding must not thin it out.
+        assert rate >= 12, rate
 
         # The identity checks' tap sees the applicant's face.
         call = service.server.app[CALLS].get(application_id)
