@@ -1,0 +1,99 @@
+"""The signalling WebSocket itself: a table of malformed messages each gets an
+error on the socket, which stays open and keeps working; someone else's call is
+refused before the upgrade and the refusal is audited."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import WSMsgType
+
+from loans import applications as apps
+from loans.access import SYSTEM_PRINCIPAL
+from loans.roles import Role
+from loans.states import Action
+from tests.test_media_signalling import MALFORMED
+from tests.web_support import Browser, Service, start_service, stop_service
+
+
+@pytest.fixture
+async def service(tmp_path: Path, sqlite_url: str) -> AsyncIterator[Service]:
+    running = await start_service(tmp_path, sqlite_url)
+    await running.add_user("m1", Role.MANAGER)
+    await running.add_user("m2", Role.MANAGER)
+    yield running
+    await stop_service(running)
+
+
+async def call_in_progress(service: Service) -> tuple[str, Browser]:
+    application_id = await service.new_application("m1")
+    await service.invite_link("m1", application_id)
+    await apps.act(service.engine, SYSTEM_PRINCIPAL, application_id, Action.VERIFY_IDENTITY)
+    manager = await service.staff("m1")
+    accepted = await manager.request("POST", f"/api/applications/{application_id}/call")
+    assert accepted.status == 200, accepted.text
+    return application_id, manager
+
+
+async def test_malformed_messages_get_errors_on_an_open_socket(service: Service) -> None:
+    application_id, manager = await call_in_progress(service)
+    async with manager.session.ws_connect(f"/api/calls/{application_id}/signal") as socket:
+        hello = json.loads((await socket.receive(timeout=5)).data)
+        assert hello == {"type": "peer", "state": "waiting"}
+        for raw, code in MALFORMED:
+            if isinstance(raw, bytes):
+                await socket.send_bytes(raw)
+                expected = "bad_json"
+            else:
+                await socket.send_str(raw)
+                expected = code
+            reply = await socket.receive(timeout=5)
+            assert reply.type is WSMsgType.TEXT, (raw, reply)
+            body = json.loads(reply.data)
+            assert body["type"] == "error" and body["code"] == expected, (raw, body)
+        await socket.send_str(json.dumps({"type": "candidate", "candidate": {"candidate": ""}}))
+        early = json.loads((await socket.receive(timeout=5)).data)
+        assert early["code"] == "no_offer"
+        await socket.send_str('{"type": "ping"}')
+        assert json.loads((await socket.receive(timeout=5)).data) == {"type": "pong"}
+        assert not socket.closed
+    # The call is still there for a proper connection.
+    again = await manager.request("GET", f"/api/calls/{application_id}/ice")
+    assert again.status == 200
+
+
+async def test_a_message_over_the_socket_limit_closes_only_that_socket(service: Service) -> None:
+    application_id, manager = await call_in_progress(service)
+    async with manager.session.ws_connect(f"/api/calls/{application_id}/signal") as socket:
+        await socket.receive(timeout=5)
+        await socket.send_str("x" * 300_000)
+        closing = await socket.receive(timeout=5)
+        assert closing.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING)
+    async with manager.session.ws_connect(f"/api/calls/{application_id}/signal") as socket:
+        await socket.receive(timeout=5)
+        await socket.send_str('{"type": "ping"}')
+        assert json.loads((await socket.receive(timeout=5)).data) == {"type": "pong"}
+
+
+async def test_someone_elses_call_is_refused_and_audited(service: Service) -> None:
+    application_id, _manager = await call_in_progress(service)
+    other = await service.staff("m2")
+    denials = await service.audit_count("authz.denied")
+    refused = await other.request("GET", f"/api/calls/{application_id}/signal")
+    assert refused.status == 403
+    assert await service.audit_count("authz.denied") == denials + 1
+    stranger = service.browser()
+    assert (await stranger.request("GET", f"/api/calls/{application_id}/signal")).status == 401
+
+
+async def test_a_foreign_origin_cannot_open_the_socket(service: Service) -> None:
+    application_id, manager = await call_in_progress(service)
+    refused = await manager.request(
+        "GET",
+        f"/api/calls/{application_id}/signal",
+        headers={"Origin": "https://evil.example", "Upgrade": "websocket", "Connection": "Upgrade"},
+    )
+    assert refused.status == 403
