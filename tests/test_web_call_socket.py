@@ -17,6 +17,7 @@ from loans.roles import Role
 from loans.states import Action
 from tests.test_media_signalling import MALFORMED
 from tests.web_support import Browser, Service, start_service, stop_service
+from web.keys import CALLS
 
 
 @pytest.fixture
@@ -28,18 +29,20 @@ async def service(tmp_path: Path, sqlite_url: str) -> AsyncIterator[Service]:
     await stop_service(running)
 
 
-async def call_in_progress(service: Service) -> tuple[str, Browser]:
+async def call_in_progress(service: Service) -> tuple[str, Browser, Browser]:
+    """A case in interview whose call the manager accepted; the applicant's browser
+    opened the invitation before (invitations close with the interview)."""
     application_id = await service.new_application("m1")
-    await service.invite_link("m1", application_id)
+    applicant = await service.applicant("m1", application_id)
     await apps.act(service.engine, SYSTEM_PRINCIPAL, application_id, Action.VERIFY_IDENTITY)
     manager = await service.staff("m1")
     accepted = await manager.request("POST", f"/api/applications/{application_id}/call")
     assert accepted.status == 200, accepted.text
-    return application_id, manager
+    return application_id, manager, applicant
 
 
 async def test_malformed_messages_get_errors_on_an_open_socket(service: Service) -> None:
-    application_id, manager = await call_in_progress(service)
+    application_id, manager, _applicant = await call_in_progress(service)
     async with manager.session.ws_connect(f"/api/calls/{application_id}/signal") as socket:
         hello = json.loads((await socket.receive(timeout=5)).data)
         assert hello == {"type": "peer", "state": "waiting"}
@@ -66,7 +69,7 @@ async def test_malformed_messages_get_errors_on_an_open_socket(service: Service)
 
 
 async def test_a_message_over_the_socket_limit_closes_only_that_socket(service: Service) -> None:
-    application_id, manager = await call_in_progress(service)
+    application_id, manager, _applicant = await call_in_progress(service)
     async with manager.session.ws_connect(f"/api/calls/{application_id}/signal") as socket:
         await socket.receive(timeout=5)
         await socket.send_str("x" * 300_000)
@@ -79,7 +82,7 @@ async def test_a_message_over_the_socket_limit_closes_only_that_socket(service: 
 
 
 async def test_someone_elses_call_is_refused_and_audited(service: Service) -> None:
-    application_id, _manager = await call_in_progress(service)
+    application_id, _manager, _applicant = await call_in_progress(service)
     other = await service.staff("m2")
     denials = await service.audit_count("authz.denied")
     refused = await other.request("GET", f"/api/calls/{application_id}/signal")
@@ -90,10 +93,28 @@ async def test_someone_elses_call_is_refused_and_audited(service: Service) -> No
 
 
 async def test_a_foreign_origin_cannot_open_the_socket(service: Service) -> None:
-    application_id, manager = await call_in_progress(service)
+    application_id, manager, _applicant = await call_in_progress(service)
     refused = await manager.request(
         "GET",
         f"/api/calls/{application_id}/signal",
         headers={"Origin": "https://evil.example", "Upgrade": "websocket", "Connection": "Upgrade"},
     )
     assert refused.status == 403
+
+
+async def test_a_case_left_in_interview_by_a_lost_node_can_be_called_again(
+    service: Service,
+) -> None:
+    application_id, manager, applicant = await call_in_progress(service)
+    assert service.server.app is not None
+    # The node holding the call went away without ending it: no call in memory,
+    # the case still in_interview.
+    service.server.app[CALLS].forget(application_id)
+    queued = await applicant.request("POST", "/api/applicant/call/queue")
+    assert queued.status == 200 and queued.body["state"] == "waiting", queued.text
+    listed = await manager.request("GET", "/api/calls/queue")
+    assert [w["application_id"] for w in listed.body["waiting"]] == [application_id]
+    accepted = await manager.request("POST", f"/api/applications/{application_id}/call")
+    assert accepted.status == 200
+    assert (await applicant.request("POST", "/api/applicant/call/queue")).body["state"] == "in_call"
+    assert (await manager.request("GET", "/api/calls/queue")).body["waiting"] == []

@@ -70,7 +70,9 @@ async def join_queue(request: web.Request) -> web.Response:
     registry = request.app[CALLS]
     if app.state is State.IN_INTERVIEW and registry.get(app.id) is not None:
         return web.json_response({"state": "in_call"})
-    if app.state is not State.IDENTITY_VERIFIED:
+    # In an interview with no call: the node that held it went away without ending
+    # it. Waiting again lets the manager accept a new call.
+    if app.state not in (State.IDENTITY_VERIFIED, State.IN_INTERVIEW):
         raise errors.Conflict("the call opens once your identity is verified")
     new = app.id not in registry.waiting
     since = registry.wait(app.id)
@@ -94,10 +96,14 @@ async def queue(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
     registry = request.app[CALLS]
     now = datetime.now(UTC)
-    page = await apps.list_applications(
-        engine, principal, state=State.IDENTITY_VERIFIED, limit=MAX_QUEUE
-    )
-    mine = {app.id: app for app in page.items}
+    mine = {
+        app.id: app
+        for state in (State.IDENTITY_VERIFIED, State.IN_INTERVIEW)
+        for app in (
+            await apps.list_applications(engine, principal, state=state, limit=MAX_QUEUE)
+        ).items
+        if registry.get(app.id) is None
+    }
     waiting = [
         {
             "application_id": application_id,
