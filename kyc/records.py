@@ -308,17 +308,21 @@ async def get_liveness(
     return _attempt(row) if row else None
 
 
-async def failed_liveness_count(engine: AsyncEngine, application_id: str) -> int:
+async def failed_liveness_count(
+    engine: AsyncEngine, application_id: str, *, since: datetime | None = None
+) -> int:
+    """Failed attempts, all of them or those issued at or after `since`."""
+    conditions = [
+        liveness_attempts.c.application_id == application_id,
+        liveness_attempts.c.status == "failed",
+    ]
+    if since is not None:
+        conditions.append(liveness_attempts.c.issued_at >= since)
     async with engine.connect() as conn:
         return int(
             (
                 await conn.execute(
-                    select(func.count())
-                    .select_from(liveness_attempts)
-                    .where(
-                        liveness_attempts.c.application_id == application_id,
-                        liveness_attempts.c.status == "failed",
-                    )
+                    select(func.count()).select_from(liveness_attempts).where(*conditions)
                 )
             ).scalar_one()
         )

@@ -1,19 +1,13 @@
 """Document reading and face matching in worker processes, off the event loop.
 
-Each worker loads the OCR models once; a read that runs past its timeout has its
-pool torn down and replaced, so a pathological image cannot hold a worker forever.
-Workers run with an address-space limit, so one image cannot exhaust the host.
+Each worker loads the OCR models once; the pool (workers.pool) bounds memory and
+time, so a pathological image cannot hold a worker forever or exhaust the host.
 """
 
 from __future__ import annotations
 
-import asyncio
-import multiprocessing
-import resource
 import tempfile
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -44,6 +38,7 @@ from kyc.ocr import decode_image, get_engine
 from kyc.passive import NotEnoughFrames, PassiveDecision, PassiveResult, assess_clip
 from kyc.reading import DocumentReading
 from kyc.rectify import upright_lines
+from workers.pool import BoundedPool, WorkerCrashed, WorkTimedOut
 
 T = TypeVar("T")
 
@@ -77,8 +72,7 @@ class UploadResult:
     reading: DocumentReading
 
 
-def _init_worker(memory_limit_bytes: int) -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (memory_limit_bytes, memory_limit_bytes))
+def _load_models() -> None:
     get_engine()
     face_model("encoder")
 
@@ -200,22 +194,24 @@ def check_clip(path: Path) -> None:
 
 class KycWorkers:
     def __init__(self, *, processes: int, timeout_seconds: float, memory_limit_bytes: int) -> None:
-        self.processes = processes
-        self.timeout = timeout_seconds
-        self.memory_limit = memory_limit_bytes
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool = BoundedPool(
+            processes=processes,
+            timeout_seconds=timeout_seconds,
+            memory_limit_bytes=memory_limit_bytes,
+            initializer=_load_models,
+        )
 
-    def _executor(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                self.processes,
-                # spawn: the parent runs threads (database drivers), which fork
-                # would copy in whatever state they were in.
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker,
-                initargs=(self.memory_limit,),
-            )
-        return self._pool
+    @property
+    def processes(self) -> int:
+        return self._pool.processes
+
+    @property
+    def timeout(self) -> float:
+        return self._pool.timeout
+
+    @timeout.setter
+    def timeout(self, seconds: float) -> None:
+        self._pool.timeout = seconds
 
     async def read(
         self, kind: DocumentKind, data: bytes, *, today: date, expect: Expectations
@@ -237,27 +233,12 @@ class KycWorkers:
         return await self._run(process_liveness, video, id_front_image, challenges, lead_in, window)
 
     async def _run(self, function: Callable[..., T], *args: Any) -> T:
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._executor(), function, *args)
         try:
-            return await asyncio.wait_for(future, self.timeout)
-        except TimeoutError:
-            self._discard()
+            return await self._pool.run(function, *args)
+        except WorkTimedOut:
             raise ReadTimedOut("the check took too long; please try again") from None
-        except (BrokenProcessPool, MemoryError):
-            self._discard()
+        except WorkerCrashed:
             raise WorkerFailed("the upload could not be processed; please try again") from None
 
-    def _discard(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        # A stuck worker never returns; ending the processes is the only way out.
-        for process in list(getattr(pool, "_processes", {}).values()):
-            process.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
-
     def close(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        self._pool.close()

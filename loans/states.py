@@ -82,6 +82,9 @@ TRANSITIONS = MappingProxyType(
         # A call that ends before signing leaves the case ready for another call.
         (S.IN_INTERVIEW, A.INTERRUPT_INTERVIEW): _rule(S.IDENTITY_VERIFIED, R.MANAGER, R.SYSTEM),
         (S.IN_INTERVIEW, A.SIGN_CONTRACT): _rule(S.CONTRACT_SIGNED, R.SYSTEM),
+        # The applicant signs during the call; the bank's seal and timestamps may
+        # complete (or be retried) after it ended.
+        (S.IDENTITY_VERIFIED, A.SIGN_CONTRACT): _rule(S.CONTRACT_SIGNED, R.SYSTEM),
         (S.CONTRACT_SIGNED, A.SUBMIT_FOR_REVIEW): _rule(S.UNDER_REVIEW, R.MANAGER, R.SYSTEM),
         (S.UNDER_REVIEW, A.APPROVE): _rule(S.APPROVED, R.COMPLIANCE),
         (S.UNDER_REVIEW, A.REJECT): _rule(S.REJECTED, R.COMPLIANCE),

@@ -179,3 +179,68 @@ liveness_attempts = Table(
     Column("completed_at", UTCDateTime(), nullable=True),
     Index("ix_liveness_attempts_application_id", "application_id"),
 )
+
+# Contract templates, versioned: a new text is a new version, never an edit.
+contract_templates = Table(
+    "contract_templates",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("body", Text, nullable=False),
+    Column("note", String(200), nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# A contract pushed to an applicant, and how far its signing has come. The signed
+# file is referenced only once every step succeeded; `partial_sha256` holds the
+# file after the last step that did, so a failed step can be retried.
+contracts = Table(
+    "contracts",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("application_id", String(36), ForeignKey("applications.id"), nullable=False),
+    Column("contract_number", String(32), nullable=False, unique=True),
+    Column("template_version", Integer, nullable=False),
+    Column("pdf_sha256", String(64), nullable=False),
+    Column("page_count", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("pushed_by", String(64), nullable=False),
+    Column("pushed_at", UTCDateTime(), nullable=False),
+    Column("pages_read", Text, nullable=False),
+    Column("otp_hash", String(64), nullable=True),
+    Column("otp_expires_at", UTCDateTime(), nullable=True),
+    Column("otp_attempts", Integer, nullable=False),
+    Column("partial_sha256", String(64), nullable=True),
+    Column("partial_step", String(32), nullable=True),
+    Column("signed_sha256", String(64), nullable=True),
+    Column("signed_at", UTCDateTime(), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index("ix_contracts_application_id", "application_id"),
+)
+
+# Certificates the service CA issued below its issuing CA (event certificates, and
+# the seal when it is re-certified), for OCSP answers and for evidence.
+certificates = Table(
+    "certificates",
+    metadata,
+    Column("serial", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("application_id", String(36), nullable=True),
+    Column("contract_id", String(36), nullable=True),
+    Column("not_before", UTCDateTime(), nullable=False),
+    Column("not_after", UTCDateTime(), nullable=False),
+    Column("details", Text, nullable=False),
+    Column("issued_at", UTCDateTime(), nullable=False),
+)
+
+revocations = Table(
+    "revocations",
+    metadata,
+    Column("serial", String(64), primary_key=True),
+    Column("issuer", String(16), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("revoked_at", UTCDateTime(), nullable=False),
+    Column("revoked_by", String(64), nullable=False),
+)

@@ -118,6 +118,63 @@ CASES = [
     Case("GET", "/api/calls/{app}/signal", only({"applicant": 409, "manager": 409})),
     Case("POST", "/api/calls/{app}/snapshot", only({"manager": 409})),
     Case("POST", "/api/calls/{app}/end", only({"manager": 409})),
+    # Contracts: the case is `invited` with no contract pushed yet.
+    Case("POST", "/api/applications/{app}/contract", only({"manager": 409})),
+    Case("GET", "/api/applications/{app}/contract", only({"manager": 404, "compliance": 404})),
+    Case(
+        "GET",
+        "/api/applications/{app}/contract/document",
+        only({"manager": 404, "compliance": 404}),
+    ),
+    Case("POST", "/api/applications/{app}/contract/complete", only({"manager": 409})),
+    Case("GET", "/api/applicant/contract", only({"applicant": 404, "applicant_other": 404})),
+    Case(
+        "GET",
+        "/api/applicant/contract/pages/{page}",
+        only({"applicant": 404, "applicant_other": 404}),
+    ),
+    Case(
+        "POST",
+        "/api/applicant/contract/pages/{page}/read",
+        only({"applicant": 404, "applicant_other": 404}),
+    ),
+    Case("POST", "/api/applicant/contract/code", only({"applicant": 404, "applicant_other": 404})),
+    Case(
+        "POST",
+        "/api/applicant/contract/sign",
+        only({"applicant": 404, "applicant_other": 404}),
+        body={"code": "123456", "mark_png": "AAAA"},
+    ),
+    Case(
+        "GET", "/api/applicant/contract/document", only({"applicant": 404, "applicant_other": 404})
+    ),
+    Case("GET", "/verify", only(dict.fromkeys(STAFF, 200), anon=LOGIN)),
+    # Staff pass the guard and are told to send a PDF rather than JSON.
+    Case("POST", "/api/verify-pdf", only(dict.fromkeys(STAFF, 415)), body={"not": "a pdf"}),
+    # The CA's public face: no login, for validators anywhere.
+    Case("GET", "/pki/{which}.pem", everyone(200)),
+    Case("GET", "/pki/{which}.crl", everyone(200)),
+    Case("POST", "/pki/ocsp", everyone(415), body={"not": "ocsp"}),
+    # A malformed request gets an OCSP "malformedRequest" answer, not an HTTP error.
+    Case("GET", "/pki/ocsp/{request}", everyone(200)),
+    Case("POST", "/pki/tsa", everyone(415), body={"not": "a timestamp query"}),
+    Case("GET", "/admin/templates", only({"admin": 200}, anon=LOGIN)),
+    Case("GET", "/api/admin/contract-templates", only({"admin": 200})),
+    Case("GET", "/api/admin/contract-templates/{version}", only({"admin": 200})),
+    # A template without the schedule and signature blocks is refused.
+    Case(
+        "POST",
+        "/api/admin/contract-templates",
+        only({"admin": 422}),
+        body={"body": "# only a title", "note": "broken"},
+    ),
+    # No certificate with this serial was issued here.
+    Case(
+        "POST",
+        "/api/admin/certificates/{serial}/revoke",
+        only({"admin": 409}),
+        body={"reason": "key_compromise"},
+    ),
     Case("GET", "/admin/users", only({"admin": 200}, anon=LOGIN)),
     Case("GET", "/api/admin/users", only({"admin": 200})),
     Case(
@@ -187,6 +244,11 @@ async def test_every_route_with_every_principal(service: Service) -> None:
         "token": "A" * 22,
         "kind": "id_front",
         "attempt": "00000000-0000-0000-0000-000000000000",
+        "page": "1",
+        "which": "root",
+        "request": "AAAA",
+        "version": "1",
+        "serial": "12345",
     }
     failures = []
     for case in CASES:

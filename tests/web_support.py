@@ -189,12 +189,16 @@ class Service:
             return int((await conn.execute(query)).scalar_one())
 
 
-async def start_service(tmp_path: Path, database_url: str, **overrides: Any) -> Service:
+async def start_service(
+    tmp_path: Path, database_url: str, *, port: int | None = None, **overrides: Any
+) -> Service:
+    """The app on loopback; with `port`, its public URL (written into the CA's
+    certificates for OCSP and CRLs) is the address it really listens on."""
     settings = Settings.from_mapping(
         {
             "database_url": database_url,
             "data_dir": str(tmp_path / "var"),
-            "public_url": "http://127.0.0.1:8080",
+            "public_url": f"http://127.0.0.1:{port or 8080}",
             **overrides,
         }
     )
@@ -202,7 +206,7 @@ async def start_service(tmp_path: Path, database_url: str, **overrides: Any) -> 
     await upgrade(migrate_engine)
     await migrate_engine.dispose()
     app = create_app(settings)
-    server = TestServer(app, host="127.0.0.1")
+    server = TestServer(app, host="127.0.0.1", port=port)
     await server.start_server(access_log_class=AccessLogger)
     return Service(server, settings, app[ENGINE], {})
 

@@ -14,13 +14,26 @@ from aiohttp import web
 from kyc.workers import KycWorkers
 from loans.expiry import expire_lapsed
 from media.call import CallSettings
+from signing.workers import ValidationWorkers, quiet_pyhanko_logs
 from store.blobs import FileBlobStore
 from store.database import create_engine
 from web.auth.sessions import SessionStore
 from web.auth.throttle import LoginThrottle
 from web.calls import CallRegistry
 from web.config import Settings
-from web.keys import BLOBS, CALLS, ENGINE, KYC_WORKERS, SESSIONS, SETTINGS, TEMPLATES, THROTTLE
+from web.keys import (
+    BLOBS,
+    CALLS,
+    ENGINE,
+    KYC_WORKERS,
+    NOTIFIER,
+    SESSIONS,
+    SETTINGS,
+    SIGNING,
+    TEMPLATES,
+    THROTTLE,
+    VALIDATION,
+)
 from web.middleware import (
     error_middleware,
     request_id_middleware,
@@ -28,7 +41,18 @@ from web.middleware import (
     session_middleware,
 )
 from web.render import make_environment
-from web.routes import admin, applicant, applications, calls, documents, public
+from web.routes import (
+    admin,
+    applicant,
+    applications,
+    calls,
+    contracts,
+    documents,
+    pki,
+    public,
+    signing_admin,
+)
+from web.signing import make_notifier, open_signing
 
 log = logging.getLogger("signroom.web")
 
@@ -52,12 +76,16 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_housekeeping)
     app.cleanup_ctx.append(_kyc_workers)
     app.cleanup_ctx.append(_calls)
+    app.cleanup_ctx.append(_signing)
     for table in (
         public.routes,
         applications.routes,
         applicant.routes,
         documents.routes,
         calls.routes,
+        contracts.routes,
+        pki.routes,
+        signing_admin.routes,
         admin.routes,
     ):
         app.add_routes(table)
@@ -122,3 +150,18 @@ async def _calls(app: web.Application) -> AsyncIterator[None]:
     yield
     # Calls still running end cleanly: their segments are closed and audited.
     await registry.close()
+
+
+async def _signing(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    quiet_pyhanko_logs()
+    # Loading (or on first run creating) the CA touches files and maybe a token.
+    app[SIGNING] = await asyncio.to_thread(open_signing, settings)
+    app[NOTIFIER] = make_notifier(settings)
+    validation = ValidationWorkers(
+        timeout_seconds=settings.validation_timeout_seconds,
+        memory_limit_bytes=settings.validation_memory_mb * 1024 * 1024,
+    )
+    app[VALIDATION] = validation
+    yield
+    await asyncio.to_thread(validation.close)

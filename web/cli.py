@@ -26,6 +26,7 @@ from loans.roles import STAFF_ROLES
 from store.database import create_engine, read_only, redacted_url
 from store.errors import StoreError
 from store.migrate import upgrade
+from web import cli_signing
 from web.app import create_app
 from web.auth import users
 from web.auth.passwords import generate_password
@@ -99,6 +100,7 @@ def _parser() -> argparse.ArgumentParser:
         required=True,
         help="score the recording with the passive cues (the only mode offline)",
     )
+    cli_signing.add_parsers(sub)
     return parser
 
 
@@ -163,6 +165,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_with_engine(settings, _audit_verify))
     if args.command == "kyc":
         return _kyc(args)
+    if args.command in ("verify-pdf", "signing", "pki"):
+        return cli_signing.dispatch(args, settings)
     return 2
 
 

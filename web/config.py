@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -67,13 +67,34 @@ class Settings:
     # shared with coturn (use-auth-secret) and expire after turn_ttl_minutes.
     stun_urls: str = ""
     turn_urls: str = ""
-    turn_secret: str = ""
+    turn_secret: str = field(default="", repr=False)
     turn_ttl_minutes: int = 60
     ice_relay_only: bool = False
     # A participant who drops may rejoin within this many seconds.
     call_grace_seconds: int = 120
     # Frames per second the identity checks get from the applicant's live video.
     frame_tap_fps: int = 5
+    bank_name: str = "示例银行股份有限公司"
+    # Encrypts the CA's private keys at rest. Empty: the demo generates one and
+    # keeps it beside the keys (data_dir/pki/passphrase), which protects nothing;
+    # production sets it from a secret store.
+    pki_passphrase: str = field(default="", repr=False)
+    tsa_url: str = ""
+    seal_pkcs11_module: str = ""
+    seal_pkcs11_token: str = ""
+    seal_pkcs11_pin: str = field(default="", repr=False)
+    seal_pkcs11_key_label: str = "signroom-seal"
+    signing_code_minutes: int = 5
+    notifier: str = "demo"
+    notifier_webhook_url: str = ""
+    notifier_webhook_secret: str = field(default="", repr=False)
+    notifier_smtp_host: str = ""
+    notifier_smtp_port: int = 25
+    notifier_smtp_sender: str = ""
+    notifier_smtp_domain: str = ""
+    max_pdf_bytes: int = 20 * 1024 * 1024
+    validation_timeout_seconds: int = 60
+    validation_memory_mb: int = 1024
 
     @property
     def invite_ttl(self) -> timedelta:
@@ -98,6 +119,10 @@ class Settings:
     @property
     def recordings_dir(self) -> Path:
         return self.data_dir / "recordings"
+
+    @property
+    def pki_dir(self) -> Path:
+        return self.data_dir / "pki"
 
     @property
     def ice(self) -> IceSettings:
@@ -140,9 +165,9 @@ class Settings:
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any]) -> Settings:
         values: dict[str, Any] = {}
-        for field in fields(cls):
-            if field.name in raw:
-                values[field.name] = _coerce(field.name, field.type, raw[field.name])
+        for item in fields(cls):
+            if item.name in raw:
+                values[item.name] = _coerce(item.name, item.type, raw[item.name])
         settings = cls(**values)
         settings.check()
         return settings
@@ -175,6 +200,11 @@ class Settings:
             "turn_ttl_minutes",
             "call_grace_seconds",
             "frame_tap_fps",
+            "signing_code_minutes",
+            "notifier_smtp_port",
+            "max_pdf_bytes",
+            "validation_timeout_seconds",
+            "validation_memory_mb",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"SIGNROOM_{name.upper()} must be positive")
@@ -197,6 +227,29 @@ class Settings:
             raise ConfigError(
                 "SIGNROOM_TURN_URLS needs SIGNROOM_TURN_SECRET (coturn's static-auth-secret)"
             )
+        if self.notifier not in ("demo", "webhook", "smtp"):
+            raise ConfigError("SIGNROOM_NOTIFIER must be demo, webhook or smtp")
+        if self.notifier == "webhook" and not (
+            self.notifier_webhook_url and self.notifier_webhook_secret
+        ):
+            raise ConfigError(
+                "SIGNROOM_NOTIFIER=webhook needs SIGNROOM_NOTIFIER_WEBHOOK_URL and _SECRET"
+            )
+        if self.notifier == "smtp" and not (
+            self.notifier_smtp_host and self.notifier_smtp_sender and self.notifier_smtp_domain
+        ):
+            raise ConfigError(
+                "SIGNROOM_NOTIFIER=smtp needs SIGNROOM_NOTIFIER_SMTP_HOST, _SENDER and _DOMAIN"
+            )
+        token = (self.seal_pkcs11_module, self.seal_pkcs11_token, self.seal_pkcs11_pin)
+        if any(token) and not all(token):
+            raise ConfigError(
+                "a PKCS#11 seal needs SIGNROOM_SEAL_PKCS11_MODULE, _TOKEN and _PIN together"
+            )
+        if self.tsa_url and urlsplit(self.tsa_url).scheme not in ("http", "https"):
+            raise ConfigError("SIGNROOM_TSA_URL must be an http or https URL")
+        if not self.bank_name.strip():
+            raise ConfigError("SIGNROOM_BANK_NAME must not be empty")
         try:
             ZoneInfo(self.display_timezone)
         except (ZoneInfoNotFoundError, ValueError):

@@ -7,6 +7,11 @@ from typing import Any
 from kyc import errors as kyc_errors
 from kyc import intake, records, workers
 from loans import errors as loan_errors
+from signing import errors as signing_errors
+from signing import notify
+from signing import records as signing_records
+from signing import workers as signing_workers
+from signing.contract import appearance
 from store import errors as store_errors
 
 
@@ -117,6 +122,35 @@ _LOAN_STATUS: dict[type[loan_errors.LoanError], int] = {
 }
 
 
+def _signing_status(exc: signing_errors.SigningError) -> int:
+    if isinstance(
+        exc,
+        signing_errors.TimestampUnavailable
+        | signing_errors.SealUnavailable
+        | signing_errors.PkiUnavailable
+        | signing_workers.ValidationFailed,
+    ):
+        return 503
+    if isinstance(exc, notify.DeliveryFailed):
+        return 502
+    if isinstance(
+        exc,
+        signing_records.ContractConflict
+        | signing_records.RevocationRefused
+        | signing_errors.NotAGeneratedContract,
+    ):
+        return 409
+    if isinstance(
+        exc,
+        signing_records.CodeRejected
+        | signing_errors.TemplateInvalid
+        | signing_errors.PdfUnreadable
+        | appearance.MarkInvalid,
+    ):
+        return 422
+    return 503
+
+
 def from_domain(exc: Exception) -> ApiError | None:
     """The API error a domain error stands for, or None if it is not one."""
     if isinstance(exc, loan_errors.LoanError):
@@ -140,6 +174,11 @@ def from_domain(exc: Exception) -> ApiError | None:
         kyc_error.status = status
         kyc_error.code = exc.code
         return kyc_error
+    if isinstance(exc, signing_errors.SigningError):
+        signing_error = ApiError(str(exc), details={"step": exc.step} if exc.step else None)
+        signing_error.status = _signing_status(exc)
+        signing_error.code = exc.code
+        return signing_error
     if isinstance(exc, store_errors.BlobNotFound | store_errors.InvalidDigest):
         return NotFound(str(exc))
     return None

@@ -7,6 +7,9 @@ from jinja2 import Environment
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kyc.workers import KycWorkers
+from signing.notify import Notifier
+from signing.service import SigningService
+from signing.workers import ValidationWorkers
 from store.blobs import BlobStore
 from web.auth.sessions import Session, SessionStore
 from web.auth.throttle import LoginThrottle
@@ -21,6 +24,9 @@ BLOBS = web.AppKey("blobs", BlobStore)
 TEMPLATES = web.AppKey("templates", Environment)
 KYC_WORKERS = web.AppKey("kyc_workers", KycWorkers)
 CALLS = web.AppKey("calls", CallRegistry)
+SIGNING = web.AppKey("signing", SigningService)
+NOTIFIER = web.AppKey("notifier", Notifier)
+VALIDATION = web.AppKey("validation", ValidationWorkers)
 
 REQUEST_ID = web.RequestKey("request_id", str)
 SESSION = web.RequestKey("session", Session)

@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
+from signing.workers import quiet_pyhanko_logs
 from web.keys import REQUEST_ID
 
 _INVITE_PATH = re.compile(r"^/i/[^/]+")
@@ -46,6 +47,7 @@ def configure_logging(level: str) -> None:
     root.setLevel(level.upper())
     # Alembic narrates every schema check (/readyz runs one) at INFO.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    quiet_pyhanko_logs()
 
 
 class AccessLogger(AbstractAccessLogger):

@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kyc.liveness import Challenge, random_challenges
 from kyc.records import (
@@ -31,6 +32,8 @@ from loans.errors import ConsentRequired
 from loans.models import Application
 from loans.roles import Role
 from loans.states import Action, State
+from signing.records import OPEN as OPEN_CONTRACT
+from signing.records import latest_contract
 from web import errors
 from web.config import Settings
 from web.guards import principal_of, requires
@@ -75,19 +78,35 @@ async def read_body(request: web.Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def open_application(request: web.Request) -> Application:
-    """The applicant's application, if it takes identity evidence now."""
+async def open_application(request: web.Request, *, liveness: bool = False) -> Application:
+    """The applicant's application, if it takes identity evidence now.
+
+    A liveness check is also taken during the interview while a contract waits
+    for signature: signing needs a fresh one (web.contract_flow).
+    """
     principal = principal_of(request)
     assert principal.application_id is not None
     engine = request.app[ENGINE]
     app = await apps.get_application(engine, principal, principal.application_id)
-    if app.state not in OPEN_FOR_DOCUMENTS:
+    if app.state not in OPEN_FOR_DOCUMENTS and not (
+        liveness and await signing_pending(engine, app) is not None
+    ):
         raise errors.Conflict(
             f"identity evidence cannot be sent while the application is {app.state}"
         )
     if await current_consent(engine, app.id) is None:
         raise ConsentRequired("agree to recording and data use first")
     return app
+
+
+async def signing_pending(engine: AsyncEngine, app: Application) -> datetime | None:
+    """When the contract waiting for this applicant's signature was pushed, if one is."""
+    if app.state is not State.IN_INTERVIEW:
+        return None
+    contract = await latest_contract(engine, app.id)
+    if contract is None or contract.status not in OPEN_CONTRACT or contract.partial_step:
+        return None
+    return contract.pushed_at
 
 
 @routes.post("/api/applicant/documents/{kind}")
@@ -195,10 +214,11 @@ async def start_liveness(request: web.Request) -> web.Response:
     principal = principal_of(request)
     engine = request.app[ENGINE]
     settings = request.app[SETTINGS]
-    app = await open_application(request)
+    app = await open_application(request, liveness=True)
     if (await latest_readings(engine, app.id)).get(DocumentKind.ID_FRONT.value) is None:
         raise errors.Conflict("photograph the photo side of your ID card first")
-    if await failed_liveness_count(engine, app.id) >= settings.liveness_attempts:
+    since = await signing_pending(engine, app)
+    if await failed_liveness_count(engine, app.id, since=since) >= settings.liveness_attempts:
         error = errors.Conflict(
             "the liveness check did not succeed; your account manager will continue with "
             "you on the video call"
@@ -229,7 +249,7 @@ async def liveness_video(request: web.Request) -> web.Response:
     principal = principal_of(request)
     engine = request.app[ENGINE]
     settings = request.app[SETTINGS]
-    app = await open_application(request)
+    app = await open_application(request, liveness=True)
     attempt = await get_liveness(engine, app.id, request.match_info["attempt_id"])
     if attempt is None:
         raise errors.NotFound("no such liveness attempt")
@@ -271,7 +291,7 @@ async def liveness_video(request: web.Request) -> web.Response:
         request_id=request.get(REQUEST_ID),
     )
     body = done.as_json()
-    if passed and await identity_evidence_complete(engine, app.id):
+    if passed and app.state is State.INVITED and await identity_evidence_complete(engine, app.id):
         verified = await apps.act(
             engine,
             SYSTEM_PRINCIPAL,
@@ -283,6 +303,8 @@ async def liveness_video(request: web.Request) -> web.Response:
     else:
         body["application_state"] = app.state.value
         body["attempts_left"] = max(
-            settings.liveness_attempts - await failed_liveness_count(engine, app.id), 0
+            settings.liveness_attempts
+            - await failed_liveness_count(engine, app.id, since=await signing_pending(engine, app)),
+            0,
         )
     return web.json_response(body)

@@ -15,11 +15,8 @@ function recorderType() {
   return "";
 }
 
-async function run() {
-  const button = document.getElementById("liveness-start");
-  const status = document.getElementById("liveness-status");
-  const prompt = document.getElementById("liveness-prompt");
-  const video = document.getElementById("liveness-video");
+// Runs one attempt with the given elements; resolves to true when it passed.
+export async function runLiveness({ button, status, prompt, video }) {
   button.disabled = true;
   status.className = "status";
   status.textContent = "";
@@ -33,7 +30,7 @@ async function run() {
     status.textContent = messages.liveness_camera_denied;
     status.className = "status error";
     button.disabled = false;
-    return;
+    return false;
   }
   try {
     video.srcObject = stream;
@@ -68,9 +65,11 @@ async function run() {
     status.textContent = passed ? messages.liveness_passed : messages.liveness_failed;
     status.className = passed ? "status pass" : "status error";
     button.hidden = passed;
+    return passed;
   } catch (e) {
     status.textContent = describe(e);
     status.className = "status error";
+    return false;
   } finally {
     stream.getTracks().forEach((track) => track.stop());
     button.disabled = false;
@@ -78,5 +77,11 @@ async function run() {
 }
 
 if (section) {
-  document.getElementById("liveness-start").addEventListener("click", run);
+  const elements = {
+    button: document.getElementById("liveness-start"),
+    status: document.getElementById("liveness-status"),
+    prompt: document.getElementById("liveness-prompt"),
+    video: document.getElementById("liveness-video"),
+  };
+  elements.button.addEventListener("click", () => runLiveness(elements));
 }

@@ -1,0 +1,308 @@
+"""Rendering the loan contract PDF from a versioned template and an application's terms.
+
+The template is Jinja2 text run in a sandbox (admins edit it, so it must not reach
+Python objects) with a line-based layout: "# " title, "## " clause heading,
+"[[schedule]]" the repayment table, "[[signatures]]" the signature page, any
+other text a paragraph. Values are escaped for reportlab's paragraph markup.
+Chinese is drawn with an embedded subset of Debian's WenQuanYi Zen Hei.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
+    KeepTogether,
+    PageBreak,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from loans.models import RepaymentMethod
+from signing.contract.numerals import capital_amount
+from signing.contract.schedule import Schedule, add_months, repayment_schedule
+from signing.errors import TemplateInvalid
+from signing.pades import SignatureBox
+
+FONT_PATH = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
+FONT = "WenQuanYiZenHei"
+BUILTIN_TEMPLATE = Path(__file__).with_name("templates") / "loan_contract_v1.txt"
+MAX_TEMPLATE_CHARS = 100_000
+
+# Signature appearances sit at fixed places on the last page (the signature page).
+APPLICANT_BOX = (70, 430, 280, 530)
+BANK_BOX = (320, 430, 530, 530)
+
+METHOD_LABELS = {
+    RepaymentMethod.EQUAL_INSTALMENT: "等额本息",
+    RepaymentMethod.EQUAL_PRINCIPAL: "等额本金",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ContractTerms:
+    contract_number: str
+    bank_name: str
+    company_name: str
+    credit_code: str
+    legal_rep_name: str
+    amount_fen: int
+    annual_rate_ppm: int
+    term_months: int
+    method: RepaymentMethod
+    start: date
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedContract:
+    pdf: bytes
+    sha256: str
+    page_count: int
+    template_version: int
+
+    @property
+    def applicant_box(self) -> SignatureBox:
+        return SignatureBox(self.page_count - 1, APPLICANT_BOX)
+
+    @property
+    def bank_box(self) -> SignatureBox:
+        return SignatureBox(self.page_count - 1, BANK_BOX)
+
+
+def _register_font() -> None:
+    if FONT not in pdfmetrics.getRegisteredFontNames():
+        if not FONT_PATH.exists():
+            raise TemplateInvalid(
+                f"CJK font {FONT_PATH} is missing: install Debian's fonts-wqy-zenhei"
+            )
+        pdfmetrics.registerFont(TTFont(FONT, str(FONT_PATH), subfontIndex=0))
+
+
+def yuan(amount_fen: int) -> str:
+    return f"{amount_fen // 100:,}.{amount_fen % 100:02d}"
+
+
+def _percent(rate_ppm: int) -> str:
+    whole, rest = divmod(rate_ppm, 10_000)
+    return f"{whole}.{rest:04d}".rstrip("0").rstrip(".")
+
+
+_environment = SandboxedEnvironment(
+    undefined=StrictUndefined,
+    autoescape=False,
+    finalize=lambda value: escape(str(value)),
+)
+
+
+def check_template(body: str) -> None:
+    """Refuse a template that cannot render (bad syntax, unknown names, missing blocks)."""
+    if len(body) > MAX_TEMPLATE_CHARS:
+        raise TemplateInvalid(f"template longer than {MAX_TEMPLATE_CHARS} characters")
+    for marker in ("[[schedule]]", "[[signatures]]"):
+        if marker not in body:
+            raise TemplateInvalid(f"template must contain {marker} on a line of its own")
+    sample = ContractTerms(
+        "HT-CHECK",
+        "示例银行",
+        "示例公司",
+        "91350100M000100Y43",
+        "张三",
+        100_000_00,
+        43_500,
+        12,
+        RepaymentMethod.EQUAL_INSTALMENT,
+        date(2026, 1, 1),
+    )
+    _expand(body, sample, repayment_schedule(100_000_00, 43_500, 12, sample.method, sample.start))
+
+
+def _expand(body: str, terms: ContractTerms, schedule: Schedule) -> str:
+    values: dict[str, Any] = {
+        "contract_number": terms.contract_number,
+        "bank_name": terms.bank_name,
+        "company_name": terms.company_name,
+        "credit_code": terms.credit_code,
+        "legal_rep_name": terms.legal_rep_name,
+        "amount": yuan(terms.amount_fen),
+        "amount_capital": capital_amount(terms.amount_fen),
+        "rate": _percent(terms.annual_rate_ppm),
+        "term_months": terms.term_months,
+        "start_date": terms.start.strftime("%Y年%m月%d日"),
+        "end_date": add_months(terms.start, terms.term_months).strftime("%Y年%m月%d日"),
+        "method_label": METHOD_LABELS[terms.method],
+        "total_interest": yuan(schedule.total_interest_fen),
+        "total_payment": yuan(schedule.total_payment_fen),
+    }
+    try:
+        return _environment.from_string(body).render(values)
+    except TemplateError as exc:
+        raise TemplateInvalid(f"template does not render: {exc}") from None
+
+
+def _styles() -> dict[str, ParagraphStyle]:
+    base = ParagraphStyle("body", fontName=FONT, fontSize=10.5, leading=17, wordWrap="CJK")
+    return {
+        "body": base,
+        "title": ParagraphStyle(
+            "title", parent=base, fontSize=18, leading=26, alignment=TA_CENTER, spaceAfter=8
+        ),
+        "heading": ParagraphStyle("heading", parent=base, fontSize=11.5, leading=20, spaceBefore=6),
+        "cell": ParagraphStyle("cell", parent=base, fontSize=8.5, leading=11),
+    }
+
+
+def _schedule_table(schedule: Schedule, style: ParagraphStyle) -> Table:
+    header = ["期数", "还款日", "应还本息", "应还本金", "应还利息", "剩余本金"]
+    rows: list[list[str]] = [header]
+    for row in schedule.rows:
+        rows.append(
+            [
+                str(row.number),
+                row.due.isoformat(),
+                yuan(row.payment_fen),
+                yuan(row.principal_fen),
+                yuan(row.interest_fen),
+                yuan(row.balance_fen),
+            ]
+        )
+    rows.append(
+        [
+            "合计",
+            "",
+            yuan(schedule.total_payment_fen),
+            yuan(schedule.total_principal_fen),
+            yuan(schedule.total_interest_fen),
+            "",
+        ]
+    )
+    table = Table(
+        rows, colWidths=[14 * mm, 26 * mm, 30 * mm, 30 * mm, 28 * mm, 30 * mm], repeatRows=1
+    )
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONT", (0, 0), (-1, -1), FONT, 8.5),
+                ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eeeeee")),
+                ("BACKGROUND", (0, -1), (-1, -1), colors.HexColor("#f6f6f6")),
+                ("ALIGN", (2, 1), (-1, -1), "RIGHT"),
+            ]
+        )
+    )
+    return table
+
+
+class _NumberedCanvas(Canvas):
+    """Writes "第 n 页 共 N 页" and the contract number once the page count is known."""
+
+    contract_number = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pages: list[dict[str, Any]] = []
+
+    def showPage(self) -> None:
+        self._pages.append(dict(self.__dict__))
+        self._startPage()  # type: ignore[attr-defined]
+
+    def save(self) -> None:
+        total = len(self._pages)
+        for state in self._pages:
+            self.__dict__.update(state)
+            self.setFont(FONT, 8.5)
+            self.drawCentredString(
+                A4[0] / 2, 12 * mm, f"第 {self.getPageNumber()} 页 共 {total} 页"
+            )
+            self.drawRightString(A4[0] - 20 * mm, 12 * mm, f"合同编号：{self.contract_number}")
+            super().showPage()
+        super().save()
+
+
+def _signature_page(terms: ContractTerms, styles: dict[str, ParagraphStyle]) -> list[Any]:
+    # Coordinates of APPLICANT_BOX / BANK_BOX are fixed; this page only labels them.
+    return [
+        PageBreak(),
+        Paragraph("（以下无正文，为本合同签署页）", styles["body"]),
+        Spacer(1, 40 * mm),
+        Table(
+            [
+                [
+                    f"借款人（乙方）：{escape(terms.company_name)}",
+                    f"贷款人（甲方）：{escape(terms.bank_name)}",
+                ],
+                [f"法定代表人：{escape(terms.legal_rep_name)}（电子签名）", "（电子印章）"],
+            ],
+            colWidths=[85 * mm, 85 * mm],
+            style=TableStyle([("FONT", (0, 0), (-1, -1), FONT, 10.5)]),
+        ),
+    ]
+
+
+def render_contract(body: str, version: int, terms: ContractTerms) -> RenderedContract:
+    _register_font()
+    schedule = repayment_schedule(
+        terms.amount_fen, terms.annual_rate_ppm, terms.term_months, terms.method, terms.start
+    )
+    text = _expand(body, terms, schedule)
+    styles = _styles()
+    story: list[Any] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if stripped == "[[schedule]]":
+            story.append(_schedule_table(schedule, styles["cell"]))
+        elif stripped == "[[signatures]]":
+            story.extend(_signature_page(terms, styles))
+        elif stripped.startswith("## "):
+            story.append(KeepTogether([Paragraph(stripped[3:], styles["heading"])]))
+        elif stripped.startswith("# "):
+            story.append(Paragraph(stripped[2:], styles["title"]))
+        else:
+            story.append(Paragraph(stripped, styles["body"]))
+    buffer = io.BytesIO()
+    document = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=20 * mm,
+        rightMargin=20 * mm,
+        topMargin=20 * mm,
+        bottomMargin=22 * mm,
+        title=f"借款合同 {terms.contract_number}",
+        author=terms.bank_name,
+        creator="signroom",
+        invariant=True,
+    )
+
+    class Numbered(_NumberedCanvas):
+        contract_number = terms.contract_number
+
+    try:
+        document.build(story, canvasmaker=Numbered)
+    except ValueError as exc:
+        raise TemplateInvalid(f"template does not lay out: {exc}") from None
+    pdf = buffer.getvalue()
+    return RenderedContract(pdf, hashlib.sha256(pdf).hexdigest(), document.page, version)
+
+
+def builtin_template() -> str:
+    return BUILTIN_TEMPLATE.read_text(encoding="utf-8")

@@ -1,0 +1,53 @@
+"""Errors of the signing package, each with a stable machine-readable code.
+
+`step` names the pipeline step that failed, so a caller can say exactly what to
+retry (render, applicant_sign, bank_sign, timestamp, validation_data, ...).
+"""
+
+from __future__ import annotations
+
+
+class SigningError(Exception):
+    code = "signing_error"
+
+    def __init__(self, message: str, *, step: str | None = None) -> None:
+        super().__init__(message)
+        self.step = step
+
+
+class TemplateInvalid(SigningError):
+    code = "template_invalid"
+
+
+class PkiUnavailable(SigningError):
+    """Keys or certificates could not be loaded (missing files, wrong passphrase)."""
+
+    code = "pki_unavailable"
+
+
+class SealUnavailable(SigningError):
+    """The bank's seal key (PKCS#11 token or key file) could not be used."""
+
+    code = "seal_unavailable"
+
+
+class TimestampUnavailable(SigningError):
+    code = "timestamp_unavailable"
+
+
+class BadTimestampRequest(SigningError):
+    code = "bad_timestamp_request"
+
+
+class BadOcspRequest(SigningError):
+    code = "bad_ocsp_request"
+
+
+class NotAGeneratedContract(SigningError):
+    """Only contracts this service rendered are ever signed."""
+
+    code = "not_a_generated_contract"
+
+
+class PdfUnreadable(SigningError):
+    code = "pdf_unreadable"

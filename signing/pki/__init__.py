@@ -1,0 +1,1 @@
+"""The service's certificate hierarchy, event certificates, revocation and time-stamping."""

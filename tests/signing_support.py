@@ -1,0 +1,120 @@
+"""Helpers for the signing tests: a case in its interview, a drawn mark, poppler and NSS."""
+
+from __future__ import annotations
+
+import base64
+import io
+import shutil
+import socket
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+
+from audit.log import Actor
+from kyc.liveness import Challenge
+from kyc.records import complete_liveness, issue_liveness
+from loans import applications as apps
+from loans.access import SYSTEM_PRINCIPAL, Principal
+from loans.roles import Role
+from loans.states import Action
+from tests.test_web_documents import consenting_applicant, matching_documents, upload
+from tests.web_support import Browser, Service
+
+SYSTEM = Actor("system", "system")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def require_tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is missing: `make test` installs it (scripts/debian-packages.txt)")
+    return path
+
+
+def drawn_mark(width: int = 600, height: int = 220) -> bytes:
+    """A handwriting-like stroke on a transparent canvas, as the phone's pad sends it."""
+    image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    points = [(40 + i * 9, 110 + int(50 * ((i % 7) - 3) / 3)) for i in range(55)]
+    draw.line(points, fill=(17, 17, 17, 255), width=5, joint="curve")
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def mark_b64() -> str:
+    return base64.b64encode(drawn_mark()).decode()
+
+
+async def record_liveness_pass(service: Service, app_id: str) -> str:
+    """A liveness attempt as the worker records one that passed (the real check needs a
+    face video; tests/test_web_liveness.py runs it on real clips)."""
+    attempt = await issue_liveness(
+        service.engine, SYSTEM, app_id, [Challenge.BLINK, Challenge.TURN_LEFT],
+        valid_for=timedelta(minutes=5),
+    )
+    await complete_liveness(
+        service.engine,
+        SYSTEM,
+        attempt,
+        passed=True,
+        result={
+            "detected": {"blink": True, "turn_left": True},
+            "face_distance": "0.3100",
+            "face_decision": "match",
+            "passive": {"decision": "live", "score": "0.900"},
+        },
+        video_sha256="0" * 64,
+    )
+    return attempt.id
+
+
+async def applicant_in_interview(service: Service) -> tuple[Browser, str]:
+    """An applicant whose documents were read for real, identity verified, in the call."""
+    applicant, app_id = await consenting_applicant(service)
+    front, back, licence, _id_number = matching_documents()
+    for kind, data in (("id_front", front), ("id_back", back), ("licence", licence)):
+        response = await upload(applicant, kind, data)
+        assert response.status == 201, response.text
+        assert response.body["passed"], response.body["checks"]
+    await record_liveness_pass(service, app_id)
+    await apps.act(service.engine, SYSTEM_PRINCIPAL, app_id, Action.VERIFY_IDENTITY)
+    manager = Principal(Role.MANAGER, user_id=service.user_ids["m1"])
+    await apps.act(service.engine, manager, app_id, Action.START_INTERVIEW)
+    return applicant, app_id
+
+
+def pdf_text(pdf: Path) -> str:
+    return subprocess.run(
+        [require_tool("pdftotext"), "-layout", str(pdf), "-"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+
+
+def pdfsig(pdf: Path, nss_dir: Path | None = None) -> str:
+    command = [require_tool("pdfsig")]
+    if nss_dir is not None:
+        command += ["-nssdir", f"sql:{nss_dir}"]
+    result = subprocess.run([*command, str(pdf)], capture_output=True, text=True, check=False)
+    return result.stdout + result.stderr
+
+
+def nss_trusting(directory: Path, root_pem: Path) -> Path:
+    """An NSS database (Debian's libnss3-tools) that trusts the service root."""
+    directory.mkdir(parents=True, exist_ok=True)
+    certutil = require_tool("certutil")
+    subprocess.run([certutil, "-N", "-d", f"sql:{directory}", "--empty-password"], check=True)
+    subprocess.run(
+        [certutil, "-A", "-n", "signroom-root", "-t", "CT,C,C", "-i", str(root_pem),
+         "-d", f"sql:{directory}"],
+        check=True,
+    )
+    return directory

@@ -1,0 +1,228 @@
+"""The signing flow through the real app: push, read, code, fresh liveness, sign, seal,
+LTV, download; validated by the service, by pdfsig (with NSS trusting the service root
+and fetching OCSP from the running service) and ten years on; failures leave nothing
+shown as signed and can be retried."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pyhanko.keys import load_cert_from_pemder
+from sqlalchemy import select
+
+from loans.roles import Role
+from signing.validation import Verdict, validate_pdf
+from store.schema import audit_log
+from tests.signing_support import (
+    applicant_in_interview,
+    free_port,
+    mark_b64,
+    nss_trusting,
+    pdfsig,
+    record_liveness_pass,
+)
+from tests.web_support import Browser, Service, start_service, stop_service
+from web.keys import SIGNING
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pyhanko.*")
+
+
+@pytest.fixture
+async def signing_service(tmp_path: Path, sqlite_url: str) -> AsyncIterator[Service]:
+    service = await start_service(tmp_path, sqlite_url, port=free_port())
+    await service.add_user("m1", Role.MANAGER)
+    await service.add_user("m2", Role.MANAGER)
+    await service.add_user("c1", Role.COMPLIANCE)
+    try:
+        yield service
+    finally:
+        await stop_service(service)
+
+
+async def read_every_page(applicant: Browser) -> dict[str, object]:
+    contract = (await applicant.request("GET", "/api/applicant/contract")).body
+    for page in range(1, contract["page_count"] + 1):
+        image = await applicant.request("GET", f"/api/applicant/contract/pages/{page}")
+        assert image.status == 200
+        assert image.headers["Content-Type"] == "image/png"
+        read = await applicant.request("POST", f"/api/applicant/contract/pages/{page}/read")
+        assert read.status == 200, read.text
+    return dict(read.body)
+
+
+async def demo_code(manager: Browser, app_id: str) -> str:
+    status = await manager.request("GET", f"/api/applications/{app_id}/contract")
+    code = status.body["demo_code"]
+    assert isinstance(code, str) and len(code) == 6
+    return code
+
+
+async def actions_of(service: Service, app_id: str) -> list[tuple[str, dict[str, object]]]:
+    async with service.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(audit_log.c.action, audit_log.c.details)
+                .where(audit_log.c.application_id == app_id)
+                .order_by(audit_log.c.seq)
+            )
+        ).all()
+    return [(action, json.loads(details)) for action, details in rows]
+
+
+async def test_an_applicant_signs_and_every_validator_accepts_the_file(
+    signing_service: Service, tmp_path: Path
+) -> None:
+    service = signing_service
+    applicant, app_id = await applicant_in_interview(service)
+    manager = await service.staff("m1")
+
+    pushed = await manager.request("POST", f"/api/applications/{app_id}/contract")
+    assert pushed.status == 201, pushed.text
+    assert pushed.body["status"] == "pushed" and pushed.body["page_count"] >= 2
+    other = await service.staff("m2")
+    assert (await other.request("GET", f"/api/applications/{app_id}/contract")).status == 403
+
+    early = await applicant.request("POST", "/api/applicant/contract/code")
+    assert early.status == 409 and early.body["code"] == "pages_unread"
+    read = await read_every_page(applicant)
+    assert read["pages_read"] == list(range(1, pushed.body["page_count"] + 1))
+    assert (await applicant.request("POST", "/api/applicant/contract/code")).status == 200
+    code = await demo_code(manager, app_id)
+
+    # The liveness check from identity verification is older than the contract.
+    stale = await applicant.request(
+        "POST", "/api/applicant/contract/sign", json={"code": code, "mark_png": mark_b64()}
+    )
+    assert stale.status == 409 and stale.body["code"] == "liveness_required"
+    await record_liveness_pass(service, app_id)
+    wrong = "000000" if code != "000000" else "111111"
+    refused = await applicant.request(
+        "POST", "/api/applicant/contract/sign", json={"code": wrong, "mark_png": mark_b64()}
+    )
+    assert refused.status == 422 and refused.body["code"] == "code_rejected"
+    blank = await applicant.request(
+        "POST", "/api/applicant/contract/sign", json={"code": code, "mark_png": ""}
+    )
+    assert blank.status == 422
+
+    signed = await applicant.request(
+        "POST", "/api/applicant/contract/sign", json={"code": code, "mark_png": mark_b64()}
+    )
+    assert signed.status == 200, signed.text
+    assert signed.body["status"] == "signed"
+    application = await manager.request("GET", f"/api/applications/{app_id}")
+    assert application.body["state"] == "contract_signed"
+    again = await applicant.request(
+        "POST", "/api/applicant/contract/sign", json={"code": code, "mark_png": mark_b64()}
+    )
+    assert again.status == 409
+
+    download = await applicant.session.get("/api/applicant/contract/document")
+    pdf = await download.read()
+    assert download.status == 200 and pdf.startswith(b"%PDF-")
+    path = tmp_path / "signed.pdf"
+    path.write_bytes(pdf)
+
+    # The service's own validator, through its upload page's API.
+    report = await manager.request(
+        "POST", "/api/verify-pdf", data=pdf, headers={"Content-Type": "application/pdf"}
+    )
+    assert report.status == 200, report.text
+    assert report.body["verdict"] == "valid", report.body
+    kinds = [(s["kind"], s["field_name"]) for s in report.body["signatures"]]
+    assert kinds[:2] == [("signature", "applicant"), ("signature", "bank")]
+    assert kinds[2][0] == "document_timestamp"
+    assert "IDSHA256:" in report.body["signatures"][0]["signer"]
+
+    # pdfsig: every signature valid; with NSS trusting the root (and the running
+    # service answering OCSP) the certificates validate too.
+    plain = await asyncio.to_thread(pdfsig, path)
+    assert plain.count("Signature Validation: Signature is Valid.") == 2, plain
+    root_pem = service.settings.pki_dir / "root.pem"
+    nss = nss_trusting(tmp_path / "nss", root_pem)
+    trusted = await asyncio.to_thread(pdfsig, path, nss)
+    assert trusted.count("Certificate Validation: Certificate is Trusted.") == 2, trusted
+
+    # Ten years on, with nothing but the file and the root.
+    root = load_cert_from_pemder(str(root_pem))
+    later = await validate_pdf(pdf, [root], at=datetime.now(UTC) + timedelta(days=3653))
+    assert later.verdict is Verdict.VALID, later
+
+    trail = await actions_of(service, app_id)
+    names = [action for action, _ in trail]
+    for expected in (
+        "contract.pushed",
+        "contract.page_read",
+        "contract.code_sent",
+        "contract.code_rejected",
+        "contract.code_accepted",
+        "pki.certificate_issued",
+        "contract.applicant_signed",
+        "contract.bank_sealed",
+        "contract.long_term_validation",
+        "contract.signed",
+    ):
+        assert expected in names, expected
+    steps = [d for a, d in trail if a in (
+        "contract.applicant_signed", "contract.bank_sealed", "contract.long_term_validation"
+    )]
+    assert steps[0]["document_sha256_before"] == pushed.body["pdf_sha256"]
+    for before, after in zip(steps, steps[1:], strict=False):
+        assert after["document_sha256_before"] == before["document_sha256_after"]
+    issued = next(d for a, d in trail if a == "pki.certificate_issued")
+    assert set(issued["kyc_basis"]["documents"]) == {"id_front", "id_back", "licence"}  # type: ignore[index]
+    assert "11010" not in json.dumps(trail)  # no ID number in the trail, only its hash
+    assert (await manager.request("GET", "/api/audit/verify")).status == 403
+    compliance = await service.staff("c1")
+    assert (await compliance.request("GET", "/api/audit/verify")).body["ok"] is True
+
+
+async def test_a_failing_timestamp_leaves_nothing_signed_and_the_step_can_be_retried(
+    signing_service: Service,
+) -> None:
+    service = signing_service
+    applicant, app_id = await applicant_in_interview(service)
+    manager = await service.staff("m1")
+    assert (await manager.request("POST", f"/api/applications/{app_id}/contract")).status == 201
+    await read_every_page(applicant)
+    await record_liveness_pass(service, app_id)
+    assert service.server.app is not None
+    signing = service.server.app[SIGNING]
+    working = signing.settings
+    # A TSA that is not there: a closed port on loopback.
+    signing.settings = dataclasses.replace(working, tsa_url=f"http://127.0.0.1:{free_port()}/")
+    assert (await applicant.request("POST", "/api/applicant/contract/code")).status == 200
+    failed = await applicant.request(
+        "POST",
+        "/api/applicant/contract/sign",
+        json={"code": await demo_code(manager, app_id), "mark_png": mark_b64()},
+    )
+    assert failed.status == 503, failed.text
+    assert failed.body["code"] == "timestamp_unavailable"
+    assert failed.body["details"]["step"] == "applicant_sign"
+    status = (await applicant.request("GET", "/api/applicant/contract")).body
+    assert status["status"] == "failed" and status["signed_sha256"] is None
+    assert status["progress"] is None  # the applicant's signature did not happen
+    assert (await applicant.request("GET", "/api/applicant/contract/document")).status == 409
+    assert (await manager.request("GET", f"/api/applications/{app_id}")).body["state"] == (
+        "in_interview"
+    )
+
+    signing.settings = working
+    assert (await applicant.request("POST", "/api/applicant/contract/code")).status == 200
+    retried = await applicant.request(
+        "POST",
+        "/api/applicant/contract/sign",
+        json={"code": await demo_code(manager, app_id), "mark_png": mark_b64()},
+    )
+    assert retried.status == 200, retried.text
+    assert retried.body["status"] == "signed"
+    names = [a for a, _ in await actions_of(service, app_id)]
+    assert "contract.signing_failed" in names
+    assert names[-2:] == ["contract.signed", "application.transition"]

@@ -1,0 +1,305 @@
+"""The signing flow of one contract, step by step, each step stored and audited.
+
+push -> pages read -> code -> fresh liveness -> applicant signature (event
+certificate) -> bank seal -> validation data and document timestamp -> signed.
+The signed file is referenced only after the last step; until then the contract
+shows "pushed" or "failed" with the step that failed, and the partial file (after
+the last step that worked) lets that step be retried without starting over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import tempfile
+from collections import OrderedDict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from audit.log import Actor
+from kyc.records import latest_liveness, latest_readings
+from kyc.workers import DocumentKind
+from loans import applications as apps
+from loans.access import SYSTEM_PRINCIPAL
+from loans.models import Application
+from loans.states import Action, State
+from signing import records
+from signing.contract.appearance import check_mark
+from signing.contract.render import APPLICANT_BOX, BANK_BOX, ContractTerms, render_contract
+from signing.errors import NotAGeneratedContract, SigningError
+from signing.notify import CodeMessage
+from signing.pades import SignatureBox, signer_certificates
+from signing.pki.event import SignerIdentity
+from signing.records import Contract
+from web import errors
+from web.keys import BLOBS, ENGINE, NOTIFIER, SETTINGS, SIGNING
+
+PAGE_DPI = 110
+PAGE_CACHE_SIZE = 64
+_page_cache: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+
+APPLICANT_SIGNED = "applicant_signed"
+BANK_SEALED = "bank_sealed"
+LONG_TERM_VALIDATION = "long_term_validation"
+
+
+def conflict(message: str, code: str) -> errors.ApiError:
+    error = errors.Conflict(message)
+    error.code = code
+    return error
+
+
+async def push(
+    app: web.Application, actor: Actor, application: Application, request_id: str | None
+) -> Contract:
+    if application.state is not State.IN_INTERVIEW:
+        raise conflict("push the contract during the video interview", "not_in_interview")
+    engine = app[ENGINE]
+    settings = app[SETTINGS]
+    template = await records.current_template(engine)
+    now = datetime.now(UTC)
+    number = records.new_contract_number(now)
+    terms = ContractTerms(
+        contract_number=number,
+        bank_name=settings.bank_name,
+        company_name=application.company_name,
+        credit_code=application.credit_code,
+        legal_rep_name=application.legal_rep_name,
+        amount_fen=application.amount_fen,
+        annual_rate_ppm=application.annual_rate_ppm,
+        term_months=application.term_months,
+        method=application.repayment_method,
+        start=now.astimezone(ZoneInfo(settings.display_timezone)).date(),
+    )
+    rendered = await asyncio.to_thread(render_contract, template.body, template.version, terms)
+    await app[BLOBS].put(rendered.pdf)
+    return await records.push_contract(
+        engine, actor, application.id, number, rendered, request_id=request_id
+    )
+
+
+async def page_image(app: web.Application, contract: Contract, page: int) -> bytes:
+    """One page as PNG for the phone, rendered by poppler's pdftoppm."""
+    if not 1 <= page <= contract.page_count:
+        raise errors.NotFound(f"the contract has pages 1 to {contract.page_count}")
+    key = (contract.pdf_sha256, page)
+    if key in _page_cache:
+        _page_cache.move_to_end(key)
+        return _page_cache[key]
+    pdf = await app[BLOBS].get(contract.pdf_sha256)
+    with tempfile.TemporaryDirectory() as directory:
+        source = Path(directory) / "contract.pdf"
+        source.write_bytes(pdf)
+        process = await asyncio.create_subprocess_exec(
+            "pdftoppm",
+            "-f",
+            str(page),
+            "-l",
+            str(page),
+            "-r",
+            str(PAGE_DPI),
+            "-png",
+            "-singlefile",
+            str(source),
+            str(Path(directory) / "page"),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        await process.communicate()
+        if process.returncode != 0:
+            raise errors.ServiceUnavailable("the page could not be drawn; try again")
+        image = (Path(directory) / "page.png").read_bytes()
+    _page_cache[key] = image
+    if len(_page_cache) > PAGE_CACHE_SIZE:
+        _page_cache.popitem(last=False)
+    return image
+
+
+async def send_code(
+    app: web.Application,
+    actor: Actor,
+    application: Application,
+    contract: Contract,
+    request_id: str | None,
+) -> None:
+    if not contract.all_pages_read:
+        raise conflict("read every page of the contract first", "pages_unread")
+    minutes = app[SETTINGS].signing_code_minutes
+    code = await records.issue_code(
+        app[ENGINE], actor, contract, timedelta(minutes=minutes), request_id=request_id
+    )
+    await app[NOTIFIER].send_code(
+        CodeMessage(
+            application.id, application.legal_rep_phone, code, contract.contract_number, minutes
+        )
+    )
+
+
+def decode_mark(encoded: str) -> bytes:
+    try:
+        raw = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise errors.ValidationFailed("the drawn signature is not base64 PNG data") from None
+    return check_mark(raw)
+
+
+async def _identity(
+    app: web.Application, application: Application
+) -> tuple[SignerIdentity, dict[str, object]]:
+    """Who signs, from the verified documents, and which KYC results that rests on."""
+    engine = app[ENGINE]
+    readings = await latest_readings(engine, application.id)
+    front = readings.get(DocumentKind.ID_FRONT.value)
+    if (
+        front is None
+        or "id_number" not in front.fields
+        or not all(r.passed for r in readings.values())
+    ):
+        raise conflict("identity verification is incomplete", "identity_unverified")
+    attempt = await latest_liveness(engine, application.id)
+    assert attempt is not None
+    basis: dict[str, object] = {
+        "documents": {kind: reading.id for kind, reading in sorted(readings.items())},
+        "liveness_attempt": attempt.id,
+        "face_distance": (attempt.result or {}).get("face_distance"),
+    }
+    identity = SignerIdentity(
+        name=application.legal_rep_name,
+        id_number=front.fields["id_number"].value,
+        company=application.company_name,
+    )
+    return identity, basis
+
+
+async def sign(
+    app: web.Application,
+    actor: Actor,
+    application: Application,
+    contract: Contract,
+    code: str,
+    mark_png: bytes,
+    request_id: str | None,
+) -> Contract:
+    """The applicant's signature, then the bank's steps. Raises with the failed step."""
+    engine = app[ENGINE]
+    if application.state is not State.IN_INTERVIEW:
+        raise conflict("sign during the video interview", "not_in_interview")
+    if contract.partial_step is not None:
+        raise conflict(
+            "your signature is recorded; the bank is completing the contract", "already_signed"
+        )
+    if not contract.all_pages_read:
+        raise conflict("read every page of the contract first", "pages_unread")
+    attempt = await latest_liveness(engine, application.id)
+    if attempt is None or attempt.issued_at < contract.pushed_at or attempt.status != "passed":
+        raise conflict(
+            "pass a fresh face and liveness check after the contract was shown",
+            "liveness_required",
+        )
+    identity, basis = await _identity(app, application)
+    # Last of the checks, so a refusal above does not use up the code.
+    await records.consume_code(engine, actor, contract, code, request_id=request_id)
+    pdf = await app[BLOBS].get(contract.pdf_sha256)
+    if hashlib.sha256(pdf).hexdigest() != contract.pdf_sha256:
+        raise NotAGeneratedContract("the stored contract does not match what was rendered")
+    service = app[SIGNING]
+    credential = service.issue_event_credential(identity)
+    serial = credential.certificate.serial_number
+    await records.record_certificate(
+        engine,
+        actor,
+        credential.certificate,
+        "event",
+        {
+            "kyc_basis": basis,
+            "id_hash": credential.id_hash,
+            "id_hash_salt": credential.id_hash_salt,
+        },
+        application_id=application.id,
+        contract_id=contract.id,
+        request_id=request_id,
+    )
+    place = SignatureBox(contract.page_count - 1, APPLICANT_BOX)
+    try:
+        signed = await service.sign_applicant(pdf, credential, place, mark_png)
+    except SigningError as exc:
+        await records.record_failure(
+            engine, actor, contract, "applicant_sign", exc, request_id=request_id
+        )
+        raise
+    finally:
+        # The one reference to the event key: it signs once and is gone.
+        del credential
+    digest = await app[BLOBS].put(signed)
+    await records.record_step(
+        engine,
+        actor,
+        contract,
+        APPLICANT_SIGNED,
+        contract.pdf_sha256,
+        digest,
+        {"certificate_serial": str(serial)},
+        request_id=request_id,
+    )
+    return await complete(app, application, request_id)
+
+
+async def complete(
+    app: web.Application, application: Application, request_id: str | None
+) -> Contract:
+    """The bank's steps after the applicant signed: seal, validation data, timestamp."""
+    engine = app[ENGINE]
+    service = app[SIGNING]
+    actor = SYSTEM_PRINCIPAL.actor
+    contract = await records.latest_contract(engine, application.id)
+    if contract is None or contract.partial_sha256 is None or contract.partial_step is None:
+        raise conflict("the applicant has not signed yet", "not_signed")
+    if contract.status is records.ContractStatus.SIGNED:
+        return contract
+    pdf = await app[BLOBS].get(contract.partial_sha256)
+    step = contract.partial_step
+    try:
+        if step == APPLICANT_SIGNED:
+            place = SignatureBox(contract.page_count - 1, BANK_BOX)
+            before = contract.partial_sha256
+            pdf = await service.sign_bank(pdf, place)
+            after = await app[BLOBS].put(pdf)
+            await records.record_step(
+                engine, actor, contract, BANK_SEALED, before, after, request_id=request_id
+            )
+            step = BANK_SEALED
+            contract = await _reload(app, application.id)
+        if step == BANK_SEALED:
+            before = hashlib.sha256(pdf).hexdigest()
+            book = await records.status_book(engine, service.service_serials())
+            pdf = await service.add_long_term_validation(pdf, book, signer_certificates(pdf))
+            after = await app[BLOBS].put(pdf)
+            await records.record_step(
+                engine, actor, contract, LONG_TERM_VALIDATION, before, after, request_id=request_id
+            )
+            contract = await _reload(app, application.id)
+    except SigningError as exc:
+        failed_step = exc.step or step
+        await records.record_failure(
+            engine, actor, contract, failed_step, exc, request_id=request_id
+        )
+        raise
+    assert contract.partial_sha256 is not None
+    await records.mark_signed(
+        engine, actor, contract, contract.partial_sha256, request_id=request_id
+    )
+    await apps.act(
+        engine, SYSTEM_PRINCIPAL, application.id, Action.SIGN_CONTRACT, request_id=request_id
+    )
+    return await _reload(app, application.id)
+
+
+async def _reload(app: web.Application, application_id: str) -> Contract:
+    contract = await records.latest_contract(app[ENGINE], application_id)
+    assert contract is not None
+    return contract

@@ -1,0 +1,1 @@
+"""Bounded worker processes for CPU-heavy work that must stay off the event loop."""
