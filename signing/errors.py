@@ -35,12 +35,8 @@ class TimestampUnavailable(SigningError):
     code = "timestamp_unavailable"
 
 
-class BadTimestampRequest(SigningError):
-    code = "bad_timestamp_request"
-
-
-class BadOcspRequest(SigningError):
-    code = "bad_ocsp_request"
+class CertificateRevoked(SigningError):
+    code = "certificate_revoked"
 
 
 class NotAGeneratedContract(SigningError):

@@ -27,8 +27,15 @@ from pyhanko.sign.timestamps import TimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.sign.validation.dss import async_add_validation_info
 from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.errors import PathError, RevokedError
+from pyhanko_certvalidator.errors import ValidationError as CertValidationError
 
-from signing.errors import SealUnavailable, SigningError, TimestampUnavailable
+from signing.errors import (
+    CertificateRevoked,
+    SealUnavailable,
+    SigningError,
+    TimestampUnavailable,
+)
 from signing.pki.authority import ServiceAuthority
 from signing.pki.keys import asn1_certificate
 from signing.pki.revocation import (
@@ -197,7 +204,11 @@ async def add_long_term_validation(
         return await _add_dss(pdf, count, context())
     except TimestampRequestError as exc:
         raise TimestampUnavailable(f"{step} failed: {exc}", step=step) from None
-    except (PdfError, PyhankoSigningError, ValueError) as exc:
+    except RevokedError:
+        raise CertificateRevoked(
+            "a signer's certificate is revoked; the contract cannot be completed", step=step
+        ) from None
+    except (PdfError, PyhankoSigningError, ValueError, PathError, CertValidationError) as exc:
         raise SigningError(f"{step} failed: {exc}", step=step) from None
 
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
+import pkcs11
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
@@ -21,6 +22,7 @@ from pyhanko_certvalidator import ValidationContext
 
 from signing import pades
 from signing.contract.appearance import seal_image
+from signing.errors import SealUnavailable
 from signing.pki import authority as ca
 from signing.pki.event import EventCredential, SignerIdentity, issue_event_credential
 from signing.pki.keys import Clock, simple_signer
@@ -148,10 +150,15 @@ class SigningService:
 
     async def sign_bank(self, pdf: bytes, place: pades.SignatureBox) -> bytes:
         async def work() -> bytes:
-            with seal_signer(self.authority, self.settings.token) as signer:
-                return await pades.sign_as_bank(
-                    pdf, signer, place, self.timestamper(), self._seal_png
-                )
+            try:
+                with seal_signer(self.authority, self.settings.token) as signer:
+                    return await pades.sign_as_bank(
+                        pdf, signer, place, self.timestamper(), self._seal_png
+                    )
+            except pkcs11.PKCS11Error as exc:
+                raise SealUnavailable(
+                    f"the seal token refused to sign: {type(exc).__name__}", step="bank_sign"
+                ) from None
 
         return await off_loop(work)
 

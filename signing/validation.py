@@ -278,6 +278,31 @@ async def _signature_report(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ContractProfile:
+    """What a complete signed contract carries."""
+
+    signature_fields: tuple[str, ...]
+    document_timestamp: bool
+
+
+CONTRACT = ContractProfile(signature_fields=("applicant", "bank"), document_timestamp=True)
+
+
+def _missing(reports: list[SignatureReport], require: ContractProfile) -> list[str]:
+    problems = []
+    present = [r.field_name for r in reports if r.kind == "signature"]
+    for name in require.signature_fields:
+        if name not in present:
+            problems.append(f"the {name} signature is missing")
+    kinds = [r.kind for r in reports]
+    if require.document_timestamp and (
+        "document_timestamp" not in kinds or kinds[-1] != "document_timestamp"
+    ):
+        problems.append("no document timestamp after the signatures (not PAdES B-LTA)")
+    return problems
+
+
 def _newest_document_timestamp(signatures: list[EmbeddedPdfSignature]) -> datetime | None:
     """The time in the last document timestamp token, the best known time of existence.
 
@@ -298,8 +323,14 @@ async def validate_pdf(
     *,
     at: datetime | None = None,
     allow_fetching: bool = False,
+    require: ContractProfile | None = CONTRACT,
 ) -> PdfReport:
-    """Validate every signature in `pdf` as of `at` (default: now)."""
+    """Validate every signature in `pdf` as of `at` (default: now).
+
+    With `require` (the default: a signroom contract), the named signatures and a
+    document timestamp after them must be present: a file from which a signature
+    was stripped is not a valid contract, however intact the rest is.
+    """
     moment = at or datetime.now(UTC)
     try:
         reader = PdfFileReader(io.BytesIO(pdf), strict=False)
@@ -332,6 +363,8 @@ async def validate_pdf(
             problems.append(f"{signature.field_name}: cannot be validated ({exc})")
     if reports and not any(r.kind == "signature" for r in reports):
         problems.append("only document timestamps, no signature")
+    if require is not None:
+        problems += _missing(reports, require)
     if problems or not all(r.valid for r in reports):
         verdict = Verdict.INVALID
     elif any(r.test_certificate for r in reports):

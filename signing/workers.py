@@ -31,6 +31,7 @@ def quiet_pyhanko_logs() -> None:
 def validate_report(
     pdf: bytes, roots_der: list[bytes], at: datetime | None, allow_fetching: bool
 ) -> dict[str, Any]:
+    """Runs in the worker: the report of a signroom contract (see validate_pdf)."""
     roots = [asn1_x509.Certificate.load(der) for der in roots_der]
     report = asyncio.run(validate_pdf(pdf, roots, at=at, allow_fetching=allow_fetching))
     return report.as_dict()

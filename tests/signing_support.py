@@ -58,7 +58,10 @@ async def record_liveness_pass(service: Service, app_id: str) -> str:
     """A liveness attempt as the worker records one that passed (the real check needs a
     face video; tests/test_web_liveness.py runs it on real clips)."""
     attempt = await issue_liveness(
-        service.engine, SYSTEM, app_id, [Challenge.BLINK, Challenge.TURN_LEFT],
+        service.engine,
+        SYSTEM,
+        app_id,
+        [Challenge.BLINK, Challenge.TURN_LEFT],
         valid_for=timedelta(minutes=5),
     )
     await complete_liveness(
@@ -95,7 +98,9 @@ async def applicant_in_interview(service: Service) -> tuple[Browser, str]:
 def pdf_text(pdf: Path) -> str:
     return subprocess.run(
         [require_tool("pdftotext"), "-layout", str(pdf), "-"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
 
 
@@ -113,8 +118,18 @@ def nss_trusting(directory: Path, root_pem: Path) -> Path:
     certutil = require_tool("certutil")
     subprocess.run([certutil, "-N", "-d", f"sql:{directory}", "--empty-password"], check=True)
     subprocess.run(
-        [certutil, "-A", "-n", "signroom-root", "-t", "CT,C,C", "-i", str(root_pem),
-         "-d", f"sql:{directory}"],
+        [
+            certutil,
+            "-A",
+            "-n",
+            "signroom-root",
+            "-t",
+            "CT,C,C",
+            "-i",
+            str(root_pem),
+            "-d",
+            f"sql:{directory}",
+        ],
         check=True,
     )
     return directory

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -150,7 +151,7 @@ async def test_an_applicant_signs_and_every_validator_accepts_the_file(
     assert trusted.count("Certificate Validation: Certificate is Trusted.") == 2, trusted
 
     # Ten years on, with nothing but the file and the root.
-    root = load_cert_from_pemder(str(root_pem))
+    root = load_cert_from_pemder(str(root_pem))  # type: ignore[no-untyped-call]
     later = await validate_pdf(pdf, [root], at=datetime.now(UTC) + timedelta(days=3653))
     assert later.verdict is Verdict.VALID, later
 
@@ -169,11 +170,14 @@ async def test_an_applicant_signs_and_every_validator_accepts_the_file(
         "contract.signed",
     ):
         assert expected in names, expected
-    steps = [d for a, d in trail if a in (
-        "contract.applicant_signed", "contract.bank_sealed", "contract.long_term_validation"
-    )]
+    steps = [
+        d
+        for a, d in trail
+        if a
+        in ("contract.applicant_signed", "contract.bank_sealed", "contract.long_term_validation")
+    ]
     assert steps[0]["document_sha256_before"] == pushed.body["pdf_sha256"]
-    for before, after in zip(steps, steps[1:], strict=False):
+    for before, after in itertools.pairwise(steps):
         assert after["document_sha256_before"] == before["document_sha256_after"]
     issued = next(d for a, d in trail if a == "pki.certificate_issued")
     assert set(issued["kyc_basis"]["documents"]) == {"id_front", "id_back", "licence"}  # type: ignore[index]

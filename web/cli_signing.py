@@ -45,6 +45,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "--online", action="store_true", help="fetch missing revocation data over the network"
     )
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    verify.add_argument(
+        "--any",
+        action="store_true",
+        help="any signed PDF: do not require a contract's two signatures and document timestamp",
+    )
 
     signing = sub.add_parser("signing", help="contract signing tools").add_subparsers(
         dest="signing_command", required=True

@@ -137,6 +137,7 @@ def _signing_status(exc: signing_errors.SigningError) -> int:
         exc,
         signing_records.ContractConflict
         | signing_records.RevocationRefused
+        | signing_errors.CertificateRevoked
         | signing_errors.NotAGeneratedContract,
     ):
         return 409

@@ -62,7 +62,16 @@ def provision_token_key(
     settings: TokenSettings, authority: ServiceAuthority, directory: Path, now: datetime
 ) -> x509.Certificate:
     """Generate the seal key inside the token (if absent) and certify it with the issuing CA."""
-    session = _open(settings)
+    try:
+        session = (
+            pkcs11.lib(settings.module)
+            .get_token(token_label=settings.token_label)
+            .open(rw=True, user_pin=settings.pin)
+        )
+    except (pkcs11.PKCS11Error, OSError, RuntimeError) as exc:
+        raise SealUnavailable(
+            f"cannot open PKCS#11 token {settings.token_label!r}: {type(exc).__name__}"
+        ) from None
     try:
         try:
             public = session.get_key(
@@ -118,6 +127,8 @@ def seal_signer(
             key_label=token.key_label,
             signing_cert=asn1_certificate(authority.seal_certificate),
             ca_chain=[asn1_certificate(c) for c in chain],
+            # Hash here, sign raw: tokens such as SoftHSM lack ECDSA-with-SHA256.
+            use_raw_mechanism=True,
         )
     finally:
         session.close()

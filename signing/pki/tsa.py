@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from typing import ClassVar
 
 from asn1crypto import algos, cms, core, tsp
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
@@ -21,8 +22,14 @@ from signing.pki.policies import TSA_POLICY
 ACCEPTED_DIGESTS = {"sha256": 32, "sha384": 48, "sha512": 64}
 
 
+class _RejectedResponse(core.Sequence):  # type: ignore[misc]
+    """TimeStampResp without its OPTIONAL token, which asn1crypto's class requires."""
+
+    _fields: ClassVar = [("status", tsp.PKIStatusInfo)]
+
+
 def _rejection(fail_info: str, text: str) -> bytes:
-    response: bytes = tsp.TimeStampResp(
+    response: bytes = _RejectedResponse(
         {
             "status": {
                 "status": "rejection",
