@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
 
 .PHONY: demo test setup system-deps lint typecheck pytest bench-audit bench-kyc \
-	bench-kyc-documents bench-kyc-faces bench-kyc-liveness bench-kyc-loop bench-media
+	bench-kyc-documents bench-kyc-faces bench-kyc-liveness bench-kyc-loop bench-media bench-signing
 
 demo: setup
 	$(BIN)/signroom migrate
@@ -55,3 +55,6 @@ bench-kyc-loop: setup
 
 bench-media: setup
 	$(BIN)/python -m benchmarks.bench_media
+
+bench-signing: setup
+	$(BIN)/python -m benchmarks.bench_signing

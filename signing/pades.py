@@ -14,6 +14,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from asn1crypto import crl as asn1_crl
+from asn1crypto import ocsp as asn1_ocsp
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from PIL import Image
 from pyhanko import stamp
@@ -25,10 +28,7 @@ from pyhanko.sign import fields, signers
 from pyhanko.sign.general import SigningError as PyhankoSigningError
 from pyhanko.sign.timestamps import TimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
-from pyhanko.sign.validation.dss import async_add_validation_info
-from pyhanko_certvalidator import ValidationContext
-from pyhanko_certvalidator.errors import PathError, RevokedError
-from pyhanko_certvalidator.errors import ValidationError as CertValidationError
+from pyhanko.sign.validation.dss import DocumentSecurityStore
 
 from signing.errors import (
     CertificateRevoked,
@@ -40,6 +40,7 @@ from signing.pki.authority import ServiceAuthority
 from signing.pki.keys import asn1_certificate
 from signing.pki.revocation import (
     Revocation,
+    Status,
     StatusLookup,
     build_crl,
     ocsp_request,
@@ -49,6 +50,10 @@ from signing.pki.revocation import (
 APPLICANT_FIELD = "applicant"
 BANK_FIELD = "bank"
 DIGEST = "sha256"
+# Room for the CMS container: two certificates, an ECDSA signature and a time-stamp
+# token with the TSA's certificate come to about 5 KB. A fixed size spares pyHanko
+# the dry-run signature (and time-stamp) it would otherwise make to estimate it.
+SIGNATURE_BYTES = 12 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,31 +73,50 @@ class StatusBook:
     ca_revocations: Callable[[], Sequence[Revocation]]
 
 
-def validation_context(
+@dataclass(frozen=True, slots=True)
+class ValidationMaterial:
+    """Certificates, OCSP responses and CRLs that validate the given signers, as of now."""
+
+    certificates: list[asn1_x509.Certificate]
+    ocsps: list[asn1_ocsp.OCSPResponse]
+    crls: list[asn1_crl.CertificateList]
+
+
+def validation_material(
     authority: ServiceAuthority,
     book: StatusBook,
     now: datetime,
     leaves: Iterable[x509.Certificate],
-) -> ValidationContext:
-    """Everything needed to validate `leaves` now, answered by this CA without a network."""
+) -> ValidationMaterial:
+    """This CA's own answers about `leaves`: no network, and no path search, because
+    the service knows its hierarchy. A revoked or unknown leaf stops here."""
+    leaves = list(leaves)
+    for leaf in leaves:
+        answer = book.leaf_status(leaf.serial_number)
+        if answer.status is Status.REVOKED:
+            raise CertificateRevoked(
+                "a signer's certificate is revoked; the contract cannot be completed",
+                step="validation_data",
+            )
+        if answer.status is not Status.GOOD:
+            raise SigningError(
+                "a signer's certificate is not known to this CA", step="validation_data"
+            )
     number = int(now.timestamp())
+    issuing = authority.issuing.certificate
     crls = [
         build_crl(authority.root, book.ca_revocations(), now, number),
         build_crl(authority.issuing, book.leaf_revocations(), now, number),
     ]
-    issuing = authority.issuing.certificate
     ocsps = [
         ocsp_response(ocsp_request(leaf, issuing), issuing, authority.ocsp, book.leaf_status, now)
         for leaf in leaves
     ]
-    return ValidationContext(
-        trust_roots=[asn1_certificate(authority.root.certificate)],
-        other_certs=[asn1_certificate(c) for c in (issuing, authority.ocsp.certificate)],
-        crls=crls,
-        ocsps=ocsps,
-        allow_fetching=False,
-        revocation_mode="hard-fail",
-        moment=now,
+    chain = [*leaves, issuing, authority.ocsp.certificate, authority.root.certificate]
+    return ValidationMaterial(
+        certificates=[asn1_certificate(c) for c in chain],
+        ocsps=[asn1_ocsp.OCSPResponse.load(der) for der in ocsps],
+        crls=[asn1_crl.CertificateList.load(der) for der in crls],
     )
 
 
@@ -135,7 +159,9 @@ async def _sign(
     )
     try:
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=True)
-        output = await pdf_signer.async_sign_pdf(writer, in_place=False)
+        output = await pdf_signer.async_sign_pdf(
+            writer, bytes_reserved=SIGNATURE_BYTES, in_place=False
+        )
     except TimestampRequestError as exc:
         raise TimestampUnavailable(f"time-stamping failed: {exc}", step=step) from None
     except (PdfError, PyhankoSigningError) as exc:
@@ -172,43 +198,55 @@ async def sign_as_bank(
         raise SealUnavailable(str(exc), step="bank_sign") from None
 
 
-async def _add_dss(pdf: bytes, index: int, context: ValidationContext) -> bytes:
-    # Each update must be made against the file as the previous one left it.
-    signature = PdfFileReader(io.BytesIO(pdf)).embedded_signatures[index]
-    updated = await async_add_validation_info(signature, context, add_vri_entry=True)
-    return updated.getvalue()  # type: ignore[no-any-return]
+def _register(
+    writer: IncrementalPdfFileWriter, contents: bytes, material: ValidationMaterial
+) -> None:
+    DocumentSecurityStore.supply_dss_in_writer(
+        writer,
+        # pyHanko's VRI key convention (see DocumentSecurityStore.sig_content_identifier).
+        contents.hex().encode("ascii"),
+        certs=material.certificates,
+        ocsps=material.ocsps,
+        crls=material.crls,
+    )
+
+
+def _written(writer: IncrementalPdfFileWriter) -> bytes:
+    out = io.BytesIO()
+    writer.write(out)  # type: ignore[no-untyped-call]
+    return out.getvalue()
 
 
 async def add_long_term_validation(
-    pdf: bytes, context: Callable[[], ValidationContext], timestamper: TimeStamper
+    pdf: bytes, material: Callable[[], ValidationMaterial], timestamper: TimeStamper
 ) -> bytes:
     """DSS/VRI for every signature, a document timestamp, then the timestamp's own status data.
 
-    `context` is called before and after the timestamp: the status data that
+    `material` is called before and after the timestamp: the status data that
     follows the token is dated after it, which is what lets a validator years
     later accept the token without a network (see signing.validation).
     """
     step = "validation_data"
     try:
-        before = context()
-        count = len(PdfFileReader(io.BytesIO(pdf)).embedded_signatures)
-        for index in range(count):
-            pdf = await _add_dss(pdf, index, before)
+        before = material()
+        reader = PdfFileReader(io.BytesIO(pdf))
+        writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=True)
+        for signature in reader.embedded_regular_signatures:
+            _register(writer, signature.pkcs7_content, before)
+        pdf = _written(writer)
         step = "document_timestamp"
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=True)
-        output = await signers.PdfTimeStamper(timestamper).async_timestamp_pdf(
-            writer, DIGEST, validation_context=before
-        )
+        output = await signers.PdfTimeStamper(timestamper).async_timestamp_pdf(writer, DIGEST)
         pdf = output.getvalue()
         step = "timestamp_validation_data"
-        return await _add_dss(pdf, count, context())
+        after = material()
+        token = PdfFileReader(io.BytesIO(pdf)).embedded_signatures[-1]
+        writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=True)
+        _register(writer, token.pkcs7_content, after)
+        return _written(writer)
     except TimestampRequestError as exc:
         raise TimestampUnavailable(f"{step} failed: {exc}", step=step) from None
-    except RevokedError:
-        raise CertificateRevoked(
-            "a signer's certificate is revoked; the contract cannot be completed", step=step
-        ) from None
-    except (PdfError, PyhankoSigningError, ValueError, PathError, CertValidationError) as exc:
+    except (PdfError, PyhankoSigningError, ValueError) as exc:
         raise SigningError(f"{step} failed: {exc}", step=step) from None
 
 

@@ -18,7 +18,6 @@ import pkcs11
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
-from pyhanko_certvalidator import ValidationContext
 
 from signing import pades
 from signing.contract.appearance import seal_image
@@ -101,6 +100,8 @@ class SigningService:
         return self._seal_png
 
     def timestamper(self) -> TimeStamper:
+        # A fresh one per step: each step runs on its own event loop (off_loop), and
+        # an HTTP stamper must not outlive the loop its session belongs to.
         if self.settings.tsa_url:
             return HTTPTimeStamper(self.settings.tsa_url, timeout=10)
         return InProcessTimeStamper(self.tsa, self.clock)
@@ -162,10 +163,10 @@ class SigningService:
 
         return await off_loop(work)
 
-    def validation_context(
+    def validation_material(
         self, book: pades.StatusBook, leaves: list[x509.Certificate]
-    ) -> ValidationContext:
-        return pades.validation_context(self.authority, book, self.clock(), leaves)
+    ) -> pades.ValidationMaterial:
+        return pades.validation_material(self.authority, book, self.clock(), leaves)
 
     async def add_long_term_validation(
         self, pdf: bytes, book: pades.StatusBook, signer_certificates: list[x509.Certificate]
@@ -173,6 +174,6 @@ class SigningService:
         leaves = [*signer_certificates, self.authority.tsa.certificate]
         return await off_loop(
             lambda: pades.add_long_term_validation(
-                pdf, lambda: self.validation_context(book, leaves), self.timestamper()
+                pdf, lambda: self.validation_material(book, leaves), self.timestamper()
             )
         )
