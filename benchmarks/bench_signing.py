@@ -21,6 +21,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -126,13 +127,13 @@ async def main(runs: int) -> None:
             credential = service.issue_event_credential(IDENTITY)
             issued.add(credential.certificate.serial_number)
             pdf, applicant_ms = await timed(
-                lambda: service.sign_applicant(
-                    rendered.pdf, credential, rendered.applicant_box, mark
+                partial(
+                    service.sign_applicant, rendered.pdf, credential, rendered.applicant_box, mark
                 )
             )
-            pdf, bank_ms = await timed(lambda: service.sign_bank(pdf, rendered.bank_box))
+            pdf, bank_ms = await timed(partial(service.sign_bank, pdf, rendered.bank_box))
             pdf, ltv_ms = await timed(
-                lambda: service.add_long_term_validation(pdf, book, signer_certificates(pdf))
+                partial(service.add_long_term_validation, pdf, book, signer_certificates(pdf))
             )
             steps["applicant"].append(applicant_ms)
             steps["bank"].append(bank_ms)
