@@ -12,6 +12,7 @@ import hmac
 import json
 import secrets
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -640,10 +641,18 @@ async def revoke(
         )
 
 
-async def status_book(engine: AsyncEngine, service_serials: set[int]) -> StatusBook:
-    """A snapshot of what the issuing CA issued and revoked, for OCSP, CRLs and signing."""
+async def status_book(
+    engine: AsyncEngine, service_serials: set[int], asked: Iterable[int] = ()
+) -> StatusBook:
+    """What the issuing CA issued (of the serials `asked` about) and everything it
+    revoked: enough for an OCSP answer, a CRL or one contract's validation data,
+    without reading every certificate ever issued."""
+    wanted = [str(serial) for serial in asked]
     async with engine.connect() as conn:
-        issued = {int(s) for s in (await conn.execute(select(certificates.c.serial))).scalars()}
+        issued: set[int] = set()
+        if wanted:
+            query = select(certificates.c.serial).where(certificates.c.serial.in_(wanted))
+            issued = {int(s) for s in (await conn.execute(query)).scalars()}
         rows = (await conn.execute(select(revocations))).mappings().all()
     revoked = {
         int(r["serial"]): Revocation(int(r["serial"]), r["revoked_at"], REASONS[r["reason"]])

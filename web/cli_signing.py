@@ -129,14 +129,16 @@ async def _selftest(settings: Settings, out: Path) -> int:
     service = await asyncio.to_thread(open_signing, settings)
     engine = create_engine(settings.database_url)
     try:
+        registered: list[int] = []
 
         async def book() -> StatusBook:
-            return await records.status_book(engine, service.service_serials())
+            return await records.status_book(engine, service.service_serials(), registered)
 
         async def register(credential: EventCredential) -> None:
             await records.record_certificate(
                 engine, CLI_ACTOR, credential.certificate, "test", {"purpose": "selftest"}
             )
+            registered.append(credential.certificate.serial_number)
 
         result = await run_selftest(service, book, register)
     except SigningError as exc:

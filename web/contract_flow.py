@@ -276,8 +276,11 @@ async def complete(
             contract = await _reload(app, application.id)
         if step == BANK_SEALED:
             before = hashlib.sha256(pdf).hexdigest()
-            book = await records.status_book(engine, service.service_serials())
-            pdf = await service.add_long_term_validation(pdf, book, signer_certificates(pdf))
+            signers = signer_certificates(pdf)
+            book = await records.status_book(
+                engine, service.service_serials(), [c.serial_number for c in signers]
+            )
+            pdf = await service.add_long_term_validation(pdf, book, signers)
             after = await app[BLOBS].put(pdf)
             await records.record_step(
                 engine, actor, contract, LONG_TERM_VALIDATION, before, after, request_id=request_id
