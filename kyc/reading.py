@@ -24,6 +24,10 @@ class DocumentReading:
     fields: Fields
     checks: list[Check]
 
+    @property
+    def passed(self) -> bool:
+        return bool(self.checks) and all(check.passed for check in self.checks)
+
     def as_json(self) -> dict[str, Any]:
         return {
             "fields": {name: field.as_json() for name, field in self.fields.items()},

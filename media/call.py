@@ -17,7 +17,7 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -36,6 +36,7 @@ from media.recording import SegmentInfo, SegmentRecorder
 from media.signalling import Candidate, Leave, Message, Offer, Ping, SignallingError
 from media.slot import SlotTrack
 from media.tap import FrameTap
+from media.traffic import Traffic
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ class CallSettings:
     grace: timedelta = timedelta(minutes=2)
     tap_fps: float = 5.0
     quality_interval: float = 3.0
+    traffic: Traffic = field(default_factory=Traffic)
 
 
 class Connection:
@@ -82,8 +84,10 @@ class Connection:
         pc: RTCPeerConnection,
         path: Path,
         spawn: Callable[[Coroutine[Any, Any, None]], None],
+        traffic: Traffic,
     ) -> None:
         self._spawn = spawn
+        self._traffic = traffic
         self.side = side
         self.index = index
         self.pc = pc
@@ -100,6 +104,7 @@ class Connection:
 
     def on_packet(self, kind: str, packet: av.Packet[Any]) -> None:
         self.bytes_in[kind] += packet.size
+        self._traffic.add(packet.size)
         self.recorder.write(kind, packet)
 
     def request_keyframe(self) -> None:
@@ -281,7 +286,9 @@ class Call:
                 / (f"{participant.side.value}-{participant.segments:03d}-{now:%Y%m%dT%H%M%SZ}.webm")
             )
             pc = RTCPeerConnection(self.settings.ice.rtc_configuration(participant.user, now=now))
-            connection = Connection(participant.side, participant.segments, pc, path, self._spawn)
+            connection = Connection(
+                participant.side, participant.segments, pc, path, self._spawn, self.settings.traffic
+            )
             pc.on("track", lambda track: self._on_track(participant, connection, track))
             pc.on(
                 "connectionstatechange",

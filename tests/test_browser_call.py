@@ -137,6 +137,18 @@ async def test_applicant_and_manager_see_each_other_through_the_server(
         faces = model("detector")(frame.image[:, :, ::-1].copy(), 1)
         assert len(faces) == 1
 
+        # Monitoring sees the call and its traffic (a quality sample is in by now).
+        metrics = await service.browser().request("GET", "/metrics")
+        series = dict(
+            line.rsplit(" ", 1)
+            for line in metrics.text.splitlines()
+            if line.startswith("signroom_")
+        )
+        assert series["signroom_active_calls"] == "1.0"
+        assert float(series["signroom_media_packets_total"]) > 100
+        assert float(series["signroom_media_bytes_total"]) > 100_000
+        assert float(series["signroom_media_bitrate_kbps"]) > 0
+
         # A reload drops the applicant; they come back into the same call.
         await applicant.reload()
         await applicant.wait_for_selector("#call .call-view:not([hidden])")

@@ -186,6 +186,16 @@ async def test_an_applicant_signs_and_every_validator_accepts_the_file(
     compliance = await service.staff("c1")
     assert (await compliance.request("GET", "/api/audit/verify")).body["ok"] is True
 
+    metrics = (await manager.request("GET", "/metrics")).text
+    for step in ("render", "applicant_sign", "bank_sign", "long_term_validation"):
+        assert f'signroom_signing_duration_seconds_count{{outcome="ok",step="{step}"}} 1.0' in (
+            metrics
+        ), step
+    assert 'operation="read_id_front",outcome="passed"' in metrics
+    assert 'route="/api/applicant/contract/sign",status="200"' in metrics
+    assert "signroom_event_loop_lag_seconds" in metrics
+    assert "signroom_active_calls 0.0" in metrics
+
 
 async def test_a_failing_timestamp_leaves_nothing_signed_and_the_step_can_be_retried(
     signing_service: Service,

@@ -158,6 +158,8 @@ CASES = [
     # A malformed request gets an OCSP "malformedRequest" answer, not an HTTP error.
     Case("GET", "/pki/ocsp/{request}", everyone(200)),
     Case("POST", "/pki/tsa", everyone(415), body={"not": "a timestamp query"}),
+    # Prometheus: the test clients are on loopback, which is what it is served to.
+    Case("GET", "/metrics", everyone(200)),
     Case("GET", "/admin/templates", only({"admin": 200}, anon=LOGIN)),
     Case("GET", "/api/admin/contract-templates", only({"admin": 200})),
     Case("GET", "/api/admin/contract-templates/{version}", only({"admin": 200})),

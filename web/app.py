@@ -26,6 +26,7 @@ from web.keys import (
     CALLS,
     ENGINE,
     KYC_WORKERS,
+    METRICS,
     NOTIFIER,
     SESSIONS,
     SETTINGS,
@@ -34,8 +35,10 @@ from web.keys import (
     THROTTLE,
     VALIDATION,
 )
+from web.metrics import Metrics, measure_loop_lag
 from web.middleware import (
     error_middleware,
+    metrics_middleware,
     request_id_middleware,
     security_headers_middleware,
     session_middleware,
@@ -48,6 +51,7 @@ from web.routes import (
     calls,
     contracts,
     documents,
+    monitoring,
     pki,
     public,
     signing_admin,
@@ -63,6 +67,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         client_max_size=settings.max_request_bytes,
         middlewares=[
+            metrics_middleware,
             request_id_middleware,
             security_headers_middleware,
             error_middleware,
@@ -72,6 +77,8 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[TEMPLATES] = make_environment(settings.display_timezone)
     app[BLOBS] = FileBlobStore(settings.blob_dir)
+    app[METRICS] = Metrics()
+    app.cleanup_ctx.append(lambda app: measure_loop_lag(app[METRICS]))
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_housekeeping)
     app.cleanup_ctx.append(_kyc_workers)
@@ -85,6 +92,7 @@ def create_app(settings: Settings) -> web.Application:
         calls.routes,
         contracts.routes,
         pki.routes,
+        monitoring.routes,
         signing_admin.routes,
         admin.routes,
     ):
@@ -147,6 +155,10 @@ async def _calls(app: web.Application) -> AsyncIterator[None]:
         )
     )
     app[CALLS] = registry
+    app[METRICS].watch_media(
+        lambda: [call for call in registry.calls.values() if not call.ended],
+        registry.settings.traffic,
+    )
     yield
     # Calls still running end cleanly: their segments are closed and audited.
     await registry.close()

@@ -95,6 +95,8 @@ class Settings:
     max_pdf_bytes: int = 20 * 1024 * 1024
     validation_timeout_seconds: int = 60
     validation_memory_mb: int = 1024
+    # Empty: /metrics answers loopback clients only.
+    metrics_token: str = field(default="", repr=False)
 
     @property
     def invite_ttl(self) -> timedelta:

@@ -37,7 +37,7 @@ from signing.pades import SignatureBox, signer_certificates
 from signing.pki.event import SignerIdentity
 from signing.records import Contract
 from web import errors
-from web.keys import BLOBS, ENGINE, NOTIFIER, SETTINGS, SIGNING
+from web.keys import BLOBS, ENGINE, METRICS, NOTIFIER, SETTINGS, SIGNING
 
 PAGE_DPI = 110
 PAGE_CACHE_SIZE = 64
@@ -76,7 +76,9 @@ async def push(
         method=application.repayment_method,
         start=now.astimezone(ZoneInfo(settings.display_timezone)).date(),
     )
-    rendered = await asyncio.to_thread(render_contract, template.body, template.version, terms)
+    metrics = app[METRICS]
+    with metrics.timed(metrics.signing, step="render"):
+        rendered = await asyncio.to_thread(render_contract, template.body, template.version, terms)
     await app[BLOBS].put(rendered.pdf)
     return await records.push_contract(
         engine, actor, application.id, number, rendered, request_id=request_id
@@ -225,8 +227,10 @@ async def sign(
         request_id=request_id,
     )
     place = SignatureBox(contract.page_count - 1, APPLICANT_BOX)
+    metrics = app[METRICS]
     try:
-        signed = await service.sign_applicant(pdf, credential, place, mark_png)
+        with metrics.timed(metrics.signing, step="applicant_sign"):
+            signed = await service.sign_applicant(pdf, credential, place, mark_png)
     except SigningError as exc:
         await records.record_failure(
             engine, actor, contract, "applicant_sign", exc, request_id=request_id
@@ -255,6 +259,7 @@ async def complete(
     """The bank's steps after the applicant signed: seal, validation data, timestamp."""
     engine = app[ENGINE]
     service = app[SIGNING]
+    metrics = app[METRICS]
     actor = SYSTEM_PRINCIPAL.actor
     contract = await records.latest_contract(engine, application.id)
     if contract is None or contract.partial_sha256 is None or contract.partial_step is None:
@@ -267,7 +272,8 @@ async def complete(
         if step == APPLICANT_SIGNED:
             place = SignatureBox(contract.page_count - 1, BANK_BOX)
             before = contract.partial_sha256
-            pdf = await service.sign_bank(pdf, place)
+            with metrics.timed(metrics.signing, step="bank_sign"):
+                pdf = await service.sign_bank(pdf, place)
             after = await app[BLOBS].put(pdf)
             await records.record_step(
                 engine, actor, contract, BANK_SEALED, before, after, request_id=request_id
@@ -280,7 +286,8 @@ async def complete(
             book = await records.status_book(
                 engine, service.service_serials(), [c.serial_number for c in signers]
             )
-            pdf = await service.add_long_term_validation(pdf, book, signers)
+            with metrics.timed(metrics.signing, step="long_term_validation"):
+                pdf = await service.add_long_term_validation(pdf, book, signers)
             after = await app[BLOBS].put(pdf)
             await records.record_step(
                 engine, actor, contract, LONG_TERM_VALIDATION, before, after, request_id=request_id

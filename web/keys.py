@@ -15,6 +15,7 @@ from web.auth.sessions import Session, SessionStore
 from web.auth.throttle import LoginThrottle
 from web.calls import CallRegistry
 from web.config import Settings
+from web.metrics import Metrics
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
@@ -27,6 +28,7 @@ CALLS = web.AppKey("calls", CallRegistry)
 SIGNING = web.AppKey("signing", SigningService)
 NOTIFIER = web.AppKey("notifier", Notifier)
 VALIDATION = web.AppKey("validation", ValidationWorkers)
+METRICS = web.AppKey("metrics", Metrics)
 
 REQUEST_ID = web.RequestKey("request_id", str)
 SESSION = web.RequestKey("session", Session)

@@ -7,6 +7,7 @@ import hmac
 import logging
 import re
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode
 
@@ -16,7 +17,7 @@ from multidict import CIMultiDict
 from web import errors
 from web.auth.sessions import COOKIE_NAME
 from web.i18n import pick_language, translate
-from web.keys import LANGUAGE, REQUEST_ID, SESSION, SESSIONS, SETTINGS
+from web.keys import LANGUAGE, METRICS, REQUEST_ID, SESSION, SESSIONS, SETTINGS
 from web.render import render
 
 log = logging.getLogger("signroom.web")
@@ -172,3 +173,23 @@ def check_origin(request: web.Request) -> None:
     allowed = {settings.public_origin, f"{scheme}://{request.host}"}
     if origin not in allowed:
         raise errors.Forbidden("cross-origin request refused")
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Latency by route template (never the path: it may carry ids or tokens)."""
+    start = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "unmatched"
+        request.app[METRICS].http.labels(request.method, route, str(status)).observe(
+            time.perf_counter() - start
+        )

@@ -37,7 +37,7 @@ from signing.records import latest_contract
 from web import errors
 from web.config import Settings
 from web.guards import principal_of, requires
-from web.keys import BLOBS, ENGINE, KYC_WORKERS, REQUEST_ID, SETTINGS
+from web.keys import BLOBS, ENGINE, KYC_WORKERS, METRICS, REQUEST_ID, SETTINGS
 
 routes = web.RouteTableDef()
 
@@ -119,12 +119,15 @@ async def upload_document(request: web.Request) -> web.Response:
     app = await open_application(request)
     data = await read_image_body(request, settings.max_upload_bytes)
     today = datetime.now(ZoneInfo(settings.display_timezone)).date()
-    result = await request.app[KYC_WORKERS].read(
-        kind,
-        data,
-        today=today,
-        expect=Expectations(app.legal_rep_name, app.company_name, app.credit_code),
-    )
+    metrics = request.app[METRICS]
+    with metrics.timed(metrics.kyc, operation=f"read_{kind.value}") as labels:
+        result = await request.app[KYC_WORKERS].read(
+            kind,
+            data,
+            today=today,
+            expect=Expectations(app.legal_rep_name, app.company_name, app.credit_code),
+        )
+        labels["outcome"] = "passed" if result.reading.passed else "failed"
     digest = await request.app[BLOBS].put(result.stored_image)
     stored = await save_reading(
         engine,
@@ -165,7 +168,12 @@ async def upload_selfie(request: web.Request) -> web.Response:
         raise errors.Conflict("photograph the photo side of your ID card first")
     data = await read_image_body(request, request.app[SETTINGS].max_upload_bytes)
     blobs = request.app[BLOBS]
-    result = await request.app[KYC_WORKERS].match_face(await blobs.get(front.image_sha256), data)
+    metrics = request.app[METRICS]
+    with metrics.timed(metrics.kyc, operation="face_match") as labels:
+        result = await request.app[KYC_WORKERS].match_face(
+            await blobs.get(front.image_sha256), data
+        )
+        labels["outcome"] = result.decision.value
     probe = await blobs.put(result.stored_image)
     stored = await save_face_match(
         engine,
@@ -262,13 +270,16 @@ async def liveness_video(request: web.Request) -> web.Response:
     video = await read_body(request, settings.max_video_bytes)
     front = (await latest_readings(engine, app.id))[DocumentKind.ID_FRONT.value]
     blobs = request.app[BLOBS]
-    result = await request.app[KYC_WORKERS].check_liveness(
-        video,
-        await blobs.get(front.image_sha256),
-        attempt.challenges,
-        lead_in=settings.liveness_lead_in_ms / 1000,
-        window=settings.liveness_window_seconds,
-    )
+    metrics = request.app[METRICS]
+    with metrics.timed(metrics.kyc, operation="liveness") as labels:
+        result = await request.app[KYC_WORKERS].check_liveness(
+            video,
+            await blobs.get(front.image_sha256),
+            attempt.challenges,
+            lead_in=settings.liveness_lead_in_ms / 1000,
+            window=settings.liveness_window_seconds,
+        )
+        labels["outcome"] = "passed" if result.passed else "failed"
     passed = result.passed
     outcome: dict[str, Any] = {
         "detected": {c.value: d for c, d in zip(attempt.challenges, result.detected, strict=True)},
