@@ -177,6 +177,25 @@ CASES = [
         only({"admin": 409}),
         body={"reason": "key_compromise"},
     ),
+    # /api/v1 takes API keys only: a browser session, of any role, is no key.
+    Case("GET", "/api/v1/openapi.json", everyone(200)),
+    Case("POST", "/api/v1/applications", everyone(401), body=APPLICATION),
+    Case("GET", "/api/v1/applications", everyone(401)),
+    Case("GET", "/api/v1/applications/{app}", everyone(401)),
+    Case("POST", "/api/v1/applications/{app}/cancel", everyone(401), body={"reason": "x"}),
+    Case("POST", "/api/v1/applications/{app}/invites", everyone(401)),
+    Case("GET", "/api/v1/applications/{app}/kyc", everyone(401)),
+    Case("GET", "/api/v1/applications/{app}/contract", everyone(401)),
+    Case("GET", "/api/v1/applications/{app}/contract/document", everyone(401)),
+    Case("GET", "/api/admin/api-keys", only({"admin": 200})),
+    # The matrix's body names no manager account that exists.
+    Case(
+        "POST",
+        "/api/admin/api-keys",
+        only({"admin": 422}),
+        body={"name": "los", "username": "nobody", "scopes": ["applications:read"]},
+    ),
+    Case("POST", "/api/admin/api-keys/{key}/revoke", only({"admin": 404})),
     Case("GET", "/admin/users", only({"admin": 200}, anon=LOGIN)),
     Case("GET", "/api/admin/users", only({"admin": 200})),
     Case(
@@ -215,6 +234,7 @@ def normalise(template: str) -> str:
         .replace("{spare}", "{user_id}")
         .replace("{lang}", "{code}")
         .replace("{attempt}", "{attempt_id}")
+        .replace("{key}", "{key_id}")
     )
 
 
@@ -251,6 +271,7 @@ async def test_every_route_with_every_principal(service: Service) -> None:
         "request": "AAAA",
         "version": "1",
         "serial": "12345",
+        "key": "00000000-0000-0000-0000-000000000000",
     }
     failures = []
     for case in CASES:

@@ -17,6 +17,7 @@ from media.call import CallSettings
 from signing.workers import ValidationWorkers, quiet_pyhanko_logs
 from store.blobs import FileBlobStore
 from store.database import create_engine
+from web.api_auth import api_key_middleware
 from web.auth.sessions import SessionStore
 from web.auth.throttle import LoginThrottle
 from web.calls import CallRegistry
@@ -46,11 +47,13 @@ from web.middleware import (
 from web.render import make_environment
 from web.routes import (
     admin,
+    api_v1,
     applicant,
     applications,
     calls,
     contracts,
     documents,
+    integration_admin,
     monitoring,
     pki,
     public,
@@ -71,6 +74,7 @@ def create_app(settings: Settings) -> web.Application:
             request_id_middleware,
             security_headers_middleware,
             error_middleware,
+            api_key_middleware,
             session_middleware,
         ],
     )
@@ -93,6 +97,8 @@ def create_app(settings: Settings) -> web.Application:
         contracts.routes,
         pki.routes,
         monitoring.routes,
+        api_v1.routes,
+        integration_admin.routes,
         signing_admin.routes,
         admin.routes,
     ):

@@ -28,7 +28,7 @@ from store.errors import StoreError
 from store.migrate import upgrade
 from web import cli_signing
 from web.app import create_app
-from web.auth import users
+from web.auth import api_keys, users
 from web.auth.passwords import generate_password
 from web.config import ConfigError, Settings
 from web.demo import seed
@@ -101,6 +101,18 @@ def _parser() -> argparse.ArgumentParser:
         help="score the recording with the passive cues (the only mode offline)",
     )
     cli_signing.add_parsers(sub)
+    api_key = sub.add_parser("api-key", help="API keys for /api/v1").add_subparsers(
+        dest="api_key_command", required=True
+    )
+    create = api_key.add_parser("create", help="create a key (printed once)")
+    create.add_argument("name")
+    create.add_argument("--user", required=True, help="the manager account the key acts for")
+    create.add_argument(
+        "--scope",
+        action="append",
+        required=True,
+        choices=sorted(s.value for s in api_keys.Scope),
+    )
     return parser
 
 
@@ -165,6 +177,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_with_engine(settings, _audit_verify))
     if args.command == "kyc":
         return _kyc(args)
+    if args.command == "api-key":
+        return asyncio.run(_with_engine(settings, lambda e: _api_key(e, args)))
     if args.command in ("verify-pdf", "signing", "pki"):
         return cli_signing.dispatch(args, settings)
     return 2
@@ -194,6 +208,18 @@ def _kyc(args: argparse.Namespace) -> int:
         print(json.dumps({"error": str(exc)}), file=sys.stderr)
         return 1
     print(json.dumps(reading.as_json(), ensure_ascii=False))
+    return 0
+
+
+async def _api_key(engine: AsyncEngine, args: argparse.Namespace) -> int:
+    _key, plain = await api_keys.create_key(
+        engine,
+        CLI_ACTOR,
+        name=args.name,
+        scopes={api_keys.Scope(s) for s in args.scope},
+        username=args.user,
+    )
+    print(plain)
     return 0
 
 

@@ -11,6 +11,7 @@ from signing.notify import Notifier
 from signing.service import SigningService
 from signing.workers import ValidationWorkers
 from store.blobs import BlobStore
+from web.auth.api_keys import ApiKey
 from web.auth.sessions import Session, SessionStore
 from web.auth.throttle import LoginThrottle
 from web.calls import CallRegistry
@@ -33,3 +34,4 @@ METRICS = web.AppKey("metrics", Metrics)
 REQUEST_ID = web.RequestKey("request_id", str)
 SESSION = web.RequestKey("session", Session)
 LANGUAGE = web.RequestKey("language", str)
+API_KEY = web.RequestKey("api_key", ApiKey)

@@ -79,7 +79,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return error_response(request, _api_error_for(exc))
+        response = error_response(request, _api_error_for(exc))
+        if isinstance(exc, web.HTTPMethodNotAllowed):
+            # RFC 9110: a 405 names the methods the resource does support.
+            response.headers["Allow"] = ", ".join(sorted(exc.allowed_methods))
+        return response
     except Exception as exc:
         domain = errors.from_domain(exc)
         if domain is not None:
@@ -149,6 +153,9 @@ def request_is_tls(request: web.Request) -> bool:
 async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Attach the live session, and refuse state-changing requests that come from
     another origin or, with a session, lack its CSRF token."""
+    if request.path.startswith("/api/v1/"):
+        # API-key clients: no cookie session, so nothing for a browser to forge.
+        return await handler(request)
     unsafe = request.method not in SAFE_METHODS
     if unsafe:
         check_origin(request)

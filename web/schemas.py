@@ -21,6 +21,26 @@ class LoginBody(Body):
 
 
 class NewApplicationBody(Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "company_name": "示例科技有限公司",
+                    "credit_code": "91350100M000100Y43",
+                    "legal_rep_name": "张三",
+                    "legal_rep_phone": "13800138000",
+                    "loan_amount": "150000.00",
+                    "term_months": 12,
+                    "annual_rate_percent": "3.85",
+                    "repayment_method": "equal_instalment",
+                }
+            ]
+        },
+    )
+
     company_name: str = Field(max_length=200)
     credit_code: str = Field(max_length=40)
     legal_rep_name: str = Field(max_length=60)

@@ -19,36 +19,13 @@ from store.database import read_only
 from web import errors
 from web.guards import principal_of, requires
 from web.keys import ENGINE, REQUEST_ID, SETTINGS
+from web.paging import paging, state_filter
 from web.qr import qr_svg_data_uri
 from web.render import render
 from web.schemas import ActionBody, NewApplicationBody, parse_body
 from web.views import HTTP_ACTIONS, application_json, invite_json
 
 routes = web.RouteTableDef()
-
-PAGE_SIZE = 20
-MAX_PAGE_SIZE = 100
-
-
-def paging(request: web.Request) -> tuple[int, int]:
-    try:
-        offset = int(request.query.get("offset", "0"))
-        limit = int(request.query.get("limit", str(PAGE_SIZE)))
-    except ValueError:
-        raise errors.BadRequest("offset and limit must be integers") from None
-    if offset < 0 or not 1 <= limit <= MAX_PAGE_SIZE:
-        raise errors.BadRequest(f"offset >= 0 and 1 <= limit <= {MAX_PAGE_SIZE}")
-    return offset, limit
-
-
-def state_filter(request: web.Request) -> State | None:
-    raw = request.query.get("state")
-    if not raw:
-        return None
-    try:
-        return State(raw)
-    except ValueError:
-        raise errors.BadRequest(f"unknown state {raw[:40]!r}") from None
 
 
 @routes.get("/manager")
