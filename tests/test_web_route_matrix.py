@@ -196,6 +196,16 @@ CASES = [
         body={"name": "los", "username": "nobody", "scopes": ["applications:read"]},
     ),
     Case("POST", "/api/admin/api-keys/{key}/revoke", only({"admin": 404})),
+    Case("GET", "/api/admin/webhooks", only({"admin": 200})),
+    Case(
+        "POST",
+        "/api/admin/webhooks",
+        only({"admin": 422}),
+        body={"url": "ftp://not-http", "events": ["contract.signed"]},
+    ),
+    Case("POST", "/api/admin/webhooks/{key}/disable", only({"admin": 404})),
+    Case("GET", "/api/admin/webhook-deliveries", only({"admin": 200})),
+    Case("GET", "/admin/webhooks", only({"admin": 200}, anon=LOGIN)),
     Case("GET", "/admin/users", only({"admin": 200}, anon=LOGIN)),
     Case("GET", "/api/admin/users", only({"admin": 200})),
     Case(
@@ -234,7 +244,8 @@ def normalise(template: str) -> str:
         .replace("{spare}", "{user_id}")
         .replace("{lang}", "{code}")
         .replace("{attempt}", "{attempt_id}")
-        .replace("{key}", "{key_id}")
+        .replace("{key}/revoke", "{key_id}/revoke")
+        .replace("webhooks/{key}", "webhooks/{subscription_id}")
     )
 
 

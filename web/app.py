@@ -60,6 +60,7 @@ from web.routes import (
     signing_admin,
 )
 from web.signing import make_notifier, open_signing
+from web.webhooks import run_dispatcher
 
 log = logging.getLogger("signroom.web")
 
@@ -88,6 +89,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_kyc_workers)
     app.cleanup_ctx.append(_calls)
     app.cleanup_ctx.append(_signing)
+    app.cleanup_ctx.append(_webhooks)
     for table in (
         public.routes,
         applications.routes,
@@ -183,3 +185,16 @@ async def _signing(app: web.Application) -> AsyncIterator[None]:
     app[VALIDATION] = validation
     yield
     await asyncio.to_thread(validation.close)
+
+
+async def _webhooks(app: web.Application) -> AsyncIterator[None]:
+    metrics = app[METRICS]
+
+    def observe(results: dict[str, int], queued: int) -> None:
+        for result, count in results.items():
+            if count:
+                metrics.webhook_deliveries.labels(result).inc(count)
+        metrics.webhook_queue.set(queued)
+
+    async for _ in run_dispatcher(app[ENGINE], app[SETTINGS].webhooks, observe):
+        yield

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from media.ice import IceSettings
 from store.database import DEFAULT_DATABASE_URL, SUPPORTED_DRIVERS
+from web.webhooks import WebhookSettings
 
 
 class ConfigError(Exception):
@@ -95,6 +96,10 @@ class Settings:
     max_pdf_bytes: int = 20 * 1024 * 1024
     validation_timeout_seconds: int = 60
     validation_memory_mb: int = 1024
+    webhook_poll_ms: int = 1000
+    webhook_backoff_ms: int = 10_000
+    webhook_timeout_seconds: int = 10
+    webhook_give_up_hours: int = 24
     # Empty: /metrics answers loopback clients only.
     metrics_token: str = field(default="", repr=False)
 
@@ -121,6 +126,15 @@ class Settings:
     @property
     def recordings_dir(self) -> Path:
         return self.data_dir / "recordings"
+
+    @property
+    def webhooks(self) -> WebhookSettings:
+        return WebhookSettings(
+            poll_interval=self.webhook_poll_ms / 1000,
+            backoff=timedelta(milliseconds=self.webhook_backoff_ms),
+            timeout=self.webhook_timeout_seconds,
+            give_up_after=timedelta(hours=self.webhook_give_up_hours),
+        )
 
     @property
     def pki_dir(self) -> Path:
@@ -207,6 +221,10 @@ class Settings:
             "max_pdf_bytes",
             "validation_timeout_seconds",
             "validation_memory_mb",
+            "webhook_poll_ms",
+            "webhook_backoff_ms",
+            "webhook_timeout_seconds",
+            "webhook_give_up_hours",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"SIGNROOM_{name.upper()} must be positive")

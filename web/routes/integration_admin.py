@@ -8,11 +8,13 @@ from aiohttp import web
 from pydantic import Field
 
 from loans.roles import Role
-from web import errors
+from web import errors, webhooks
 from web.auth import api_keys
 from web.auth.users import UserError
+from web.events import EventType
 from web.guards import principal_of, requires
 from web.keys import ENGINE, REQUEST_ID
+from web.render import render
 from web.schemas import Body, parse_body
 
 routes = web.RouteTableDef()
@@ -77,3 +79,79 @@ async def revoke_key(request: web.Request) -> web.Response:
     except UserError as exc:
         raise errors.NotFound(str(exc)) from None
     return web.json_response({"revoked": True})
+
+
+class NewWebhookBody(Body):
+    url: str = Field(max_length=2000)
+    events: list[str] = Field(max_length=10)
+
+
+@routes.get("/api/admin/webhooks")
+@requires(Role.ADMIN)
+async def list_webhooks(request: web.Request) -> web.Response:
+    return web.json_response(await webhooks.list_subscriptions(request.app[ENGINE]))
+
+
+@routes.post("/api/admin/webhooks")
+@requires(Role.ADMIN)
+async def create_webhook(request: web.Request) -> web.Response:
+    body = await parse_body(request, NewWebhookBody)
+    try:
+        events = {EventType(e) for e in body.events}
+    except ValueError:
+        raise errors.ValidationFailed(
+            "unknown event type", details={"allowed": sorted(e.value for e in EventType)}
+        ) from None
+    try:
+        subscription_id, secret = await webhooks.subscribe(
+            request.app[ENGINE],
+            principal_of(request).actor,
+            body.url,
+            events,
+            request_id=request.get(REQUEST_ID),
+        )
+    except webhooks.SubscriptionInvalid as exc:
+        raise errors.ValidationFailed(str(exc)) from None
+    # The secret is shown once; receivers verify signatures with it.
+    return web.json_response({"id": subscription_id, "secret": secret}, status=201)
+
+
+@routes.post("/api/admin/webhooks/{subscription_id}/disable")
+@requires(Role.ADMIN)
+async def disable_webhook(request: web.Request) -> web.Response:
+    if await request.read():
+        raise errors.BadRequest("this endpoint takes no body")
+    try:
+        await webhooks.disable(
+            request.app[ENGINE],
+            principal_of(request).actor,
+            request.match_info["subscription_id"],
+            request_id=request.get(REQUEST_ID),
+        )
+    except webhooks.SubscriptionInvalid as exc:
+        raise errors.NotFound(str(exc)) from None
+    return web.json_response({"disabled": True})
+
+
+DELIVERY_STATES = ("pending", "delivered", "failed")
+
+
+@routes.get("/api/admin/webhook-deliveries")
+@requires(Role.ADMIN)
+async def deliveries(request: web.Request) -> web.Response:
+    status = request.query.get("status")
+    if status is not None and status not in DELIVERY_STATES:
+        raise errors.BadRequest(f"status is one of {', '.join(DELIVERY_STATES)}")
+    return web.json_response(await webhooks.delivery_log(request.app[ENGINE], status=status))
+
+
+@routes.get("/admin/webhooks")
+@requires(Role.ADMIN)
+async def webhooks_page(request: web.Request) -> web.Response:
+    engine = request.app[ENGINE]
+    return render(
+        request,
+        "admin_webhooks.html",
+        subscriptions=await webhooks.list_subscriptions(engine),
+        deliveries=await webhooks.delivery_log(engine),
+    )

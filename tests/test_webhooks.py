@@ -1,0 +1,184 @@
+"""Webhooks: signed deliveries from a persistent outbox survive a receiver that fails,
+times out and recovers, and a service restart, with nothing lost or sent twice."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from loans.roles import Role
+from tests.web_support import Service, start_service, stop_service
+
+FAST = {"webhook_poll_ms": "100", "webhook_backoff_ms": "200", "webhook_timeout_seconds": "1"}
+
+
+@dataclass
+class Receiver:
+    mode: str = "ok"  # ok | fail | hang
+    received: list[tuple[str, dict[str, object], str, str]] = field(default_factory=list)
+    refused: int = 0
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        if self.mode == "fail":
+            self.refused += 1
+            return web.Response(status=503)
+        if self.mode == "hang":
+            self.refused += 1
+            await asyncio.sleep(3)
+            return web.Response(status=200)  # too late: the sender gave up at 1 s
+        self.received.append(
+            (
+                request.headers["Signroom-Event-Id"],
+                json.loads(body),
+                request.headers["Signroom-Timestamp"],
+                request.headers["Signroom-Signature"],
+            )
+        )
+        return web.Response(status=204)
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
+    state = Receiver()
+    app = web.Application()
+    app.router.add_post("/hook", state.handle)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield state, str(server.make_url("/hook"))
+    await server.close()
+
+
+async def subscribe(service: Service, url: str, events: list[str]) -> str:
+    admin = await service.staff("a1")
+    created = await admin.request(
+        "POST", "/api/admin/webhooks", json={"url": url, "events": events}
+    )
+    assert created.status == 201, created.text
+    return str(created.body["secret"])
+
+
+async def invited_cases(service: Service, count: int) -> list[str]:
+    ids = []
+    for _ in range(count):
+        app_id = await service.new_application("m1")
+        await service.invite_link("m1", app_id)  # draft -> invited: one state change each
+        ids.append(app_id)
+    return ids
+
+
+async def until(condition: object, seconds: float = 20) -> None:
+    for _ in range(int(seconds * 20)):
+        if condition():  # type: ignore[operator]
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def verify(secret: str, timestamp: str, body: dict[str, object], signature: str) -> bool:
+    raw = json.dumps(body, ensure_ascii=False, sort_keys=True).encode()
+    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + raw, hashlib.sha256)
+    return hmac.compare_digest(signature, f"v1={expected.hexdigest()}")
+
+
+async def users(service: Service) -> None:
+    await service.add_user("m1", Role.MANAGER)
+    await service.add_user("a1", Role.ADMIN)
+
+
+async def test_deliveries_survive_an_outage_and_timeouts(
+    tmp_path: Path, sqlite_url: str, receiver: tuple[Receiver, str]
+) -> None:
+    state, url = receiver
+    service = await start_service(tmp_path, sqlite_url, **FAST)
+    try:
+        await users(service)
+        secret = await subscribe(service, url, ["application.state_changed"])
+        state.mode = "fail"
+        cases = await invited_cases(service, 3)
+        await until(lambda: state.refused >= 6)  # every event refused at least twice
+        state.mode = "hang"
+        refused = state.refused
+        await until(lambda: state.refused > refused)
+        await asyncio.sleep(1.2)
+        state.mode = "ok"
+        await until(lambda: len(state.received) >= 3)
+        await asyncio.sleep(1.0)  # anything sent twice would arrive by now
+        ids = Counter(event_id for event_id, *_ in state.received)
+        assert len(ids) == 3 and set(ids.values()) == {1}, ids
+        for _event_id, body, timestamp, signature in state.received:
+            assert verify(secret, timestamp, body, signature)
+            assert body["type"] == "application.state_changed"
+            assert body["data"] == {"action": "invite", "from": "draft", "to": "invited"}
+        assert {b["application_id"] for _, b, _, _ in state.received} == set(cases)
+        admin = await service.staff("a1")
+        log = (await admin.request("GET", "/api/admin/webhook-deliveries")).body
+        assert {d["status"] for d in log} == {"delivered"}
+        assert all(d["attempts"] >= 3 for d in log)
+        page = await admin.request("GET", "/admin/webhooks")
+        assert page.status == 200 and "evt_" in page.text
+        metrics = (await admin.request("GET", "/metrics")).text
+        assert 'signroom_webhook_deliveries_total{result="retry"}' in metrics
+        assert "signroom_webhook_queue_depth 0.0" in metrics
+    finally:
+        await stop_service(service)
+
+
+async def test_nothing_is_lost_or_repeated_across_a_restart(
+    tmp_path: Path, sqlite_url: str, receiver: tuple[Receiver, str]
+) -> None:
+    state, url = receiver
+    # The first service polls once a minute: its events are still in the audit log,
+    # not yet in the outbox, when it stops.
+    first = await start_service(tmp_path, sqlite_url, **{**FAST, "webhook_poll_ms": "60000"})
+    try:
+        await users(first)
+        await subscribe(first, url, ["application.state_changed"])
+        before = await invited_cases(first, 2)
+    finally:
+        await stop_service(first)
+    state.mode = "fail"
+    second = await start_service(tmp_path, sqlite_url, **FAST)
+    try:
+        second.user_ids.update({"m1": 1, "a1": 2})
+        await until(lambda: state.refused >= 2)
+        after = await invited_cases(second, 1)
+    finally:
+        await stop_service(second)  # while the receiver is still down
+    state.mode = "ok"
+    third = await start_service(tmp_path, sqlite_url, **FAST)
+    try:
+        await until(lambda: len(state.received) >= 3)
+        await asyncio.sleep(1.0)
+    finally:
+        await stop_service(third)
+    ids = Counter(event_id for event_id, *_ in state.received)
+    assert len(ids) == 3 and set(ids.values()) == {1}, ids
+    assert {b["application_id"] for _, b, _, _ in state.received} == set(before + after)
+
+
+async def test_subscriptions_are_checked(tmp_path: Path, sqlite_url: str) -> None:
+    service = await start_service(tmp_path, sqlite_url)
+    try:
+        await users(service)
+        admin = await service.staff("a1")
+        for body in (
+            {"url": "ftp://example.com/x", "events": ["contract.signed"]},
+            {"url": "https://example.com/x", "events": []},
+            {"url": "https://example.com/x", "events": ["no.such_event"]},
+        ):
+            answer = await admin.request("POST", "/api/admin/webhooks", json=body)
+            assert answer.status == 422, body
+        assert (await admin.request("GET", "/api/admin/webhooks")).body == []
+    finally:
+        await stop_service(service)

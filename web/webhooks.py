@@ -1,0 +1,396 @@
+"""Signed webhook deliveries from a persistent outbox.
+
+The dispatcher reads the audit log past its cursor and, in the same transaction
+that moves the cursor, writes one delivery row per (event, subscriber); the unique
+(event, subscriber) constraint makes a second enqueue impossible. Deliveries are
+then sent with a lease (so two nodes, or a restarted one, do not send the same row
+at once), retried with exponential backoff until they are 24 hours old, and logged
+per attempt. A receiver sees each event id once, except if the service dies between
+the receiver's 2xx and recording it: receivers deduplicate on Signroom-Event-Id.
+
+Signature: Signroom-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>,
+with Signroom-Timestamp the Unix time of the attempt (see README for the recipe).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from audit import log as audit
+from store.schema import audit_log, webhook_cursor, webhook_deliveries, webhook_subscriptions
+from web.events import EventType, events_from
+
+log = logging.getLogger("signroom.webhooks")
+
+BATCH = 200
+LEASE = timedelta(seconds=60)
+MAX_BACKOFF = timedelta(hours=1)
+
+
+class SubscriptionInvalid(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSettings:
+    poll_interval: float
+    backoff: timedelta  # first retry; doubles each time, at most an hour
+    timeout: float
+    give_up_after: timedelta
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"v1={mac.hexdigest()}"
+
+
+# Subscriptions -------------------------------------------------------------------
+
+
+async def subscribe(
+    engine: AsyncEngine,
+    actor: audit.Actor,
+    url: str,
+    events: set[EventType],
+    *,
+    request_id: str | None = None,
+) -> tuple[str, str]:
+    """A new subscriber; returns its id and signing secret (shown once)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 2000:
+        raise SubscriptionInvalid("the URL must be http(s)://host/...")
+    if not events:
+        raise SubscriptionInvalid("subscribe to at least one event type")
+    subscription_id = str(uuid.uuid4())
+    secret = secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    async with engine.begin() as conn:
+        await _start_cursor(conn)
+        await conn.execute(
+            webhook_subscriptions.insert().values(
+                id=subscription_id,
+                url=url,
+                secret=secret,
+                events=json.dumps(sorted(e.value for e in events)),
+                created_by=actor.id,
+                created_at=now,
+            )
+        )
+        await audit.append(
+            conn,
+            actor,
+            "webhook.subscribed",
+            request_id=request_id,
+            details={
+                "subscription_id": subscription_id,
+                "host": parts.netloc,
+                "events": sorted(e.value for e in events),
+            },
+            at=now,
+        )
+    return subscription_id, secret
+
+
+async def disable(
+    engine: AsyncEngine, actor: audit.Actor, subscription_id: str, *, request_id: str | None = None
+) -> None:
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            update(webhook_subscriptions)
+            .where(
+                webhook_subscriptions.c.id == subscription_id,
+                webhook_subscriptions.c.disabled_at.is_(None),
+            )
+            .values(disabled_at=datetime.now(UTC))
+        )
+        if result.rowcount != 1:
+            raise SubscriptionInvalid("no such active subscription")
+        await audit.append(
+            conn,
+            actor,
+            "webhook.disabled",
+            request_id=request_id,
+            details={"subscription_id": subscription_id},
+        )
+
+
+async def list_subscriptions(engine: AsyncEngine) -> list[dict[str, Any]]:
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(webhook_subscriptions).order_by(webhook_subscriptions.c.created_at)
+            )
+        ).mappings()
+        return [
+            {
+                "id": r["id"],
+                "url": r["url"],
+                "events": json.loads(r["events"]),
+                "created_at": r["created_at"].isoformat(timespec="seconds"),
+                "disabled_at": r["disabled_at"].isoformat(timespec="seconds")
+                if r["disabled_at"]
+                else None,
+            }
+            for r in rows
+        ]
+
+
+async def delivery_log(
+    engine: AsyncEngine, *, status: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    query = select(webhook_deliveries).order_by(webhook_deliveries.c.created_at.desc()).limit(limit)
+    if status:
+        query = query.where(webhook_deliveries.c.status == status)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(query)).mappings().all()
+    return [
+        {
+            "id": r["id"],
+            "event_id": r["event_id"],
+            "event_type": r["event_type"],
+            "subscription_id": r["subscription_id"],
+            "status": r["status"],
+            "attempts": r["attempts"],
+            "last_status": r["last_status"],
+            "last_error": r["last_error"],
+            "created_at": r["created_at"].isoformat(timespec="seconds"),
+            "next_attempt_at": r["next_attempt_at"].isoformat(timespec="seconds"),
+            "delivered_at": r["delivered_at"].isoformat(timespec="seconds")
+            if r["delivered_at"]
+            else None,
+        }
+        for r in rows
+    ]
+
+
+# The outbox ----------------------------------------------------------------------
+
+
+async def _start_cursor(conn: Any) -> None:
+    """The first subscriber starts the cursor at the log's head: no replay of history."""
+    exists = (await conn.execute(select(func.count()).select_from(webhook_cursor))).scalar_one()
+    if not exists:
+        head = (await conn.execute(select(func.max(audit_log.c.seq)))).scalar_one() or 0
+        await conn.execute(webhook_cursor.insert().values(id=1, last_seq=head))
+
+
+async def enqueue(engine: AsyncEngine) -> int:
+    """Turn new audit entries into delivery rows; returns how many rows were written."""
+    written = 0
+    async with engine.begin() as conn:
+        cursor = (
+            await conn.execute(
+                select(webhook_cursor.c.last_seq).where(webhook_cursor.c.id == 1).with_for_update()
+            )
+        ).scalar_one_or_none()
+        if cursor is None:
+            return 0
+        rows = (
+            (
+                await conn.execute(
+                    select(audit_log)
+                    .where(audit_log.c.seq > cursor)
+                    .order_by(audit_log.c.seq)
+                    .limit(BATCH)
+                )
+            )
+            .mappings()
+            .all()
+        )
+        if not rows:
+            return 0
+        subscriptions = (
+            (
+                await conn.execute(
+                    select(webhook_subscriptions).where(
+                        webhook_subscriptions.c.disabled_at.is_(None)
+                    )
+                )
+            )
+            .mappings()
+            .all()
+        )
+        wanted = [(s["id"], set(json.loads(s["events"]))) for s in subscriptions]
+        now = datetime.now(UTC)
+        for row in rows:
+            for event in events_from(
+                row["seq"],
+                row["action"],
+                row["application_id"],
+                json.loads(row["details"]),
+                row["at"],
+            ):
+                for subscription_id, types in wanted:
+                    if event.type.value not in types:
+                        continue
+                    await conn.execute(
+                        webhook_deliveries.insert().values(
+                            id=str(uuid.uuid4()),
+                            event_id=event.id,
+                            subscription_id=subscription_id,
+                            event_type=event.type.value,
+                            payload=json.dumps(event.payload(), ensure_ascii=False, sort_keys=True),
+                            created_at=now,
+                            status="pending",
+                            attempts=0,
+                            next_attempt_at=now,
+                        )
+                    )
+                    written += 1
+        await conn.execute(
+            update(webhook_cursor).where(webhook_cursor.c.id == 1).values(last_seq=rows[-1]["seq"])
+        )
+    return written
+
+
+async def pending_count(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int(
+            (
+                await conn.execute(
+                    select(func.count())
+                    .select_from(webhook_deliveries)
+                    .where(webhook_deliveries.c.status == "pending")
+                )
+            ).scalar_one()
+        )
+
+
+async def _claim(engine: AsyncEngine, now: datetime) -> list[dict[str, Any]]:
+    async with engine.begin() as conn:
+        due = (
+            (
+                await conn.execute(
+                    select(
+                        webhook_deliveries,
+                        webhook_subscriptions.c.url,
+                        webhook_subscriptions.c.secret,
+                    )
+                    .join(
+                        webhook_subscriptions,
+                        webhook_subscriptions.c.id == webhook_deliveries.c.subscription_id,
+                    )
+                    .where(
+                        webhook_deliveries.c.status == "pending",
+                        webhook_deliveries.c.next_attempt_at <= now,
+                        (webhook_deliveries.c.lease_until.is_(None))
+                        | (webhook_deliveries.c.lease_until < now),
+                    )
+                    .order_by(webhook_deliveries.c.created_at)
+                    .limit(20)
+                )
+            )
+            .mappings()
+            .all()
+        )
+        claimed = []
+        for row in due:
+            result = await conn.execute(
+                update(webhook_deliveries)
+                .where(
+                    webhook_deliveries.c.id == row["id"],
+                    (webhook_deliveries.c.lease_until.is_(None))
+                    | (webhook_deliveries.c.lease_until < now),
+                )
+                .values(lease_until=now + LEASE)
+            )
+            if result.rowcount == 1:
+                claimed.append(dict(row))
+    return claimed
+
+
+async def _send(
+    session: aiohttp.ClientSession, row: dict[str, Any], limit: float
+) -> tuple[int | None, str | None]:
+    body = row["payload"].encode()
+    stamp = int(time.time())
+    headers = {
+        "Content-Type": "application/json",
+        "Signroom-Event-Id": row["event_id"],
+        "Signroom-Event-Type": row["event_type"],
+        "Signroom-Timestamp": str(stamp),
+        "Signroom-Signature": sign(row["secret"], stamp, body),
+    }
+    try:
+        async with session.post(
+            row["url"], data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=limit)
+        ) as response:
+            return response.status, None
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        return None, type(exc).__name__
+
+
+async def deliver_due(
+    engine: AsyncEngine, session: aiohttp.ClientSession, settings: WebhookSettings
+) -> dict[str, int]:
+    """Send what is due once; returns counts by result (delivered, retry, failed)."""
+    results = {"delivered": 0, "retry": 0, "failed": 0}
+    now = datetime.now(UTC)
+    for row in await _claim(engine, now):
+        status, error = await _send(session, row, settings.timeout)
+        done = datetime.now(UTC)
+        attempts = row["attempts"] + 1
+        values: dict[str, Any] = {
+            "attempts": attempts,
+            "last_status": status,
+            "last_error": error,
+            "lease_until": None,
+        }
+        if status is not None and 200 <= status < 300:
+            values.update(status="delivered", delivered_at=done)
+            results["delivered"] += 1
+        elif done - row["created_at"] >= settings.give_up_after:
+            values["status"] = "failed"
+            results["failed"] += 1
+        else:
+            delay = min(settings.backoff * 2 ** (attempts - 1), MAX_BACKOFF)
+            values["next_attempt_at"] = done + delay
+            results["retry"] += 1
+        async with engine.begin() as conn:
+            await conn.execute(
+                update(webhook_deliveries)
+                .where(webhook_deliveries.c.id == row["id"])
+                .values(**values)
+            )
+    return results
+
+
+async def run_dispatcher(
+    engine: AsyncEngine, settings: WebhookSettings, observe: Any
+) -> AsyncIterator[None]:
+    """Cleanup context: enqueue and deliver in the background until shutdown."""
+
+    async def loop() -> None:
+        async with aiohttp.ClientSession() as session:
+            while True:
+                try:
+                    await enqueue(engine)
+                    observe(
+                        await deliver_due(engine, session, settings), await pending_count(engine)
+                    )
+                except Exception:
+                    log.exception("webhook dispatch failed; retrying next round")
+                await asyncio.sleep(settings.poll_interval)
+
+    task = asyncio.create_task(loop())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
