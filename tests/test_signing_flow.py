@@ -9,6 +9,7 @@ import asyncio
 import dataclasses
 import itertools
 import json
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,7 +29,8 @@ from tests.signing_support import (
     pdfsig,
     record_liveness_pass,
 )
-from tests.web_support import Browser, Service, start_service, stop_service
+from tests.test_web_documents import matching_documents
+from tests.web_support import PASSWORD, Browser, Service, start_service, stop_service
 from web.keys import SIGNING
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pyhanko.*")
@@ -77,8 +79,9 @@ async def actions_of(service: Service, app_id: str) -> list[tuple[str, dict[str,
 
 
 async def test_an_applicant_signs_and_every_validator_accepts_the_file(
-    signing_service: Service, tmp_path: Path
+    signing_service: Service, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO)  # the service's default level (SIGNROOM_LOG_LEVEL)
     service = signing_service
     applicant, app_id = await applicant_in_interview(service)
     manager = await service.staff("m1")
@@ -195,6 +198,16 @@ async def test_an_applicant_signs_and_every_validator_accepts_the_file(
     assert 'route="/api/applicant/contract/sign",status="200"' in metrics
     assert "signroom_event_loop_lag_seconds" in metrics
     assert "signroom_active_calls 0.0" in metrics
+
+    # Nothing personal or secret reached the logs of the whole run: not the ID number
+    # read from the card, not the staff password, not the session or invite tokens.
+    logged = "\n".join(
+        record.getMessage() + json.dumps(record.__dict__, default=str) for record in caplog.records
+    )
+    id_number = matching_documents()[3]
+    assert caplog.records and id_number not in logged and id_number[-8:] not in logged
+    assert PASSWORD not in logged
+    assert "/i/" not in logged.replace("/i/<token>", "")
 
 
 async def test_a_failing_timestamp_leaves_nothing_signed_and_the_step_can_be_retried(

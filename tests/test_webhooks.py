@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -19,7 +20,11 @@ from aiohttp.test_utils import TestServer
 from loans.roles import Role
 from tests.web_support import Service, start_service, stop_service
 
-FAST = {"webhook_poll_ms": "100", "webhook_backoff_ms": "200", "webhook_timeout_seconds": "1"}
+FAST: dict[str, Any] = {
+    "webhook_poll_ms": "100",
+    "webhook_backoff_ms": "200",
+    "webhook_timeout_seconds": "1",
+}
 
 
 @dataclass
@@ -182,3 +187,52 @@ async def test_subscriptions_are_checked(tmp_path: Path, sqlite_url: str) -> Non
         assert (await admin.request("GET", "/api/admin/webhooks")).body == []
     finally:
         await stop_service(service)
+
+
+def test_every_event_type_comes_from_its_audit_entry() -> None:
+    from datetime import UTC, datetime
+
+    from web.events import EventType, events_from
+
+    at = datetime(2026, 11, 29, tzinfo=UTC)
+    cases: list[tuple[str, dict[str, Any], set[EventType]]] = [
+        (
+            "application.transition",
+            {"action": "approve", "from": "under_review", "to": "approved"},
+            {EventType.APPLICATION_STATE_CHANGED, EventType.REVIEW_DECIDED},
+        ),
+        (
+            "application.transition",
+            {"action": "start_interview", "from": "identity_verified", "to": "in_interview"},
+            {EventType.APPLICATION_STATE_CHANGED, EventType.CALL_STARTED},
+        ),
+        (
+            "kyc.document_read",
+            {"kind": "id_front", "checks": {"id_number": True, "expiry": False}},
+            {EventType.KYC_RESULT},
+        ),
+        ("kyc.face_match", {"decision": "match", "distance": "0.31"}, {EventType.KYC_RESULT}),
+        ("kyc.liveness", {"status": "passed"}, {EventType.KYC_RESULT}),
+        (
+            "call.ended",
+            {"reason": "manager_ended", "duration_seconds": "300.0"},
+            {EventType.CALL_ENDED},
+        ),
+        (
+            "contract.signed",
+            {"contract_id": "c", "document_sha256": "0" * 64},
+            {EventType.CONTRACT_SIGNED},
+        ),
+        ("auth.login", {"username": "m1"}, set()),
+    ]
+    seen: set[str] = set()
+    for seq, (action, details, expected) in enumerate(cases, start=1):
+        events = list(events_from(seq, action, "app-1", details, at))
+        assert {e.type for e in events} == expected, action
+        for event in events:
+            assert event.id not in seen
+            seen.add(event.id)
+            payload = json.dumps(event.payload())
+            assert "m1" not in payload
+    document = next(events_from(3, cases[2][0], "app-1", cases[2][1], at))
+    assert document.data == {"check": "document", "kind": "id_front", "passed": False}

@@ -48,6 +48,9 @@ def configure_logging(level: str) -> None:
     # Alembic narrates every schema check (/readyz runs one) at INFO.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     quiet_pyhanko_logs()
+    # Their DEBUG lines carry SQL parameters, i.e. personal data, whatever our level.
+    for name in ("aiosqlite", "sqlalchemy.engine", "asyncpg"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 class AccessLogger(AbstractAccessLogger):
