@@ -19,12 +19,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
 
-from signing import pades
+from signing import pades, seal_cms
 from signing.contract.appearance import seal_image
 from signing.errors import SealUnavailable
 from signing.pki import authority as ca
 from signing.pki.event import EventCredential, SignerIdentity, issue_event_credential
-from signing.pki.keys import Clock, simple_signer
+from signing.pki.keys import Clock, asn1_certificate, simple_signer
 from signing.pki.revocation import build_crl, ocsp_response
 from signing.pki.seal import TokenSettings, provision_token_key, seal_signer
 from signing.pki.tsa import InProcessTimeStamper, TimeStampAuthority
@@ -162,6 +162,24 @@ class SigningService:
                 ) from None
 
         return await off_loop(work)
+
+    async def seal_statement(self, data: bytes) -> bytes:
+        """A timestamped CMS seal over `data` (audit checkpoints, manifests)."""
+
+        async def work() -> bytes:
+            try:
+                with seal_signer(self.authority, self.settings.token) as signer:
+                    return await seal_cms.seal(data, signer, self.timestamper())
+            except pkcs11.PKCS11Error as exc:
+                raise SealUnavailable(
+                    f"the seal token refused to sign: {type(exc).__name__}", step="seal"
+                ) from None
+
+        return await off_loop(work)
+
+    async def check_statement(self, data: bytes, sealed: bytes) -> str | None:
+        roots = [asn1_certificate(self.authority.root.certificate)]
+        return await off_loop(lambda: seal_cms.check_seal(data, sealed, roots))
 
     def validation_material(
         self, book: pades.StatusBook, leaves: list[x509.Certificate]

@@ -315,3 +315,19 @@ webhook_cursor = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("last_seq", BigInteger, nullable=False),
 )
+
+# Signed, timestamped commitments to the audit log (audit/checkpoints.py): the Merkle
+# root of the first `tree_size` entries, and of the range since the previous one.
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("range_start", BigInteger, nullable=False),
+    Column("tree_root", String(64), nullable=False),
+    Column("range_root", String(64), nullable=False),
+    Column("head_hash", String(64), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("statement", Text, nullable=False),
+    Column("signature", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from audit.checkpoints import checkpoints_due, make_checkpoint
 from kyc.workers import KycWorkers
 from loans.expiry import expire_lapsed
 from media.call import CallSettings
@@ -90,6 +91,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_calls)
     app.cleanup_ctx.append(_signing)
     app.cleanup_ctx.append(_webhooks)
+    app.cleanup_ctx.append(_checkpoints)
     for table in (
         public.routes,
         applications.routes,
@@ -198,3 +200,38 @@ async def _webhooks(app: web.Application) -> AsyncIterator[None]:
 
     async for _ in run_dispatcher(app[ENGINE], app[SETTINGS].webhooks, observe):
         yield
+
+
+# Audit entries that close a session: a checkpoint follows each (audit/checkpoints.py).
+SESSION_END_ACTIONS = {"call.ended", "contract.signed"}
+
+
+async def _checkpoints(app: web.Application) -> AsyncIterator[None]:
+    """Seal the audit log every N entries, every T minutes, and after each session."""
+    settings = app[SETTINGS]
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(settings.checkpoint_poll_ms / 1000)
+            try:
+                reason = await checkpoints_due(
+                    app[ENGINE],
+                    every_entries=settings.checkpoint_every_entries,
+                    every_seconds=settings.checkpoint_minutes * 60,
+                    session_actions=SESSION_END_ACTIONS,
+                )
+                if reason:
+                    await make_checkpoint(
+                        app[ENGINE],
+                        app[SIGNING].seal_statement,
+                        reason,
+                        export_dir=settings.checkpoint_export,
+                    )
+            except Exception:
+                log.exception("audit checkpoint failed; retrying next round")
+
+    task = asyncio.create_task(loop())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

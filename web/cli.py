@@ -15,7 +15,13 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from audit.log import Actor
+from audit.checkpoints import (
+    export_problems,
+    load_checkpoints,
+    make_checkpoint,
+    verify_checkpoints,
+)
+from audit.log import Actor, iter_entries
 from audit.verify import verify_log
 from kyc.errors import KycError
 from kyc.facematch import compare, samples_from
@@ -33,6 +39,7 @@ from web.auth.passwords import generate_password
 from web.config import ConfigError, Settings
 from web.demo import seed
 from web.logs import AccessLogger, configure_logging
+from web.signing import open_signing
 
 CLI_ACTOR = Actor("cli", "admin")
 
@@ -69,7 +76,18 @@ def _parser() -> argparse.ArgumentParser:
     audit_cmd = sub.add_parser("audit", help="audit log tools").add_subparsers(
         dest="audit_command", required=True
     )
-    audit_cmd.add_parser("verify", help="recompute the hash chain; exit 1 if broken")
+    verify = audit_cmd.add_parser(
+        "verify",
+        help="recompute the hash chain, check every checkpoint's seal, timestamp and roots; "
+        "exit 1 naming what is broken",
+    )
+    verify.add_argument(
+        "--exported",
+        type=Path,
+        help="directory of exported checkpoints to hold the database against "
+        "(default: SIGNROOM_CHECKPOINT_EXPORT_DIR)",
+    )
+    audit_cmd.add_parser("checkpoint", help="seal the log as it stands now")
 
     kyc = sub.add_parser("kyc", help="identity document tools (JSON on stdout)").add_subparsers(
         dest="kyc_command", required=True
@@ -174,7 +192,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "user":
         return asyncio.run(_with_engine(settings, lambda e: _user(e, args)))
     if args.command == "audit":
-        return asyncio.run(_with_engine(settings, _audit_verify))
+        if args.audit_command == "checkpoint":
+            return asyncio.run(_with_engine(settings, lambda e: _audit_checkpoint(e, settings)))
+        return asyncio.run(_with_engine(settings, lambda e: _audit_verify(e, settings, args)))
     if args.command == "kyc":
         return _kyc(args)
     if args.command == "api-key":
@@ -228,11 +248,35 @@ async def _migrate(engine: AsyncEngine) -> int:
     return 0
 
 
-async def _audit_verify(engine: AsyncEngine) -> int:
+async def _audit_verify(engine: AsyncEngine, settings: Settings, args: argparse.Namespace) -> int:
     async with read_only(engine) as conn:
         verdict = await verify_log(conn)
+        entries = [entry async for entry in iter_entries(conn)]
     print(verdict.describe())
-    return 0 if verdict.ok else 1
+    problems: list[str] = []
+    sealed = await load_checkpoints(engine)
+    if sealed:
+        service = await asyncio.to_thread(open_signing, settings)
+        problems += await verify_checkpoints(entries, sealed, service.check_statement)
+        print(f"{len(sealed)} checkpoints, newest covering {sealed[-1].tree_size} entries")
+    else:
+        print("no checkpoints yet")
+    exported = args.exported or settings.checkpoint_export
+    if exported is not None:
+        problems += export_problems(entries, exported)
+        print(f"held against exported checkpoints in {exported}")
+    for problem in problems:
+        print(f"problem: {problem}")
+    return 0 if verdict.ok and not problems else 1
+
+
+async def _audit_checkpoint(engine: AsyncEngine, settings: Settings) -> int:
+    service = await asyncio.to_thread(open_signing, settings)
+    checkpoint = await make_checkpoint(
+        engine, service.seal_statement, "manual", export_dir=settings.checkpoint_export
+    )
+    print(f"checkpoint at {checkpoint.tree_size} entries" if checkpoint else "nothing new to seal")
+    return 0
 
 
 async def _user(e: AsyncEngine, args: argparse.Namespace) -> int:

@@ -100,6 +100,12 @@ class Settings:
     webhook_backoff_ms: int = 10_000
     webhook_timeout_seconds: int = 10
     webhook_give_up_hours: int = 24
+    checkpoint_every_entries: int = 1000
+    checkpoint_minutes: int = 60
+    checkpoint_poll_ms: int = 30_000
+    # A directory outside the database (another disk, a mounted bucket) that keeps
+    # every checkpoint; empty: checkpoints stay in the database only.
+    checkpoint_export_dir: str = ""
     # Empty: /metrics answers loopback clients only.
     metrics_token: str = field(default="", repr=False)
 
@@ -135,6 +141,10 @@ class Settings:
             timeout=self.webhook_timeout_seconds,
             give_up_after=timedelta(hours=self.webhook_give_up_hours),
         )
+
+    @property
+    def checkpoint_export(self) -> Path | None:
+        return Path(self.checkpoint_export_dir) if self.checkpoint_export_dir else None
 
     @property
     def pki_dir(self) -> Path:
@@ -225,6 +235,9 @@ class Settings:
             "webhook_backoff_ms",
             "webhook_timeout_seconds",
             "webhook_give_up_hours",
+            "checkpoint_every_entries",
+            "checkpoint_minutes",
+            "checkpoint_poll_ms",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"SIGNROOM_{name.upper()} must be positive")

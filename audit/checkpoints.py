@@ -1,0 +1,301 @@
+"""Anchored audit log: signed, timestamped checkpoints over RFC 6962 Merkle trees.
+
+A checkpoint commits to the first `tree_size` entries (their Merkle root, each leaf
+being an entry's canonical content) and to the range since the previous checkpoint,
+and names the chain head. The statement is sealed (CMS, with a signature timestamp)
+by a sealer the caller supplies — the bank's seal and TSA — since this package
+imports no feature package. Someone who rewrites the database can recompute every
+entry hash, but not these signatures; checkpoints exported elsewhere also catch a
+database rolled back to an older state.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from audit import log as audit
+from audit import merkle
+from audit.chain import AuditEntry, canonical_json
+from audit.errors import NonCanonicalDetails
+from store.schema import audit_checkpoints, audit_log
+
+STATEMENT_TYPE = "signroom.audit-checkpoint/1"
+
+# Returns a DER CMS SignedData over the statement (detached, timestamped).
+Sealer = Callable[[bytes], Awaitable[bytes]]
+# Returns None when the CMS is a valid, trusted, timestamped seal over the statement.
+SealCheck = Callable[[bytes, bytes], Awaitable[str | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    tree_size: int
+    range_start: int
+    tree_root: str
+    range_root: str
+    head_hash: str
+    reason: str
+    created_at: datetime
+    statement: bytes
+    signature: bytes
+
+    def export(self, previous: Checkpoint | None, proof: Sequence[bytes]) -> dict[str, Any]:
+        return {
+            "statement": json.loads(self.statement),
+            "statement_b64": base64.b64encode(self.statement).decode(),
+            "signature_b64": base64.b64encode(self.signature).decode(),
+            "previous_tree_size": previous.tree_size if previous else None,
+            "consistency_proof": [p.hex() for p in proof],
+        }
+
+
+def leaf(entry: AuditEntry) -> bytes:
+    """An entry's leaf: its canonical content (the bytes its own hash is taken over)."""
+    try:
+        return merkle.leaf_hash(canonical_json(entry.hashed_fields()).encode("utf-8"))
+    except NonCanonicalDetails:
+        return merkle.leaf_hash(b"\xff not canonical")
+
+
+def statement(
+    tree_size: int,
+    tree_root: bytes,
+    range_start: int,
+    range_root: bytes,
+    head_hash: str,
+    created_at: datetime,
+) -> bytes:
+    return canonical_json(
+        {
+            "type": STATEMENT_TYPE,
+            "tree_size": tree_size,
+            "tree_root": tree_root.hex(),
+            "range_start": range_start,
+            "range_root": range_root.hex(),
+            "head_hash": head_hash,
+            "created_at": created_at.astimezone(UTC).isoformat(),
+        }
+    ).encode("utf-8")
+
+
+def _row(row: Any) -> Checkpoint:
+    return Checkpoint(
+        row["tree_size"],
+        row["range_start"],
+        row["tree_root"],
+        row["range_root"],
+        row["head_hash"],
+        row["reason"],
+        row["created_at"],
+        row["statement"].encode("utf-8"),
+        base64.b64decode(row["signature"]),
+    )
+
+
+async def load_checkpoints(engine: AsyncEngine) -> list[Checkpoint]:
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(select(audit_checkpoints).order_by(audit_checkpoints.c.tree_size))
+        ).mappings()
+        return [_row(r) for r in rows]
+
+
+async def _entries(engine: AsyncEngine) -> list[AuditEntry]:
+    async with engine.connect() as conn:
+        return [entry async for entry in audit.iter_entries(conn)]
+
+
+async def make_checkpoint(
+    engine: AsyncEngine, sealer: Sealer, reason: str, *, export_dir: Path | None = None
+) -> Checkpoint | None:
+    """Seal the log as it stands; None when nothing was appended since the last one."""
+    existing = await load_checkpoints(engine)
+    previous = existing[-1] if existing else None
+    entries = await _entries(engine)
+    size = len(entries)
+    if size == 0 or (previous is not None and previous.tree_size >= size):
+        return None
+    leaves = [leaf(e) for e in entries]
+    start = previous.tree_size + 1 if previous else 1
+    now = datetime.now(UTC)
+    tree_root = merkle.root(leaves)
+    range_root = merkle.root(leaves[start - 1 :])
+    text = statement(size, tree_root, start, range_root, entries[-1].entry_hash, now)
+    signature = await sealer(text)
+    checkpoint = Checkpoint(
+        size,
+        start,
+        tree_root.hex(),
+        range_root.hex(),
+        entries[-1].entry_hash,
+        reason,
+        now,
+        text,
+        signature,
+    )
+    async with engine.begin() as conn:
+        await conn.execute(
+            audit_checkpoints.insert().values(
+                tree_size=size,
+                range_start=start,
+                tree_root=checkpoint.tree_root,
+                range_root=checkpoint.range_root,
+                head_hash=checkpoint.head_hash,
+                reason=reason,
+                statement=text.decode("utf-8"),
+                signature=base64.b64encode(signature).decode(),
+                created_at=now,
+            )
+        )
+        await audit.append(
+            conn,
+            audit.SYSTEM,
+            "audit.checkpoint",
+            details={"tree_size": size, "tree_root": checkpoint.tree_root, "reason": reason},
+            at=now,
+        )
+    if export_dir is not None:
+        proof = merkle.consistency_proof(previous.tree_size, leaves) if previous else []
+        write_export(export_dir, checkpoint.export(previous, proof), size)
+    return checkpoint
+
+
+def write_export(directory: Path, document: dict[str, Any], size: int) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"checkpoint-{size:012d}.json"
+    temporary = path.with_suffix(".tmp")
+    with temporary.open("w", encoding="utf-8") as handle:
+        json.dump(document, handle, indent=1, sort_keys=True)
+        handle.flush()
+        os.fsync(handle.fileno())
+    temporary.replace(path)
+
+
+async def checkpoints_due(
+    engine: AsyncEngine, *, every_entries: int, every_seconds: float, session_actions: set[str]
+) -> str | None:
+    """Why a checkpoint is due now (entries, time, session_end), or None."""
+    async with engine.connect() as conn:
+        last = (await conn.execute(select(func.max(audit_checkpoints.c.tree_size)))).scalar_one()
+        last_at = (
+            await conn.execute(select(func.max(audit_checkpoints.c.created_at)))
+        ).scalar_one()
+        head = await audit.count(conn)
+        covered = int(last or 0)
+        # Our own checkpoint entry follows each checkpoint: one new entry is not news.
+        new = head - covered - (1 if last else 0)
+        if new <= 0:
+            return None
+        if new >= every_entries:
+            return "entries"
+        if last_at is None or (datetime.now(UTC) - last_at).total_seconds() >= every_seconds:
+            return "time"
+        ended = (
+            await conn.execute(
+                select(func.count())
+                .select_from(audit_log)
+                .where(audit_log.c.seq > covered, audit_log.c.action.in_(session_actions))
+            )
+        ).scalar_one()
+        return "session_end" if ended else None
+
+
+# Verification --------------------------------------------------------------------
+
+
+def anchored_problems(
+    entries: Sequence[AuditEntry],
+    checkpoints: Sequence[Checkpoint],
+    *,
+    leaves: Sequence[bytes] | None = None,
+    first_only: bool = False,
+) -> list[str]:
+    """What in `entries` contradicts the checkpoints' commitments (signatures aside).
+
+    `leaves` may be given when the caller already has them; with `first_only` the
+    check stops at the first checkpoint the entries contradict.
+    """
+    problems: list[str] = []
+    hashed = list(leaves) if leaves is not None else [leaf(e) for e in entries]
+    previous_size = 0
+    for checkpoint in checkpoints:
+        size, start = checkpoint.tree_size, checkpoint.range_start
+        if start != previous_size + 1:
+            problems.append(f"checkpoint {size} does not follow checkpoint {previous_size}")
+        previous_size = size
+        if size > len(hashed):
+            problems.append(f"checkpoint {size} covers entries the log lacks ({len(hashed)})")
+        elif merkle.root(hashed[:size]).hex() != checkpoint.tree_root:
+            problems.append(f"entries 1..{size} differ from what checkpoint {size} sealed")
+        elif merkle.root(hashed[start - 1 : size]).hex() != checkpoint.range_root:
+            problems.append(f"entries {start}..{size} differ from checkpoint {size}")
+        elif entries[size - 1].entry_hash != checkpoint.head_hash:
+            problems.append(f"entry {size} is not the head checkpoint {size} named")
+        if problems and first_only:
+            return problems
+    return problems
+
+
+def statement_problems(checkpoint: Checkpoint) -> list[str]:
+    """The stored columns must say what the sealed statement says."""
+    try:
+        sealed = json.loads(checkpoint.statement)
+    except ValueError:
+        return [f"checkpoint {checkpoint.tree_size}: statement unreadable"]
+    expected = {
+        "type": STATEMENT_TYPE,
+        "tree_size": checkpoint.tree_size,
+        "tree_root": checkpoint.tree_root,
+        "range_start": checkpoint.range_start,
+        "range_root": checkpoint.range_root,
+        "head_hash": checkpoint.head_hash,
+    }
+    if {k: sealed.get(k) for k in expected} != expected:
+        return [
+            f"checkpoint {checkpoint.tree_size}: stored values differ from the sealed statement"
+        ]
+    return []
+
+
+async def verify_checkpoints(
+    entries: Sequence[AuditEntry], checkpoints: Sequence[Checkpoint], check: SealCheck
+) -> list[str]:
+    problems: list[str] = []
+    for checkpoint in checkpoints:
+        problems += statement_problems(checkpoint)
+        problem = await check(checkpoint.statement, checkpoint.signature)
+        if problem:
+            problems.append(f"checkpoint {checkpoint.tree_size}: seal invalid: {problem}")
+    return problems + anchored_problems(entries, checkpoints)
+
+
+def export_problems(entries: Sequence[AuditEntry], directory: Path) -> list[str]:
+    """Compare the log with the newest checkpoint exported outside the database."""
+    files = sorted(directory.glob("checkpoint-*.json"))
+    if not files:
+        return [f"no exported checkpoints in {directory}"]
+    try:
+        newest = json.loads(files[-1].read_text(encoding="utf-8"))
+        sealed = json.loads(base64.b64decode(newest["statement_b64"]))
+        size, root = int(sealed["tree_size"]), sealed["tree_root"]
+    except (OSError, ValueError, KeyError) as exc:
+        return [f"{files[-1].name} unreadable: {exc}"]
+    if len(entries) < size:
+        return [
+            f"the log has {len(entries)} entries but checkpoint {size} was exported: "
+            "the database was rolled back or cut"
+        ]
+    leaves = [leaf(e) for e in entries[:size]]
+    if merkle.root(leaves).hex() != root:
+        return [f"entries 1..{size} differ from the exported checkpoint {size}"]
+    return []
