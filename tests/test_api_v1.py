@@ -227,7 +227,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
 
 
 async def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(
-    live_server: tuple[str, str],
+    live_server: tuple[str, str], tmp_path: Path
 ) -> None:
     url, key = live_server
     binary = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
@@ -258,6 +258,7 @@ async def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(
         text=True,
         timeout=600,
         check=False,
+        cwd=tmp_path,  # schemathesis keeps a cache in its working directory
     )
     Path(os.environ.get("SCHEMATHESIS_REPORT", os.devnull)).write_text(result.stdout)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
