@@ -226,9 +226,12 @@ async def push_contract(
     contract_number: str,
     rendered: RenderedContract,
     *,
+    evidence_sha256: str | None = None,
     request_id: str | None = None,
 ) -> Contract:
-    """Store a freshly rendered contract for signing; an unsigned earlier one is superseded."""
+    """Store a freshly rendered contract for signing; an unsigned earlier one is superseded.
+
+    `evidence_sha256` names the interview manifest the contract's text binds."""
     now = datetime.now(UTC)
     contract_id = str(uuid.uuid4())
     async with engine.begin() as conn:
@@ -280,6 +283,7 @@ async def push_contract(
                 "template_version": rendered.template_version,
                 "document_sha256": rendered.sha256,
                 "page_count": rendered.page_count,
+                "evidence_sha256": evidence_sha256,
                 "superseded": superseded.rowcount,
             },
             at=now,

@@ -28,7 +28,8 @@ async def check_seal(
 ) -> str | None:
     """None if `sealed` is a valid, trusted, timestamped seal over `data`; else why not."""
     try:
-        content = cms.ContentInfo.load(sealed)
+        # strict: trailing bytes after the DER structure are refused, not ignored
+        content = cms.ContentInfo.load(sealed, strict=True)
         signed_data = content["content"]
         context = ValidationContext(
             trust_roots=trust_roots, allow_fetching=False, revocation_mode="soft-fail"

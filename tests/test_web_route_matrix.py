@@ -127,6 +127,7 @@ CASES = [
         only({"manager": 404, "compliance": 404}),
     ),
     Case("POST", "/api/applications/{app}/contract/complete", only({"manager": 409})),
+    Case("GET", "/api/applications/{app}/evidence.zip", only({"manager": 200, "compliance": 200})),
     Case("GET", "/api/applicant/contract", only({"applicant": 404, "applicant_other": 404})),
     Case(
         "GET",

@@ -199,7 +199,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return _kyc(args)
     if args.command == "api-key":
         return asyncio.run(_with_engine(settings, lambda e: _api_key(e, args)))
-    if args.command in ("verify-pdf", "signing", "pki"):
+    if args.command in ("verify-pdf", "verify-evidence", "signing", "pki"):
         return cli_signing.dispatch(args, settings)
     return 2
 

@@ -24,6 +24,7 @@ from signing.validation import PdfReport, Verdict, validate_pdf
 from signing.workers import quiet_pyhanko_logs
 from store.database import create_engine
 from web.config import Settings
+from web.evidence_check import verify_file
 from web.signing import open_signing
 
 CLI_ACTOR = Actor("cli", "admin")
@@ -49,6 +50,19 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "--any",
         action="store_true",
         help="any signed PDF: do not require a contract's two signatures and document timestamp",
+    )
+
+    evidence = sub.add_parser(
+        "verify-evidence",
+        help="check an evidence package offline (exit 0 only when everything holds)",
+    )
+    evidence.add_argument("package", type=Path)
+    evidence.add_argument(
+        "--trust",
+        type=Path,
+        action="append",
+        required=True,
+        help="the bank's root certificate (PEM or DER)",
     )
 
     signing = sub.add_parser("signing", help="contract signing tools").add_subparsers(
@@ -160,9 +174,27 @@ async def _revoke(engine: AsyncEngine, settings: Settings, serial: int, reason: 
     return 0
 
 
+def verify_evidence(args: argparse.Namespace, settings: Settings) -> int:
+    quiet_pyhanko_logs()
+    try:
+        data = args.package.read_bytes()
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    report = verify_file(data, _roots(args.trust, settings))
+    for line in report.checked:
+        print(f"ok       {line}")
+    for line in report.problems:
+        print(f"PROBLEM  {line}")
+    print("evidence package holds" if report.ok else f"{len(report.problems)} problem(s)")
+    return 0 if report.ok else 1
+
+
 def dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "verify-pdf":
         return verify_pdf(args, settings)
+    if args.command == "verify-evidence":
+        return verify_evidence(args, settings)
     if args.command == "signing":
         return asyncio.run(_selftest(settings, args.out))
     if args.pki_command == "export-root":

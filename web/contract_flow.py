@@ -37,6 +37,7 @@ from signing.pades import SignatureBox, signer_certificates
 from signing.pki.event import SignerIdentity
 from signing.records import Contract
 from web import errors
+from web.evidence import interview_manifest
 from web.keys import BLOBS, ENGINE, METRICS, NOTIFIER, SETTINGS, SIGNING
 
 PAGE_DPI = 110
@@ -62,6 +63,8 @@ async def push(
     engine = app[ENGINE]
     settings = app[SETTINGS]
     template = await records.current_template(engine)
+    interview = await interview_manifest(app, application.id)
+    evidence_sha256 = await app[BLOBS].put(interview)
     now = datetime.now(UTC)
     number = records.new_contract_number(now)
     terms = ContractTerms(
@@ -75,13 +78,20 @@ async def push(
         term_months=application.term_months,
         method=application.repayment_method,
         start=now.astimezone(ZoneInfo(settings.display_timezone)).date(),
+        evidence_sha256=evidence_sha256,
     )
     metrics = app[METRICS]
     with metrics.timed(metrics.signing, step="render"):
         rendered = await asyncio.to_thread(render_contract, template.body, template.version, terms)
     await app[BLOBS].put(rendered.pdf)
     return await records.push_contract(
-        engine, actor, application.id, number, rendered, request_id=request_id
+        engine,
+        actor,
+        application.id,
+        number,
+        rendered,
+        evidence_sha256=evidence_sha256,
+        request_id=request_id,
     )
 
 

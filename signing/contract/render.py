@@ -48,6 +48,10 @@ FONT = "WenQuanYiZenHei"
 BUILTIN_TEMPLATE = Path(__file__).with_name("templates") / "loan_contract_v1.txt"
 MAX_TEMPLATE_CHARS = 100_000
 
+# The document information's /Subject names the evidence manifest, inside what
+# both signatures cover; `signroom verify-evidence` reads it from the signed revision.
+EVIDENCE_SUBJECT_PREFIX = "signroom-evidence-sha256:"
+
 # Signature appearances sit at fixed places on the last page (the signature page).
 APPLICANT_BOX = (70, 430, 280, 530)
 BANK_BOX = (320, 430, 530, 530)
@@ -70,6 +74,8 @@ class ContractTerms:
     term_months: int
     method: RepaymentMethod
     start: date
+    # SHA-256 of the interview evidence manifest this contract rests on (web/evidence.py).
+    evidence_sha256: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +157,7 @@ def _expand(body: str, terms: ContractTerms, schedule: Schedule) -> str:
         "method_label": METHOD_LABELS[terms.method],
         "total_interest": yuan(schedule.total_interest_fen),
         "total_payment": yuan(schedule.total_payment_fen),
+        "evidence_sha256": terms.evidence_sha256 or "—",
     }
     try:
         return _environment.from_string(body).render(values)
@@ -289,6 +296,9 @@ def render_contract(body: str, version: int, terms: ContractTerms) -> RenderedCo
         bottomMargin=22 * mm,
         title=f"借款合同 {terms.contract_number}",
         author=terms.bank_name,
+        subject=f"{EVIDENCE_SUBJECT_PREFIX}{terms.evidence_sha256}"
+        if terms.evidence_sha256
+        else "",
         creator="signroom",
         invariant=True,
     )

@@ -3,11 +3,13 @@ presence and signs on the phone, both download the signed file; staff validate P
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from aiohttp import web
 from pydantic import Field
 
+from audit import log as audit
 from loans import applications as apps
 from loans.models import Application
 from loans.roles import Role
@@ -15,6 +17,7 @@ from signing import records
 from signing.records import Contract, ContractStatus
 from web import contract_flow as flow
 from web import errors
+from web.evidence import build_package
 from web.guards import principal_of, requires
 from web.keys import BLOBS, ENGINE, NOTIFIER, REQUEST_ID, SETTINGS, SIGNING, VALIDATION
 from web.render import render
@@ -100,6 +103,29 @@ async def contract_document(request: web.Request) -> web.Response:
     digest = contract.signed_sha256 or contract.pdf_sha256
     suffix = "signed" if contract.signed_sha256 else "unsigned"
     return _pdf(await request.app[BLOBS].get(digest), f"{contract.contract_number}-{suffix}.pdf")
+
+
+@routes.get("/api/applications/{id}/evidence.zip")
+@requires(Role.MANAGER, Role.COMPLIANCE)
+async def evidence_package(request: web.Request) -> web.Response:
+    """The sealed evidence package (see web/evidence.py); its export is audited."""
+    application = await _staff_application(request)
+    package = await build_package(request.app, application.id)
+    digest = hashlib.sha256(package).hexdigest()
+    async with request.app[ENGINE].begin() as conn:
+        await audit.append(
+            conn,
+            principal_of(request).actor,
+            "evidence.exported",
+            application_id=application.id,
+            request_id=request.get(REQUEST_ID),
+            details={"package_sha256": digest, "bytes": len(package)},
+        )
+    return web.Response(
+        body=package,
+        content_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="evidence-{application.id}.zip"'},
+    )
 
 
 @routes.post("/api/applications/{id}/contract/complete")

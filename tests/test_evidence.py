@@ -1,0 +1,156 @@
+"""Evidence packages: a signed case exported by compliance verifies offline with only the
+bank's root; altering, removing or adding any file is caught and named."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import subprocess
+import sys
+import zipfile
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from asn1crypto import x509 as asn1_x509
+from pyhanko.keys import load_cert_from_pemder
+
+from loans.roles import Role
+from signing.pki.authority import Endpoints, load_or_create
+from signing.pki.keys import asn1_certificate
+from tests.signing_support import applicant_in_interview, free_port, mark_b64, record_liveness_pass
+from tests.test_signing_flow import demo_code, read_every_page
+from tests.web_support import Service, start_service, stop_service
+from web.evidence_check import verify_package
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pyhanko.*")
+
+
+@pytest.fixture
+async def signed_case(tmp_path: Path, sqlite_url: str) -> AsyncIterator[tuple[Service, bytes]]:
+    service = await start_service(tmp_path, sqlite_url, port=free_port())
+    await service.add_user("m1", Role.MANAGER)
+    await service.add_user("c1", Role.COMPLIANCE)
+    try:
+        applicant, app_id = await applicant_in_interview(service)
+        manager = await service.staff("m1")
+        assert (await manager.request("POST", f"/api/applications/{app_id}/contract")).status == 201
+        await read_every_page(applicant)
+        await record_liveness_pass(service, app_id)
+        assert (await applicant.request("POST", "/api/applicant/contract/code")).status == 200
+        signed = await applicant.request(
+            "POST",
+            "/api/applicant/contract/sign",
+            json={"code": await demo_code(manager, app_id), "mark_png": mark_b64()},
+        )
+        assert signed.status == 200, signed.text
+        compliance = await service.staff("c1")
+        response = await compliance.session.get(f"/api/applications/{app_id}/evidence.zip")
+        assert response.status == 200
+        package = await response.read()
+        assert await service.audit_count("evidence.exported") == 1
+        yield service, package
+    finally:
+        await stop_service(service)
+
+
+def trust(service: Service) -> list[asn1_x509.Certificate]:
+    root = load_cert_from_pemder(str(service.settings.pki_dir / "root.pem"))  # type: ignore[no-untyped-call]
+    return [root]
+
+
+def rezip(package: bytes, change: dict[str, bytes | None]) -> bytes:
+    source = zipfile.ZipFile(io.BytesIO(package))
+    files = {name: source.read(name) for name in source.namelist()}
+    for name, data in change.items():
+        if data is None:
+            files.pop(name)
+        else:
+            files[name] = data
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+async def test_a_signed_case_verifies_and_every_single_file_change_is_named(
+    signed_case: tuple[Service, bytes], tmp_path: Path
+) -> None:
+    service, package = signed_case
+    roots = trust(service)
+    names = zipfile.ZipFile(io.BytesIO(package)).namelist()
+    for expected in (
+        "manifest.json",
+        "manifest.cms",
+        "contract/signed.pdf",
+        "contract/interview-manifest.json",
+        "kyc/documents/id_front.jpg",
+        "kyc/results.json",
+        "audit/entries.json",
+        "pki/root.pem",
+    ):
+        assert expected in names, expected
+    report = await verify_package(package, roots)
+    assert report.ok, report.problems
+    assert any("binds the interview manifest" in line for line in report.checked)
+    assert any("audit entries included" in line for line in report.checked)
+
+    for name in names:
+        data = zipfile.ZipFile(io.BytesIO(package)).read(name)
+        altered = await verify_package(rezip(package, {name: data + b" "}), roots)
+        assert not altered.ok and any(name in p for p in altered.problems), (name, altered.problems)
+        if name not in ("manifest.json", "manifest.cms"):
+            removed = await verify_package(rezip(package, {name: None}), roots)
+            assert any(f"{name}: listed in the manifest but missing" == p for p in removed.problems)
+    added = await verify_package(rezip(package, {"kyc/extra.jpg": b"x"}), roots)
+    assert "kyc/extra.jpg: in the archive but not in the manifest" in added.problems
+
+    now = datetime.now(UTC)
+    other = load_or_create(tmp_path / "other", b"pw", "别的银行", Endpoints("http://x"), now)
+    foreign = await verify_package(package, [asn1_certificate(other.root.certificate)])
+    assert any("manifest.cms" in p for p in foreign.problems)
+
+    # The command line, on a machine that has only the package and the root.
+    path = tmp_path / "evidence.zip"
+    path.write_bytes(package)
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [
+            sys.executable,
+            "-m",
+            "web.cli",
+            "verify-evidence",
+            str(path),
+            "--trust",
+            str(service.settings.pki_dir / "root.pem"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "SIGNROOM_DATA_DIR": str(tmp_path / "empty")},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "evidence package holds" in result.stdout
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(rezip(package, {"contract/signed.pdf": None}))
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [
+            sys.executable,
+            "-m",
+            "web.cli",
+            "verify-evidence",
+            str(broken),
+            "--trust",
+            str(service.settings.pki_dir / "root.pem"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 1 and "contract/signed.pdf" in result.stdout

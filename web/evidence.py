@@ -1,0 +1,198 @@
+"""Evidence of one remote loan: the interview manifest a contract binds, and the sealed package.
+
+The interview manifest (made when the contract is pushed) lists by hash the identity
+evidence, the recording segments closed so far and the audit head; its SHA-256 is
+written into the contract, inside what both signatures cover. The package (for
+compliance, and for anyone years later) holds the signed contract, that manifest,
+recordings, document images and evidence frames, KYC results, the application's
+audit entries with inclusion proofs and the checkpoints covering them, and the CA
+certificates; `manifest.json` lists every file's SHA-256 and `manifest.cms` is the
+bank's timestamped seal over it. `signroom verify-evidence` checks it offline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import json
+import zipfile
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from cryptography.hazmat.primitives import serialization
+from sqlalchemy import select
+
+from audit import merkle
+from audit.chain import canonical_json
+from audit.checkpoints import leaf, load_checkpoints, make_checkpoint
+from audit.log import entries_for_application, iter_entries
+from kyc.records import latest_face_match, latest_liveness, latest_readings
+from signing import records
+from store.database import read_only
+from store.schema import audit_log
+from web.keys import BLOBS, ENGINE, SETTINGS, SIGNING
+
+FORMAT = "signroom-evidence/1"
+MANIFEST = "manifest.json"
+SEAL = "manifest.cms"
+
+
+async def interview_manifest(app: web.Application, application_id: str) -> bytes:
+    """Canonical JSON of what the interview and identity checks produced so far."""
+    engine = app[ENGINE]
+    readings = await latest_readings(engine, application_id)
+    match = await latest_face_match(engine, application_id)
+    liveness = await latest_liveness(engine, application_id)
+    async with engine.connect() as conn:
+        head = (
+            await conn.execute(
+                select(audit_log.c.seq, audit_log.c.entry_hash)
+                .order_by(audit_log.c.seq.desc())
+                .limit(1)
+            )
+        ).first()
+        segments = [
+            json.loads(row.details)
+            for row in await conn.execute(
+                select(audit_log.c.details).where(
+                    audit_log.c.application_id == application_id,
+                    audit_log.c.action == "call.segment_recorded",
+                )
+            )
+        ]
+    document = {
+        "format": "signroom-interview/1",
+        "application_id": application_id,
+        "created_at": datetime.now(UTC).isoformat(),
+        "audit_head": {"seq": head.seq, "entry_hash": head.entry_hash} if head else None,
+        "documents": {
+            kind: {"reading_id": r.id, "image_sha256": r.image_sha256, "passed": r.passed}
+            for kind, r in sorted(readings.items())
+        },
+        "face_match": match.as_json() if match else None,
+        "liveness": liveness.as_json() if liveness else None,
+        "recordings": [
+            {k: s.get(k) for k in ("file", "sha256", "size", "side", "segment")} for s in segments
+        ],
+    }
+    return canonical_json(document).encode()
+
+
+async def _audit_section(
+    app: web.Application, application_id: str
+) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
+    """The application's entries, each with its inclusion proof in the newest checkpoint."""
+    engine = app[ENGINE]
+    checkpoints = await load_checkpoints(engine)
+    newest = checkpoints[-1]
+    async with read_only(engine) as conn:
+        every = [entry async for entry in iter_entries(conn)][: newest.tree_size]
+        own = await entries_for_application(conn, application_id, limit=100_000)
+    leaves = [leaf(e) for e in every]
+    entries = []
+    for entry in own:
+        if entry.seq > newest.tree_size:
+            continue
+        entries.append(
+            {
+                "fields": entry.hashed_fields(),
+                "entry_hash": entry.entry_hash,
+                "checkpoint": newest.tree_size,
+                "proof": [p.hex() for p in merkle.inclusion_proof(entry.seq - 1, leaves)],
+            }
+        )
+    files = {
+        f"audit/checkpoints/{newest.tree_size}.json": json.dumps(
+            newest.export(None, []), indent=1, sort_keys=True
+        ).encode()
+    }
+    return entries, files
+
+
+async def build_package(app: web.Application, application_id: str) -> bytes:
+    engine = app[ENGINE]
+    blobs = app[BLOBS]
+    service = app[SIGNING]
+    # Seal the log first, so every entry of the application has a checkpoint.
+    await make_checkpoint(
+        engine,
+        service.seal_statement,
+        "evidence_export",
+        export_dir=app[SETTINGS].checkpoint_export,
+    )
+    files: dict[str, bytes] = {}
+    contract = await records.latest_contract(engine, application_id)
+    if contract is not None:
+        if contract.signed_sha256:
+            files["contract/signed.pdf"] = await blobs.get(contract.signed_sha256)
+        async with engine.connect() as conn:
+            pushed = (
+                await conn.execute(
+                    select(audit_log.c.details)
+                    .where(
+                        audit_log.c.application_id == application_id,
+                        audit_log.c.action == "contract.pushed",
+                    )
+                    .order_by(audit_log.c.seq.desc())
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+        evidence = json.loads(pushed).get("evidence_sha256") if pushed else None
+        if evidence:
+            files["contract/interview-manifest.json"] = await blobs.get(evidence)
+    readings = await latest_readings(engine, application_id)
+    for kind, reading in sorted(readings.items()):
+        files[f"kyc/documents/{kind}.jpg"] = await blobs.get(reading.image_sha256)
+    liveness = await latest_liveness(engine, application_id)
+    frames = (liveness.result or {}).get("evidence_frames", {}) if liveness else {}
+    for name, digest in sorted(frames.items()):
+        files[f"kyc/liveness/{name}.jpg"] = await blobs.get(digest)
+    match = await latest_face_match(engine, application_id)
+    files["kyc/results.json"] = json.dumps(
+        {
+            "documents": {k: r.as_json(reveal_id_number=True) for k, r in readings.items()},
+            "face_match": match.as_json() if match else None,
+            "liveness": liveness.as_json() if liveness else None,
+        },
+        ensure_ascii=False,
+        indent=1,
+        sort_keys=True,
+    ).encode()
+    recordings = app[SETTINGS].recordings_dir / application_id
+    if recordings.is_dir():
+        for path in sorted(recordings.glob("*.webm")):
+            files[f"recordings/{path.name}"] = await asyncio.to_thread(path.read_bytes)
+    entries, checkpoint_files = await _audit_section(app, application_id)
+    files["audit/entries.json"] = json.dumps(entries, ensure_ascii=False, indent=1).encode()
+    files.update(checkpoint_files)
+    authority = service.authority
+    for name, certificate in (
+        ("root", authority.root.certificate),
+        ("issuing", authority.issuing.certificate),
+        ("tsa", authority.tsa.certificate),
+        ("seal", authority.seal_certificate),
+    ):
+        files[f"pki/{name}.pem"] = certificate.public_bytes(serialization.Encoding.PEM)
+    manifest = canonical_json(
+        {
+            "format": FORMAT,
+            "application_id": application_id,
+            "created_at": datetime.now(UTC).isoformat(),
+            "files": {
+                path: hashlib.sha256(data).hexdigest() for path, data in sorted(files.items())
+            },
+        }
+    ).encode()
+    files[MANIFEST] = manifest
+    files[SEAL] = await service.seal_statement(manifest)
+    return await asyncio.to_thread(_zip, files)
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path, data in sorted(files.items()):
+            archive.writestr(path, data)
+    return out.getvalue()
