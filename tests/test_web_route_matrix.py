@@ -128,6 +128,24 @@ CASES = [
     ),
     Case("POST", "/api/applications/{app}/contract/complete", only({"manager": 409})),
     Case("GET", "/api/applications/{app}/evidence.zip", only({"manager": 200, "compliance": 200})),
+    # Compliance passes the guard; an invited case cannot be reviewed yet (409) and has
+    # no ID number read (404).
+    Case(
+        "POST",
+        "/api/applications/{app}/review",
+        only({"compliance": 409}),
+        body={
+            "decision": "flag",
+            "comment": "x",
+            "checklist": {
+                "identity_confirmed": True,
+                "acted_voluntarily": True,
+                "contract_explained": True,
+                "recording_complete": True,
+            },
+        },
+    ),
+    Case("POST", "/api/applications/{app}/kyc/reveal", only({"compliance": 404})),
     Case("GET", "/api/applicant/contract", only({"applicant": 404, "applicant_other": 404})),
     Case(
         "GET",

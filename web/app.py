@@ -58,6 +58,7 @@ from web.routes import (
     monitoring,
     pki,
     public,
+    review,
     signing_admin,
 )
 from web.signing import make_notifier, open_signing
@@ -99,6 +100,7 @@ def create_app(settings: Settings) -> web.Application:
         documents.routes,
         calls.routes,
         contracts.routes,
+        review.routes,
         pki.routes,
         monitoring.routes,
         api_v1.routes,

@@ -12,16 +12,14 @@ from loans.roles import Role
 from loans.states import Action, actions_for
 
 # Actions a person takes through POST /api/applications/{id}/actions; inviting has its
-# own endpoint (it returns a token), the rest are taken by the service itself.
+# own endpoint (it returns a token), review decisions theirs (they carry the
+# four-eyes checklist: web/routes/review.py), the rest are taken by the service.
 HTTP_ACTIONS = frozenset(
     {
         Action.CONFIRM_IDENTITY,
         Action.START_INTERVIEW,
         Action.INTERRUPT_INTERVIEW,
         Action.SUBMIT_FOR_REVIEW,
-        Action.APPROVE,
-        Action.REJECT,
-        Action.FLAG,
         Action.RESUBMIT,
         Action.CANCEL,
     }

@@ -1,0 +1,104 @@
+"""Compliance review: the four-eyes checklist and decision, and revealing an ID number.
+
+A decision carries the reviewer's checklist; approval needs every item confirmed,
+flagging or rejecting needs a comment (a flagged case returns to its manager with
+it). The case's own manager can never review it (loans.applications). Revealing
+the ID number behind the mask is its own audited action.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict
+
+from audit import log as audit
+from kyc.records import latest_readings
+from loans import applications as apps
+from loans.roles import Role
+from loans.states import Action
+from web import errors
+from web.guards import principal_of, requires
+from web.keys import ENGINE, REQUEST_ID
+from web.schemas import Body, parse_body
+from web.views import application_json
+
+routes = web.RouteTableDef()
+
+DECISIONS = {"approve": Action.APPROVE, "flag": Action.FLAG, "reject": Action.REJECT}
+
+
+class Checklist(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    identity_confirmed: bool
+    acted_voluntarily: bool
+    contract_explained: bool
+    recording_complete: bool
+
+
+class ReviewBody(Body):
+    decision: Literal["approve", "flag", "reject"]
+    checklist: Checklist
+    comment: str | None = None
+
+
+@routes.post("/api/applications/{id}/review")
+@requires(Role.COMPLIANCE)
+async def review(request: web.Request) -> web.Response:
+    body = await parse_body(request, ReviewBody)
+    checklist = body.checklist.model_dump()
+    if body.decision == "approve" and not all(checklist.values()):
+        unchecked = sorted(name for name, done in checklist.items() if not done)
+        raise errors.ValidationFailed(
+            "approval needs every checklist item confirmed", details={"unchecked": unchecked}
+        )
+    comment = (body.comment or "").strip()
+    if len(comment) > 4000:
+        raise errors.ValidationFailed("the comment is limited to 4000 characters")
+    principal = principal_of(request)
+    app = await apps.act(
+        request.app[ENGINE],
+        principal,
+        request.match_info["id"],
+        DECISIONS[body.decision],
+        comment=comment or None,
+        request_id=request.get(REQUEST_ID),
+    )
+    async with request.app[ENGINE].begin() as conn:
+        await audit.append(
+            conn,
+            principal.actor,
+            "review.checklist",
+            application_id=app.id,
+            request_id=request.get(REQUEST_ID),
+            details={"decision": body.decision, "checklist": checklist},
+        )
+    return web.json_response(application_json(app, principal))
+
+
+@routes.post("/api/applications/{id}/kyc/reveal")
+@requires(Role.COMPLIANCE)
+async def reveal(request: web.Request) -> web.Response:
+    """The unmasked ID number, for a reviewer who needs it; every reveal is audited."""
+    if await request.read():
+        raise errors.BadRequest("this endpoint takes no body")
+    principal = principal_of(request)
+    engine = request.app[ENGINE]
+    app = await apps.get_application(
+        engine, principal, request.match_info["id"], request_id=request.get(REQUEST_ID)
+    )
+    front = (await latest_readings(engine, app.id)).get("id_front")
+    if front is None or "id_number" not in front.fields:
+        raise errors.NotFound("no ID number has been read for this application")
+    async with engine.begin() as conn:
+        await audit.append(
+            conn,
+            principal.actor,
+            "kyc.id_revealed",
+            application_id=app.id,
+            request_id=request.get(REQUEST_ID),
+            details={"reading_id": front.id},
+        )
+    return web.json_response({"id_number": front.fields["id_number"].value})

@@ -1,0 +1,37 @@
+// Compliance review: the four-eyes checklist with the decision, and the audited reveal.
+import { api, describe, busy } from "./common.js";
+
+const section = document.getElementById("review");
+if (section) {
+  const id = section.dataset.id;
+  const form = document.getElementById("review-form");
+  if (form) {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const checklist = {};
+      for (const name of ["identity_confirmed", "acted_voluntarily", "contract_explained", "recording_complete"]) {
+        checklist[name] = form.elements[name].checked;
+      }
+      await busy(form, async () => {
+        try {
+          await api("POST", `/api/applications/${id}/review`, {
+            decision: event.submitter.value,
+            checklist,
+            comment: form.comment.value || null,
+          });
+          window.location.reload();
+        } catch (e) {
+          document.getElementById("review-error").textContent = describe(e);
+        }
+      });
+    });
+  }
+  document.getElementById("reveal-id").addEventListener("click", async () => {
+    try {
+      const answer = await api("POST", `/api/applications/${id}/kyc/reveal`);
+      document.getElementById("revealed-id").textContent = answer.id_number;
+    } catch (e) {
+      document.getElementById("revealed-id").textContent = describe(e);
+    }
+  });
+}
