@@ -6,7 +6,10 @@ and downloads the PDF, which pdfsig and the service's validator both accept."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -154,8 +157,30 @@ async def test_an_applicant_reads_and_signs_on_a_phone(service: Service, tmp_pat
 
     output = await asyncio.to_thread(pdfsig, signed)
     assert output.count("Signature Validation: Signature is Valid.") == 2, output
-    root = load_cert_from_pemder(str(service.settings.pki_dir / "root.pem"))  # type: ignore[no-untyped-call]
+    root_pem = service.settings.pki_dir / "root.pem"
+    root = load_cert_from_pemder(str(root_pem))  # type: ignore[no-untyped-call]
     report = await validate_pdf(signed.read_bytes(), [root])
     assert report.verdict is Verdict.VALID, report
+    # And as an operator would, with the command line, today and ten years on.
+    later = (datetime.now(UTC) + timedelta(days=3653)).isoformat()
+    for extra in ([], ["--at", later]):
+        result = await asyncio.to_thread(
+            subprocess.run,
+            [
+                sys.executable,
+                "-m",
+                "web.cli",
+                "verify-pdf",
+                str(signed),
+                "--trust",
+                str(root_pem),
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert result.returncode == 0 and "verdict: valid" in result.stdout, result.stdout
     case = await apps.get_application(service.engine, SYSTEM_PRINCIPAL, application_id)
     assert case.state.value == "contract_signed"
