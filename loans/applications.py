@@ -9,8 +9,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from audit import log as audit
@@ -25,7 +26,7 @@ from loans.models import Application, ApplicationInput, terms_digest
 from loans.roles import Role
 from loans.states import ACTIONS_NEEDING_COMMENT, REVIEW_ACTIONS, Action, State, resolve
 from store.database import read_only
-from store.schema import applications
+from store.schema import applications, audit_log, liveness_attempts
 
 MAX_COMMENT = 2000
 
@@ -149,11 +150,51 @@ async def get_application(
         raise
 
 
+@dataclass(frozen=True, slots=True)
+class ListFilter:
+    """What a reviewer narrows the list by; every field optional."""
+
+    state: State | None = None
+    created_from: datetime | None = None
+    created_before: datetime | None = None
+    manager_id: int | None = None
+    ever_flagged: bool | None = None
+    kyc: str | None = None  # "passed" | "failed" | "none": the liveness outcome
+
+
+def _filtered(query: Any, wanted: ListFilter) -> Any:
+    if wanted.state is not None:
+        query = query.where(applications.c.state == wanted.state.value)
+    if wanted.created_from is not None:
+        query = query.where(applications.c.created_at >= wanted.created_from)
+    if wanted.created_before is not None:
+        query = query.where(applications.c.created_at < wanted.created_before)
+    if wanted.manager_id is not None:
+        query = query.where(applications.c.manager_id == wanted.manager_id)
+    if wanted.ever_flagged is not None:
+        # Details are canonical JSON (sorted keys, no spaces): the text is exact.
+        flagged = exists().where(
+            audit_log.c.application_id == applications.c.id,
+            audit_log.c.action == "application.transition",
+            audit_log.c.details.contains('"action":"flag"'),
+        )
+        query = query.where(flagged if wanted.ever_flagged else ~flagged)
+    if wanted.kyc is not None:
+        attempts = liveness_attempts.c.application_id == applications.c.id
+        passed = exists().where(attempts, liveness_attempts.c.status == "passed")
+        tried = exists().where(attempts, liveness_attempts.c.status != "issued")
+        query = query.where(
+            {"passed": passed, "failed": tried & ~passed, "none": ~tried}[wanted.kyc]
+        )
+    return query
+
+
 async def list_applications(
     engine: AsyncEngine,
     principal: Principal,
     *,
     state: State | None = None,
+    wanted: ListFilter | None = None,
     offset: int = 0,
     limit: int = 50,
 ) -> Page:
@@ -163,8 +204,7 @@ async def list_applications(
         query = query.where(applications.c.manager_id == principal.user_id)
     elif principal.role is not Role.COMPLIANCE:
         raise ActionForbidden("only managers and compliance list applications")
-    if state is not None:
-        query = query.where(applications.c.state == state.value)
+    query = _filtered(query, wanted or ListFilter(state=state))
     async with read_only(engine) as conn:
         total = (
             await conn.execute(select(func.count()).select_from(query.subquery()))

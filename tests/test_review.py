@@ -121,3 +121,51 @@ async def test_the_id_number_is_revealed_only_on_request_and_audited(
     assert await service.audit_count("kyc.id_revealed") == 1
     manager = await service.staff("m1")
     assert (await manager.request("POST", f"/api/applications/{app_id}/kyc/reveal")).status == 403
+
+
+async def test_the_review_list_filters_by_date_manager_flags_and_liveness(
+    review_service: Service,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tests.signing_support import record_liveness_pass
+
+    service = review_service
+    await service.add_user("m2", Role.MANAGER)
+    flagged = await case_under_review(service)
+    reviewer = await service.staff("c1")
+    await reviewer.request(
+        "POST",
+        f"/api/applications/{flagged}/review",
+        json={"decision": "flag", "checklist": ALL_DONE, "comment": "redo the explanation"},
+    )
+    other_manager = await service.new_application("m2")
+    await record_liveness_pass(service, other_manager)
+    plain = await service.new_application("m1")
+
+    async def ids(query: str) -> set[str]:
+        answer = await reviewer.request("GET", f"/api/applications?{query}")
+        assert answer.status == 200, answer.text
+        return {item["id"] for item in answer.body["items"]}
+
+    today = datetime.now(UTC).date()
+    assert await ids("") == {flagged, other_manager, plain}
+    assert await ids("flagged=yes") == {flagged}
+    assert await ids("flagged=no") == {other_manager, plain}
+    assert await ids(f"manager={service.user_ids['m2']}") == {other_manager}
+    assert await ids("kyc=passed") == {other_manager}
+    assert await ids("kyc=none") == {flagged, plain}  # its identity was set up directly
+    assert await ids(f"from={today.isoformat()}&to={today.isoformat()}") == {
+        flagged,
+        other_manager,
+        plain,
+    }
+    assert await ids(f"to={(today - timedelta(days=1)).isoformat()}") == set()
+    assert await ids("state=flagged&manager=" + str(service.user_ids["m1"])) == {flagged}
+    for bad in ("from=yesterday", "kyc=maybe", "flagged=perhaps", "manager=x"):
+        assert (await reviewer.request("GET", f"/api/applications?{bad}")).status == 400, bad
+    page = await reviewer.request("GET", "/compliance?flagged=yes&kyc=none")
+    assert page.status == 200 and flagged in page.text and plain not in page.text
+    # Paging keeps the filters.
+    paged = await reviewer.request("GET", "/compliance?flagged=no&limit=1")
+    assert "/compliance?flagged=no&amp;offset=1" in paged.text

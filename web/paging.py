@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time, timedelta
+
 from aiohttp import web
 
+from loans.applications import ListFilter
 from loans.states import State
 from web import errors
 
@@ -32,3 +35,38 @@ def state_filter(request: web.Request) -> State | None:
         return State(raw)
     except ValueError:
         raise errors.BadRequest(f"unknown state {raw[:40]!r}") from None
+
+
+KYC_OUTCOMES = ("passed", "failed", "none")
+
+
+def _day(request: web.Request, name: str) -> datetime | None:
+    raw = request.query.get(name)
+    if not raw:
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(raw), time.min, tzinfo=UTC)
+    except ValueError:
+        raise errors.BadRequest(f"{name} must be a date, YYYY-MM-DD") from None
+
+
+def list_filter(request: web.Request) -> ListFilter:
+    """The review list's filters from the query string (all optional)."""
+    manager = request.query.get("manager")
+    flagged = request.query.get("flagged")
+    kyc = request.query.get("kyc") or None
+    if manager and not manager.isdigit():
+        raise errors.BadRequest("manager must be a user id")
+    if flagged not in (None, "", "yes", "no"):
+        raise errors.BadRequest("flagged is yes or no")
+    if kyc is not None and kyc not in KYC_OUTCOMES:
+        raise errors.BadRequest(f"kyc is one of {', '.join(KYC_OUTCOMES)}")
+    until = _day(request, "to")
+    return ListFilter(
+        state=state_filter(request),
+        created_from=_day(request, "from"),
+        created_before=until + timedelta(days=1) if until else None,
+        manager_id=int(manager) if manager else None,
+        ever_flagged={"yes": True, "no": False}.get(flagged or ""),
+        kyc=kyc,
+    )

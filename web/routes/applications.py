@@ -4,6 +4,7 @@ page and API for managers and compliance, invites."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -17,9 +18,10 @@ from loans.roles import Role
 from loans.states import Action, State
 from store.database import read_only
 from web import errors
+from web.auth import users
 from web.guards import principal_of, requires
 from web.keys import ENGINE, REQUEST_ID, SETTINGS
-from web.paging import paging, state_filter
+from web.paging import list_filter, paging
 from web.qr import qr_svg_data_uri
 from web.render import render
 from web.schemas import ActionBody, NewApplicationBody, parse_body
@@ -35,7 +37,7 @@ async def manager_dashboard(request: web.Request) -> web.Response:
     page = await apps.list_applications(
         request.app[ENGINE],
         principal_of(request),
-        state=state_filter(request),
+        wanted=list_filter(request),
         offset=offset,
         limit=limit,
     )
@@ -46,11 +48,21 @@ async def manager_dashboard(request: web.Request) -> web.Response:
 @requires(Role.COMPLIANCE)
 async def compliance_queue(request: web.Request) -> web.Response:
     offset, limit = paging(request)
-    state = state_filter(request)
+    wanted = list_filter(request)
     page = await apps.list_applications(
-        request.app[ENGINE], principal_of(request), state=state, offset=offset, limit=limit
+        request.app[ENGINE], principal_of(request), wanted=wanted, offset=offset, limit=limit
     )
-    return render(request, "compliance.html", page=page, states=list(State), selected_state=state)
+    kept = {k: v for k, v in request.query.items() if k not in ("offset", "limit") and v}
+    return render(
+        request,
+        "compliance.html",
+        page=page,
+        states=list(State),
+        selected_state=wanted.state,
+        query=request.query,
+        managers=[u for u in await users.list_users(request.app[ENGINE]) if u.role is Role.MANAGER],
+        pager_base="/compliance?" + "".join(f"{urlencode({k: v})}&" for k, v in kept.items()),
+    )
 
 
 @routes.get("/staff/applications/{id}")
@@ -84,7 +96,7 @@ async def list_applications(request: web.Request) -> web.Response:
     principal = principal_of(request)
     offset, limit = paging(request)
     page = await apps.list_applications(
-        request.app[ENGINE], principal, state=state_filter(request), offset=offset, limit=limit
+        request.app[ENGINE], principal, wanted=list_filter(request), offset=offset, limit=limit
     )
     return web.json_response(
         {
