@@ -27,6 +27,7 @@ from audit import log as audit
 from audit import merkle
 from audit.chain import AuditEntry, canonical_json
 from audit.errors import NonCanonicalDetails
+from audit.verify import ChainVerdict, verify_log
 from store.schema import audit_checkpoints, audit_log
 
 STATEMENT_TYPE = "signroom.audit-checkpoint/1"
@@ -143,6 +144,8 @@ async def make_checkpoint(
         text,
         signature,
     )
+    proof = merkle.consistency_proof(previous.tree_size, leaves) if previous else []
+    exported = checkpoint.export(previous, proof)
     async with engine.begin() as conn:
         await conn.execute(
             audit_checkpoints.insert().values(
@@ -161,12 +164,18 @@ async def make_checkpoint(
             conn,
             audit.SYSTEM,
             "audit.checkpoint",
-            details={"tree_size": size, "tree_root": checkpoint.tree_root, "reason": reason},
+            # The whole export document, so that the webhook event made from this
+            # entry (audit.checkpoint) carries it to an outside archive over HTTP.
+            details={
+                "tree_size": size,
+                "tree_root": checkpoint.tree_root,
+                "reason": reason,
+                "export": exported,
+            },
             at=now,
         )
     if export_dir is not None:
-        proof = merkle.consistency_proof(previous.tree_size, leaves) if previous else []
-        write_export(export_dir, checkpoint.export(previous, proof), size)
+        write_export(export_dir, exported, size)
     return checkpoint
 
 
@@ -299,3 +308,32 @@ def export_problems(entries: Sequence[AuditEntry], directory: Path) -> list[str]
     if merkle.root(leaves).hex() != root:
         return [f"entries 1..{size} differ from the exported checkpoint {size}"]
     return []
+
+
+@dataclass(frozen=True, slots=True)
+class LogReport:
+    """The whole check `signroom audit verify` and /api/audit/verify make."""
+
+    chain: ChainVerdict
+    checkpoints: int
+    newest_tree_size: int | None
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return self.chain.ok and not self.problems
+
+
+async def verify_anchored_log(
+    engine: AsyncEngine, check: SealCheck, exported: Path | None
+) -> LogReport:
+    """The chain, every checkpoint's seal, timestamp, roots and consistency, and (with
+    `exported`) the log held against the newest checkpoint kept outside the database."""
+    async with engine.connect() as conn:
+        chain = await verify_log(conn)
+        entries = [entry async for entry in audit.iter_entries(conn)]
+    sealed = await load_checkpoints(engine)
+    problems = await verify_checkpoints(entries, sealed, check) if sealed else []
+    if exported is not None:
+        problems += export_problems(entries, exported)
+    return LogReport(chain, len(sealed), sealed[-1].tree_size if sealed else None, problems)

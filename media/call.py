@@ -455,8 +455,15 @@ class Call:
             samples: dict[Side, dict[str, Any]] = {}
             for side, participant in list(self.participants.items()):
                 if participant.connection is not None:
+                    previous = participant.last_quality
                     participant.last_quality = await participant.connection.quality()
                     samples[side] = participant.last_quality.as_json()
+                    if previous is None or previous.badge() != participant.last_quality.badge():
+                        # The review's quality history: a change of badge, not every sample.
+                        await self.events.record(
+                            "call.quality_changed",
+                            {"side": side.value, **participant.last_quality.as_audit()},
+                        )
             for side in samples:
                 await self._tell(
                     side,

@@ -54,6 +54,15 @@ class QualitySample:
             "bitrate_kbps": None if self.bitrate_kbps is None else round(self.bitrate_kbps),
         }
 
+    def as_audit(self) -> dict[str, object]:
+        """The sample in the audit log's terms: integers and strings only."""
+        return {
+            "badge": self.badge().value,
+            "rtt_ms": None if self.rtt_ms is None else round(self.rtt_ms),
+            "loss_percent": None if self.loss is None else f"{self.loss * 100:.2f}",
+            "bitrate_kbps": None if self.bitrate_kbps is None else round(self.bitrate_kbps),
+        }
+
 
 def _grade(value: float, good: float, fair: float) -> Badge:
     if value <= good:

@@ -37,6 +37,10 @@ class BlobStore(Protocol):
 
     async def exists(self, digest: str) -> bool: ...
 
+    async def delete(self, digest: str) -> bool:
+        """Remove the blob; False when it was not there."""
+        ...
+
 
 class FileBlobStore:
     """Blobs as files `<root>/<aa>/<bb>/<digest>`, written by temp file and rename."""
@@ -56,6 +60,18 @@ class FileBlobStore:
 
     async def exists(self, digest: str) -> bool:
         return await asyncio.to_thread(self.path_for(digest).is_file)
+
+    async def delete(self, digest: str) -> bool:
+        return await asyncio.to_thread(self._delete, digest)
+
+    def _delete(self, digest: str) -> bool:
+        path = self.path_for(digest)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        self._fsync_dir(path.parent)
+        return True
 
     def _put(self, data: bytes) -> str:
         digest = hashlib.sha256(data).hexdigest()

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import shutil
 import socket
 import subprocess
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw
 
+from audit import log as audit
 from audit.log import Actor
 from kyc.liveness import Challenge
 from kyc.records import complete_liveness, issue_liveness
@@ -133,3 +135,104 @@ def nss_trusting(directory: Path, root_pem: Path) -> Path:
         check=True,
     )
     return directory
+
+
+def webm_clip(target: Path, *, seconds: int, pattern: str) -> Path:
+    """A VP8 + Opus WebM made by ffmpeg, standing in for a recorded segment where a
+    test needs the review side and not the call (tests/test_browser_call.py records
+    real ones)."""
+    subprocess.run(
+        [
+            require_tool("ffmpeg"),
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            f"{pattern}=size=320x240:rate=15",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000",
+            "-t",
+            str(seconds),
+            "-c:v",
+            "libvpx",
+            "-deadline",
+            "realtime",
+            "-b:v",
+            "300k",
+            "-c:a",
+            "libopus",
+            "-y",
+            str(target),
+        ],
+        check=True,
+        timeout=60,
+    )
+    return target
+
+
+async def recorded_segments(service: Service, app_id: str, *, seconds: int = 6) -> list[str]:
+    """Both participants' segments as the call leaves them: WebM files under the
+    recordings directory and a `call.segment_recorded` entry each (see media/call.py)."""
+    directory = service.settings.recordings_dir / app_id
+    directory.mkdir(parents=True, exist_ok=True)
+    started = datetime.now(UTC) - timedelta(seconds=seconds + 1)
+    names = []
+    for side, pattern in (("applicant", "testsrc2"), ("manager", "smptebars")):
+        path = webm_clip(directory / f"{side}-1.webm", seconds=seconds, pattern=pattern)
+        data = path.read_bytes()
+        async with service.engine.begin() as conn:
+            await audit.append(
+                conn,
+                SYSTEM_PRINCIPAL.actor,
+                "call.segment_recorded",
+                application_id=app_id,
+                details={
+                    "side": side,
+                    "segment": 1,
+                    "file": path.name,
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                    "size": len(data),
+                    "duration_seconds": f"{seconds:.2f}",
+                    "started_at": started.isoformat(timespec="milliseconds"),
+                },
+            )
+        names.append(path.name)
+    return names
+
+
+async def read_every_page(applicant: Browser) -> dict[str, object]:
+    contract = (await applicant.request("GET", "/api/applicant/contract")).body
+    for page in range(1, contract["page_count"] + 1):
+        image = await applicant.request("GET", f"/api/applicant/contract/pages/{page}")
+        assert image.status == 200
+        assert image.headers["Content-Type"] == "image/png"
+        read = await applicant.request("POST", f"/api/applicant/contract/pages/{page}/read")
+        assert read.status == 200, read.text
+    return dict(read.body)
+
+
+async def demo_code(manager: Browser, app_id: str) -> str:
+    status = await manager.request("GET", f"/api/applications/{app_id}/contract")
+    code = status.body["demo_code"]
+    assert isinstance(code, str) and len(code) == 6
+    return code
+
+
+async def sign_in_interview(service: Service, applicant: Browser, app_id: str) -> None:
+    """The manager pushes the contract; the applicant reads, proves presence, signs."""
+    manager = await service.staff("m1")
+    pushed = await manager.request("POST", f"/api/applications/{app_id}/contract")
+    assert pushed.status == 201, pushed.text
+    await read_every_page(applicant)
+    await record_liveness_pass(service, app_id)
+    assert (await applicant.request("POST", "/api/applicant/contract/code")).status == 200
+    signed = await applicant.request(
+        "POST",
+        "/api/applicant/contract/sign",
+        json={"code": await demo_code(manager, app_id), "mark_png": mark_b64()},
+    )
+    assert signed.status == 200, signed.text

@@ -298,6 +298,11 @@ async def test_the_service_seals_checkpoints_and_catches_a_forged_one(
     assert export_problems(entries, tmp_path / "export") == []
     exported = sorted((tmp_path / "export").glob("checkpoint-*.json"))
     assert len(exported) == len(sealed)
+    await service.add_user("c1", Role.COMPLIANCE)
+    compliance = await service.staff("c1")
+    before = (await compliance.request("GET", "/api/audit/verify")).body
+    assert before["ok"] is True and before["problems"] == [], before
+    assert before["checkpoints"] >= 1
 
     # Someone edits a checkpoint row to match a rewritten log: its seal no longer holds.
     async with service.engine.begin() as conn:
@@ -309,6 +314,10 @@ async def test_the_service_seals_checkpoints_and_catches_a_forged_one(
     forged = await load_checkpoints(service.engine)
     problems = await verify_checkpoints(entries, forged, signing.check_statement)
     assert any("sealed statement" in p for p in problems), problems
+    # The compliance console's check sees it too, not only the command line.
+    after = (await compliance.request("GET", "/api/audit/verify")).body
+    assert after["ok"] is False
+    assert any("sealed statement" in p for p in after["problems"]), after
     # And a statement re-sealed by someone else's key is not trusted.
     stranger = dataclasses.replace(sealed[0], signature=sealed[0].signature[:-8] + b"\x00" * 8)
     assert await signing.check_statement(stranger.statement, stranger.signature)

@@ -181,9 +181,27 @@ async def test_applicant_and_manager_see_each_other_through_the_server(
         "call.rejoined",
         "call.snapshot",
         "call.segment_recorded",
+        "call.quality_changed",
         "call.ended",
     ):
         assert expected in trail, (expected, " ".join(trail[8:]))
+    # The review's timeline of this call: three segments, the reload as a closed gap,
+    # a quality history for both sides, and the moments to jump to.
+    manager_api = await service.staff("m1")
+    timeline = (
+        await manager_api.request("GET", f"/api/applications/{application_id}/timeline")
+    ).body
+    assert sorted((s["side"], s["segment"]) for s in timeline["segments"]) == [
+        ("applicant", 1),
+        ("applicant", 2),
+        ("manager", 1),
+    ]
+    [gap] = timeline["gaps"]
+    assert gap["side"] == "applicant" and gap["to"] is not None and gap["to"] >= gap["from"]
+    assert {q["side"] for q in timeline["quality"]} == {"applicant", "manager"}
+    kinds = [m["kind"] for m in timeline["markers"]]
+    for expected in ("dropped", "rejoined", "snapshot", "call_ended"):
+        assert expected in kinds, kinds
     recordings = sorted((service.settings.recordings_dir / application_id).glob("*.webm"))
     # Applicant: before and after the reload; manager: one segment.
     assert [p.name.split("-")[0] for p in recordings].count("applicant") == 2

@@ -20,8 +20,12 @@ from pyhanko.keys import load_cert_from_pemder
 from loans.roles import Role
 from signing.pki.authority import Endpoints, load_or_create
 from signing.pki.keys import asn1_certificate
-from tests.signing_support import applicant_in_interview, free_port, mark_b64, record_liveness_pass
-from tests.test_signing_flow import demo_code, read_every_page
+from tests.signing_support import (
+    applicant_in_interview,
+    free_port,
+    recorded_segments,
+    sign_in_interview,
+)
 from tests.web_support import Service, start_service, stop_service
 from web.evidence_check import verify_package
 
@@ -35,17 +39,8 @@ async def signed_case(tmp_path: Path, sqlite_url: str) -> AsyncIterator[tuple[Se
     await service.add_user("c1", Role.COMPLIANCE)
     try:
         applicant, app_id = await applicant_in_interview(service)
-        manager = await service.staff("m1")
-        assert (await manager.request("POST", f"/api/applications/{app_id}/contract")).status == 201
-        await read_every_page(applicant)
-        await record_liveness_pass(service, app_id)
-        assert (await applicant.request("POST", "/api/applicant/contract/code")).status == 200
-        signed = await applicant.request(
-            "POST",
-            "/api/applicant/contract/sign",
-            json={"code": await demo_code(manager, app_id), "mark_png": mark_b64()},
-        )
-        assert signed.status == 200, signed.text
+        await recorded_segments(service, app_id)
+        await sign_in_interview(service, applicant, app_id)
         compliance = await service.staff("c1")
         response = await compliance.session.get(f"/api/applications/{app_id}/evidence.zip")
         assert response.status == 200
@@ -89,6 +84,8 @@ async def test_a_signed_case_verifies_and_every_single_file_change_is_named(
         "contract/interview-manifest.json",
         "kyc/documents/id_front.jpg",
         "kyc/results.json",
+        "recordings/applicant-1.webm",
+        "recordings/manager-1.webm",
         "audit/entries.json",
         "pki/root.pem",
     ):
@@ -97,6 +94,7 @@ async def test_a_signed_case_verifies_and_every_single_file_change_is_named(
     assert report.ok, report.problems
     assert any("binds the interview manifest" in line for line in report.checked)
     assert any("audit entries included" in line for line in report.checked)
+    assert "2 recordings match the signed interview manifest" in report.checked
 
     for name in names:
         data = zipfile.ZipFile(io.BytesIO(package)).read(name)

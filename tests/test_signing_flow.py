@@ -23,14 +23,16 @@ from signing.validation import Verdict, validate_pdf
 from store.schema import audit_log
 from tests.signing_support import (
     applicant_in_interview,
+    demo_code,
     free_port,
     mark_b64,
     nss_trusting,
     pdfsig,
+    read_every_page,
     record_liveness_pass,
 )
 from tests.test_web_documents import matching_documents
-from tests.web_support import PASSWORD, Browser, Service, start_service, stop_service
+from tests.web_support import PASSWORD, Service, start_service, stop_service
 from web.keys import SIGNING
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pyhanko.*")
@@ -46,24 +48,6 @@ async def signing_service(tmp_path: Path, sqlite_url: str) -> AsyncIterator[Serv
         yield service
     finally:
         await stop_service(service)
-
-
-async def read_every_page(applicant: Browser) -> dict[str, object]:
-    contract = (await applicant.request("GET", "/api/applicant/contract")).body
-    for page in range(1, contract["page_count"] + 1):
-        image = await applicant.request("GET", f"/api/applicant/contract/pages/{page}")
-        assert image.status == 200
-        assert image.headers["Content-Type"] == "image/png"
-        read = await applicant.request("POST", f"/api/applicant/contract/pages/{page}/read")
-        assert read.status == 200, read.text
-    return dict(read.body)
-
-
-async def demo_code(manager: Browser, app_id: str) -> str:
-    status = await manager.request("GET", f"/api/applications/{app_id}/contract")
-    code = status.body["demo_code"]
-    assert isinstance(code, str) and len(code) == 6
-    return code
 
 
 async def actions_of(service: Service, app_id: str) -> list[tuple[str, dict[str, object]]]:

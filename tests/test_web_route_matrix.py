@@ -128,6 +128,23 @@ CASES = [
     ),
     Case("POST", "/api/applications/{app}/contract/complete", only({"manager": 409})),
     Case("GET", "/api/applications/{app}/evidence.zip", only({"manager": 200, "compliance": 200})),
+    Case(
+        "GET",
+        "/api/applications/{app}/personal-data.zip",
+        only({"compliance": 200}),
+    ),
+    Case("GET", "/api/applications/{app}/timeline", only({"manager": 200, "compliance": 200})),
+    # No call was recorded, no contract signed: staff pass the guard and find nothing.
+    Case(
+        "GET",
+        "/api/applications/{app}/recordings/{recording}",
+        only({"manager": 404, "compliance": 404}),
+    ),
+    Case(
+        "GET",
+        "/api/applications/{app}/contract/validation",
+        only({"manager": 404, "compliance": 404}),
+    ),
     # Compliance passes the guard; an invited case cannot be reviewed yet (409) and has
     # no ID number read (404).
     Case(
@@ -263,6 +280,7 @@ def normalise(template: str) -> str:
         .replace("{spare}", "{user_id}")
         .replace("{lang}", "{code}")
         .replace("{attempt}", "{attempt_id}")
+        .replace("{recording}", "{file}")
         .replace("{key}/revoke", "{key_id}/revoke")
         .replace("webhooks/{key}", "webhooks/{subscription_id}")
     )
@@ -296,6 +314,7 @@ async def test_every_route_with_every_principal(service: Service) -> None:
         "token": "A" * 22,
         "kind": "id_front",
         "attempt": "00000000-0000-0000-0000-000000000000",
+        "recording": "applicant-1.webm",
         "page": "1",
         "which": "root",
         "request": "AAAA",

@@ -17,8 +17,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from audit.checkpoints import export_problems, make_checkpoint
+from audit.log import iter_entries
 from loans.roles import Role
 from tests.web_support import Service, start_service, stop_service
+from web.keys import SIGNING
 
 FAST: dict[str, Any] = {
     "webhook_poll_ms": "100",
@@ -172,6 +175,41 @@ async def test_nothing_is_lost_or_repeated_across_a_restart(
     assert {b["application_id"] for _, b, _, _ in state.received} == set(before + after)
 
 
+async def test_checkpoints_reach_an_outside_archive_over_http(
+    tmp_path: Path, sqlite_url: str, receiver: tuple[Receiver, str]
+) -> None:
+    """An archive that stores each audit.checkpoint event as a file ends up with what
+    checkpoint_export_dir holds, and `audit verify --exported` accepts it."""
+    state, url = receiver
+    exported = tmp_path / "exported"
+    service = await start_service(tmp_path, sqlite_url, **FAST, checkpoint_export_dir=str(exported))
+    try:
+        await users(service)
+        secret = await subscribe(service, url, ["audit.checkpoint"])
+        seal = service.server.app[SIGNING].seal_statement
+        for _ in range(2):
+            await invited_cases(service, 2)
+            checkpoint = await make_checkpoint(service.engine, seal, "manual", export_dir=exported)
+            assert checkpoint is not None
+        await until(lambda: len(state.received) >= 2)
+        archive = tmp_path / "archive"
+        archive.mkdir()
+        for _event_id, body, timestamp, signature in state.received:
+            assert verify(secret, timestamp, body, signature)
+            assert body["type"] == "audit.checkpoint" and body["application_id"] is None
+            data = body["data"]
+            assert isinstance(data, dict)
+            size = int(data["statement"]["tree_size"])
+            (archive / f"checkpoint-{size:012d}.json").write_text(json.dumps(data))
+            from_dir = json.loads((exported / f"checkpoint-{size:012d}.json").read_text())
+            assert data == from_dir
+        async with service.engine.connect() as conn:
+            entries = [entry async for entry in iter_entries(conn)]
+        assert export_problems(entries, archive) == []
+    finally:
+        await stop_service(service)
+
+
 async def test_subscriptions_are_checked(tmp_path: Path, sqlite_url: str) -> None:
     service = await start_service(tmp_path, sqlite_url)
     try:
@@ -222,6 +260,11 @@ def test_every_event_type_comes_from_its_audit_entry() -> None:
             "contract.signed",
             {"contract_id": "c", "document_sha256": "0" * 64},
             {EventType.CONTRACT_SIGNED},
+        ),
+        (
+            "audit.checkpoint",
+            {"tree_size": 5, "tree_root": "ab", "reason": "manual", "export": {"x": 1}},
+            {EventType.AUDIT_CHECKPOINT},
         ),
         ("auth.login", {"username": "m1"}, set()),
     ]

@@ -46,6 +46,7 @@ from web.middleware import (
     session_middleware,
 )
 from web.render import make_environment
+from web.retention import RetentionSweeper
 from web.routes import (
     admin,
     api_v1,
@@ -59,6 +60,7 @@ from web.routes import (
     pki,
     public,
     review,
+    review_session,
     signing_admin,
 )
 from web.signing import make_notifier, open_signing
@@ -93,6 +95,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_signing)
     app.cleanup_ctx.append(_webhooks)
     app.cleanup_ctx.append(_checkpoints)
+    app.cleanup_ctx.append(_retention)
     for table in (
         public.routes,
         applications.routes,
@@ -101,6 +104,7 @@ def create_app(settings: Settings) -> web.Application:
         calls.routes,
         contracts.routes,
         review.routes,
+        review_session.routes,
         pki.routes,
         monitoring.routes,
         api_v1.routes,
@@ -231,6 +235,26 @@ async def _checkpoints(app: web.Application) -> AsyncIterator[None]:
                     )
             except Exception:
                 log.exception("audit checkpoint failed; retrying next round")
+
+    task = asyncio.create_task(loop())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _retention(app: web.Application) -> AsyncIterator[None]:
+    """Delete closed cases' data whose retention period has run out (web/retention.py)."""
+    settings = app[SETTINGS]
+    sweeper = RetentionSweeper(app[ENGINE], app[BLOBS], settings.recordings_dir, settings.retention)
+
+    async def loop() -> None:
+        while True:
+            try:
+                await sweeper.sweep()
+            except Exception:
+                log.exception("retention sweep failed; retrying next round")
+            await asyncio.sleep(settings.retention_sweep_minutes * 60)
 
     task = asyncio.create_task(loop())
     yield

@@ -15,21 +15,16 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from audit.checkpoints import (
-    export_problems,
-    load_checkpoints,
-    make_checkpoint,
-    verify_checkpoints,
-)
-from audit.log import Actor, iter_entries
-from audit.verify import verify_log
+from audit.checkpoints import make_checkpoint, verify_anchored_log
+from audit.log import Actor
 from kyc.errors import KycError
 from kyc.facematch import compare, samples_from
 from kyc.faces import FaceSample
 from kyc.passive import assess_file
 from kyc.reading import read_id_card, read_licence
 from loans.roles import STAFF_ROLES
-from store.database import create_engine, read_only, redacted_url
+from store.blobs import FileBlobStore
+from store.database import create_engine, redacted_url
 from store.errors import StoreError
 from store.migrate import upgrade
 from web import cli_signing
@@ -39,6 +34,7 @@ from web.auth.passwords import generate_password
 from web.config import ConfigError, Settings
 from web.demo import seed
 from web.logs import AccessLogger, configure_logging
+from web.retention import RetentionSweeper
 from web.signing import open_signing
 
 CLI_ACTOR = Actor("cli", "admin")
@@ -88,6 +84,14 @@ def _parser() -> argparse.ArgumentParser:
         "(default: SIGNROOM_CHECKPOINT_EXPORT_DIR)",
     )
     audit_cmd.add_parser("checkpoint", help="seal the log as it stands now")
+    retention = sub.add_parser("retention", help="data retention").add_subparsers(
+        dest="retention_command", required=True
+    )
+    retention.add_parser(
+        "sweep",
+        help="delete closed cases' recordings, images and packages past their retention "
+        "period now (the service also does it every SIGNROOM_RETENTION_SWEEP_MINUTES)",
+    )
 
     kyc = sub.add_parser("kyc", help="identity document tools (JSON on stdout)").add_subparsers(
         dest="kyc_command", required=True
@@ -170,6 +174,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+async def _retention_sweep(engine: AsyncEngine, settings: Settings) -> int:
+    sweeper = RetentionSweeper(
+        engine, FileBlobStore(settings.blob_dir), settings.recordings_dir, settings.retention
+    )
+    done = await sweeper.sweep()
+    for application_id, kinds in sorted(done.items()):
+        counts = " ".join(f"{kind}={n}" for kind, n in sorted(kinds.items()))
+        print(f"{application_id}: deleted {counts}")
+    print(f"retention sweep: {len(done)} application(s) had data past retention")
+    return 0
+
+
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "migrate":
         asyncio.run(_with_engine(settings, _migrate))
@@ -195,6 +211,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         if args.audit_command == "checkpoint":
             return asyncio.run(_with_engine(settings, lambda e: _audit_checkpoint(e, settings)))
         return asyncio.run(_with_engine(settings, lambda e: _audit_verify(e, settings, args)))
+    if args.command == "retention":
+        return asyncio.run(_with_engine(settings, lambda e: _retention_sweep(e, settings)))
     if args.command == "kyc":
         return _kyc(args)
     if args.command == "api-key":
@@ -249,25 +267,22 @@ async def _migrate(engine: AsyncEngine) -> int:
 
 
 async def _audit_verify(engine: AsyncEngine, settings: Settings, args: argparse.Namespace) -> int:
-    async with read_only(engine) as conn:
-        verdict = await verify_log(conn)
-        entries = [entry async for entry in iter_entries(conn)]
-    print(verdict.describe())
-    problems: list[str] = []
-    sealed = await load_checkpoints(engine)
-    if sealed:
-        service = await asyncio.to_thread(open_signing, settings)
-        problems += await verify_checkpoints(entries, sealed, service.check_statement)
-        print(f"{len(sealed)} checkpoints, newest covering {sealed[-1].tree_size} entries")
+    service = await asyncio.to_thread(open_signing, settings)
+    report = await verify_anchored_log(
+        engine, service.check_statement, args.exported or settings.checkpoint_export
+    )
+    print(report.chain.describe())
+    if report.checkpoints:
+        print(
+            f"{report.checkpoints} checkpoints, newest covering {report.newest_tree_size} entries"
+        )
     else:
         print("no checkpoints yet")
-    exported = args.exported or settings.checkpoint_export
-    if exported is not None:
-        problems += export_problems(entries, exported)
-        print(f"held against exported checkpoints in {exported}")
-    for problem in problems:
+    if args.exported or settings.checkpoint_export:
+        print(f"held against exported checkpoints in {args.exported or settings.checkpoint_export}")
+    for problem in report.problems:
         print(f"problem: {problem}")
-    return 0 if verdict.ok and not problems else 1
+    return 0 if report.ok else 1
 
 
 async def _audit_checkpoint(engine: AsyncEngine, settings: Settings) -> int:

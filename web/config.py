@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from media.ice import IceSettings
 from store.database import DEFAULT_DATABASE_URL, SUPPORTED_DRIVERS
+from web.retention import RetentionPolicy
 from web.webhooks import WebhookSettings
 
 
@@ -106,6 +107,12 @@ class Settings:
     # A directory outside the database (another disk, a mounted bucket) that keeps
     # every checkpoint; empty: checkpoints stay in the database only.
     checkpoint_export_dir: str = ""
+    # Retention of closed cases' personal data, per kind, counted from closing
+    # (web/retention.py); the sweep runs every retention_sweep_minutes.
+    retention_recordings_days: int = 1825
+    retention_images_days: int = 1825
+    retention_packages_days: int = 3650
+    retention_sweep_minutes: int = 60
     # Empty: /metrics answers loopback clients only.
     metrics_token: str = field(default="", repr=False)
 
@@ -145,6 +152,14 @@ class Settings:
     @property
     def checkpoint_export(self) -> Path | None:
         return Path(self.checkpoint_export_dir) if self.checkpoint_export_dir else None
+
+    @property
+    def retention(self) -> RetentionPolicy:
+        return RetentionPolicy(
+            recordings=timedelta(days=self.retention_recordings_days),
+            images=timedelta(days=self.retention_images_days),
+            packages=timedelta(days=self.retention_packages_days),
+        )
 
     @property
     def pki_dir(self) -> Path:
@@ -238,6 +253,10 @@ class Settings:
             "checkpoint_every_entries",
             "checkpoint_minutes",
             "checkpoint_poll_ms",
+            "retention_recordings_days",
+            "retention_images_days",
+            "retention_packages_days",
+            "retention_sweep_minutes",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"SIGNROOM_{name.upper()} must be positive")

@@ -22,6 +22,9 @@ class EventType(StrEnum):
     CALL_ENDED = "call.ended"
     CONTRACT_SIGNED = "contract.signed"
     REVIEW_DECIDED = "review.decided"
+    # A sealed audit checkpoint; `data` is the same document `checkpoint_export_dir`
+    # holds, so an outside archive fed by this event can back `audit verify --exported`.
+    AUDIT_CHECKPOINT = "audit.checkpoint"
 
 
 REVIEW_ACTIONS = {"approve", "reject", "flag"}
@@ -85,6 +88,8 @@ def events_from(
             EventType.CALL_ENDED,
             {"reason": details.get("reason"), "duration_seconds": details.get("duration_seconds")},
         )
+    elif action == "audit.checkpoint" and isinstance(details.get("export"), dict):
+        yield event(EventType.AUDIT_CHECKPOINT, dict(details["export"]))
     elif action == "contract.signed":
         yield event(
             EventType.CONTRACT_SIGNED,

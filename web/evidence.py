@@ -31,8 +31,11 @@ from audit.log import entries_for_application, iter_entries
 from kyc.records import latest_face_match, latest_liveness, latest_readings
 from signing import records
 from store.database import read_only
-from store.schema import audit_log
+from store.errors import BlobNotFound
+from store.schema import applications, audit_log, consents
 from web.keys import BLOBS, ENGINE, SETTINGS, SIGNING
+from web.retention import expired_digests
+from web.review_timeline import segments
 
 FORMAT = "signroom-evidence/1"
 MANIFEST = "manifest.json"
@@ -111,9 +114,60 @@ async def _audit_section(
     return entries, files
 
 
-async def build_package(app: web.Application, application_id: str) -> bytes:
+class _Collector:
+    """The package's files; a blob deleted by retention is listed as expired instead."""
+
+    def __init__(self, app: web.Application, expired: set[str]) -> None:
+        self.blobs = app[BLOBS]
+        self.expired = expired
+        self.files: dict[str, bytes] = {}
+        self.gone: dict[str, str] = {}
+
+    async def blob(self, path: str, digest: str) -> None:
+        try:
+            self.files[path] = await self.blobs.get(digest)
+        except BlobNotFound:
+            if digest not in self.expired:
+                raise
+            self.gone[path] = digest
+
+
+async def _applicant_record(app: web.Application, application_id: str) -> bytes:
+    """What the bank holds about the applicant beyond the evidence: the application as
+    entered and every consent given (a data subject's access request)."""
+    async with read_only(app[ENGINE]) as conn:
+        row = (
+            (await conn.execute(select(applications).where(applications.c.id == application_id)))
+            .mappings()
+            .one()
+        )
+        given = (
+            (
+                await conn.execute(
+                    select(consents)
+                    .where(consents.c.application_id == application_id)
+                    .order_by(consents.c.accepted_at)
+                )
+            )
+            .mappings()
+            .all()
+        )
+    record = {
+        "application": {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()},
+        "consents": [
+            {k: v.isoformat() if isinstance(v, datetime) else v for k, v in c.items()}
+            for c in given
+        ],
+    }
+    return json.dumps(record, ensure_ascii=False, indent=1, sort_keys=True).encode()
+
+
+async def build_package(
+    app: web.Application, application_id: str, *, applicant_record: bool = False
+) -> bytes:
+    """The sealed package; with `applicant_record`, also the application as entered and
+    its consents (the export of one applicant's personal data)."""
     engine = app[ENGINE]
-    blobs = app[BLOBS]
     service = app[SIGNING]
     # Seal the log first, so every entry of the application has a checkpoint.
     await make_checkpoint(
@@ -122,35 +176,26 @@ async def build_package(app: web.Application, application_id: str) -> bytes:
         "evidence_export",
         export_dir=app[SETTINGS].checkpoint_export,
     )
-    files: dict[str, bytes] = {}
+    async with read_only(engine) as conn:
+        history = await entries_for_application(conn, application_id, limit=100_000)
+    out = _Collector(app, expired_digests(history))
     contract = await records.latest_contract(engine, application_id)
     if contract is not None:
         if contract.signed_sha256:
-            files["contract/signed.pdf"] = await blobs.get(contract.signed_sha256)
-        async with engine.connect() as conn:
-            pushed = (
-                await conn.execute(
-                    select(audit_log.c.details)
-                    .where(
-                        audit_log.c.application_id == application_id,
-                        audit_log.c.action == "contract.pushed",
-                    )
-                    .order_by(audit_log.c.seq.desc())
-                    .limit(1)
-                )
-            ).scalar_one_or_none()
-        evidence = json.loads(pushed).get("evidence_sha256") if pushed else None
-        if evidence:
-            files["contract/interview-manifest.json"] = await blobs.get(evidence)
+            await out.blob("contract/signed.pdf", contract.signed_sha256)
+        pushed = [e for e in history if e.action == "contract.pushed"]
+        evidence = pushed[-1].details.get("evidence_sha256") if pushed else None
+        if isinstance(evidence, str):
+            await out.blob("contract/interview-manifest.json", evidence)
     readings = await latest_readings(engine, application_id)
     for kind, reading in sorted(readings.items()):
-        files[f"kyc/documents/{kind}.jpg"] = await blobs.get(reading.image_sha256)
+        await out.blob(f"kyc/documents/{kind}.jpg", reading.image_sha256)
     liveness = await latest_liveness(engine, application_id)
     frames = (liveness.result or {}).get("evidence_frames", {}) if liveness else {}
     for name, digest in sorted(frames.items()):
-        files[f"kyc/liveness/{name}.jpg"] = await blobs.get(digest)
+        await out.blob(f"kyc/liveness/{name}.jpg", digest)
     match = await latest_face_match(engine, application_id)
-    files["kyc/results.json"] = json.dumps(
+    out.files["kyc/results.json"] = json.dumps(
         {
             "documents": {k: r.as_json(reveal_id_number=True) for k, r in readings.items()},
             "face_match": match.as_json() if match else None,
@@ -163,7 +208,14 @@ async def build_package(app: web.Application, application_id: str) -> bytes:
     recordings = app[SETTINGS].recordings_dir / application_id
     if recordings.is_dir():
         for path in sorted(recordings.glob("*.webm")):
-            files[f"recordings/{path.name}"] = await asyncio.to_thread(path.read_bytes)
+            out.files[f"recordings/{path.name}"] = await asyncio.to_thread(path.read_bytes)
+    for segment in segments(history):
+        name = f"recordings/{segment.file}"
+        if name not in out.files and segment.sha256 in out.expired:
+            out.gone[name] = segment.sha256
+    if applicant_record:
+        out.files["applicant/record.json"] = await _applicant_record(app, application_id)
+    files = out.files
     entries, checkpoint_files = await _audit_section(app, application_id)
     files["audit/entries.json"] = json.dumps(entries, ensure_ascii=False, indent=1).encode()
     files.update(checkpoint_files)
@@ -183,6 +235,8 @@ async def build_package(app: web.Application, application_id: str) -> bytes:
             "files": {
                 path: hashlib.sha256(data).hexdigest() for path, data in sorted(files.items())
             },
+            # Deleted by retention: the audit entries in the package name each hash.
+            "expired": dict(sorted(out.gone.items())),
         }
     ).encode()
     files[MANIFEST] = manifest

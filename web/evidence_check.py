@@ -6,7 +6,9 @@ the archive; the manifest's seal is the bank's, timestamped, under the trusted r
 the signed contract validates (as `verify-pdf`) and, in the revision both
 signatures cover, names the interview manifest that is in the package; every audit
 entry's hash matches its content and its inclusion proof leads to a checkpoint whose
-seal holds.
+seal holds; each recording the interview manifest names is present with its hash;
+a file the manifest lists as expired was deleted by a sealed retention entry that
+names its hash.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import io
 import json
 import zipfile
 from dataclasses import dataclass, field
+from typing import Any
 
 from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -28,6 +31,7 @@ from signing.contract.render import EVIDENCE_SUBJECT_PREFIX
 from signing.seal_cms import check_seal
 from signing.validation import Verdict, validate_pdf
 from web.evidence import FORMAT, MANIFEST, SEAL
+from web.retention import ACTION as RETENTION_ACTION
 
 MAX_FILES = 10_000
 MAX_TOTAL_BYTES = 4 * 1024**3
@@ -67,8 +71,14 @@ async def verify_package(data: bytes, trust: list[asn1_x509.Certificate]) -> Evi
     try:
         manifest = json.loads(files[MANIFEST])
         listed: dict[str, str] = manifest["files"]
-        known = manifest["format"] == FORMAT and isinstance(listed, dict)
-    except (ValueError, KeyError, TypeError):
+        expired: dict[str, str] = manifest.get("expired", {})
+        known = (
+            manifest["format"] == FORMAT
+            and isinstance(listed, dict)
+            and isinstance(expired, dict)
+            and all(isinstance(v, str) for v in expired.values())
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
         known = False
     if not known:
         report.problems.append(f"{MANIFEST} is not a {FORMAT} manifest")
@@ -90,8 +100,59 @@ async def verify_package(data: bytes, trust: list[asn1_x509.Certificate]) -> Evi
     report.checked.append(f"{len(listed)} files against their SHA-256")
 
     await _check_contract(files, trust, report)
-    await _check_audit(files, trust, report)
+    verified = await _check_audit(files, trust, report)
+    _check_expired(files, expired, verified, report)
+    _check_recordings(files, expired, report)
     return report
+
+
+def _check_expired(
+    files: dict[str, bytes],
+    expired: dict[str, str],
+    verified: list[dict[str, Any]],
+    report: EvidenceReport,
+) -> None:
+    """A file may be missing only where a sealed retention entry deleted that very hash."""
+    if not expired:
+        return
+    deleted = {
+        item.get("sha256")
+        for fields in verified
+        if fields.get("action") == RETENTION_ACTION
+        for item in (fields.get("details") or {}).get("items") or []
+        if isinstance(item, dict)
+    }
+    for path, digest in sorted(expired.items()):
+        if path in files:
+            report.problems.append(f"{path}: both present and listed as expired")
+        elif digest not in deleted:
+            report.problems.append(
+                f"{path}: listed as expired, but no sealed retention entry deleted it"
+            )
+    report.checked.append(f"{len(expired)} files expired by retention, each in a sealed entry")
+
+
+def _check_recordings(
+    files: dict[str, bytes], expired: dict[str, str], report: EvidenceReport
+) -> None:
+    """Each recording the signed interview manifest names is here (or expired) with
+    the hash it had when the contract was signed."""
+    try:
+        interview = json.loads(files.get("contract/interview-manifest.json", b"{}"))
+        named = [(str(r["file"]), str(r["sha256"])) for r in interview.get("recordings") or []]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        report.problems.append("contract/interview-manifest.json: unreadable recordings list")
+        return
+    for name, digest in named:
+        path = f"recordings/{name}"
+        data = files.get(path)
+        if data is not None and hashlib.sha256(data).hexdigest() == digest:
+            continue
+        if data is None and expired.get(path) == digest:
+            continue
+        report.problems.append(f"{path}: not the recording the signed interview manifest names")
+    if named:
+        report.checked.append(f"{len(named)} recordings match the signed interview manifest")
 
 
 async def _check_contract(
@@ -127,12 +188,14 @@ async def _check_contract(
 
 async def _check_audit(
     files: dict[str, bytes], trust: list[asn1_x509.Certificate], report: EvidenceReport
-) -> None:
+) -> list[dict[str, Any]]:
+    """Check the entries against the sealed checkpoints; the fields of those that hold."""
+    verified: list[dict[str, Any]] = []
     try:
         entries = json.loads(files.get("audit/entries.json", b"[]"))
     except ValueError:
         report.problems.append("audit/entries.json is not JSON")
-        return
+        return verified
     roots: dict[int, bytes] = {}
     for path, data in files.items():
         if not path.startswith("audit/checkpoints/"):
@@ -169,8 +232,11 @@ async def _check_audit(
         ):
             report.problems.append(f"audit entry {seq}: not included in sealed checkpoint {size}")
             bad += 1
+        else:
+            verified.append(fields)
     if entries and not bad:
         report.checked.append(f"{len(entries)} audit entries included in sealed checkpoints")
+    return verified
 
 
 def verify_file(data: bytes, trust: list[asn1_x509.Certificate]) -> EvidenceReport:

@@ -3,7 +3,6 @@ presence and signs on the phone, both download the signed file; staff validate P
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from aiohttp import web
@@ -111,20 +110,30 @@ async def evidence_package(request: web.Request) -> web.Response:
     """The sealed evidence package (see web/evidence.py); its export is audited."""
     application = await _staff_application(request)
     package = await build_package(request.app, application.id)
-    digest = hashlib.sha256(package).hexdigest()
+    return await exported_package(request, application, package, "evidence")
+
+
+async def exported_package(
+    request: web.Request, application: Application, package: bytes, purpose: str
+) -> web.Response:
+    """Keep a copy of what left the bank (retention deletes it in time), audit the
+    export with its hash, and send it. `purpose` (evidence, personal_data) names the
+    file and the audit action."""
+    digest = await request.app[BLOBS].put(package)
     async with request.app[ENGINE].begin() as conn:
         await audit.append(
             conn,
             principal_of(request).actor,
-            "evidence.exported",
+            f"{purpose}.exported",
             application_id=application.id,
             request_id=request.get(REQUEST_ID),
             details={"package_sha256": digest, "bytes": len(package)},
         )
+    name = f"{purpose.replace('_', '-')}-{application.id}.zip"
     return web.Response(
         body=package,
         content_type="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="evidence-{application.id}.zip"'},
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 

@@ -19,8 +19,10 @@ from loans import applications as apps
 from loans.roles import Role
 from loans.states import Action
 from web import errors
+from web.evidence import build_package
 from web.guards import principal_of, requires
 from web.keys import ENGINE, REQUEST_ID
+from web.routes.contracts import exported_package
 from web.schemas import Body, parse_body
 from web.views import application_json
 
@@ -102,3 +104,16 @@ async def reveal(request: web.Request) -> web.Response:
             details={"reading_id": front.id},
         )
     return web.json_response({"id_number": front.fields["id_number"].value})
+
+
+@routes.get("/api/applications/{id}/personal-data.zip")
+@requires(Role.COMPLIANCE)
+async def personal_data(request: web.Request) -> web.Response:
+    """Everything held about one applicant, for their access request: the evidence
+    package plus the application as entered and its consents; sealed and audited."""
+    principal = principal_of(request)
+    app = await apps.get_application(
+        request.app[ENGINE], principal, request.match_info["id"], request_id=request.get(REQUEST_ID)
+    )
+    package = await build_package(request.app, app.id, applicant_record=True)
+    return await exported_package(request, app, package, "personal_data")

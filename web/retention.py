@@ -1,0 +1,212 @@
+"""Retention: personal data of closed cases is deleted when its period runs out.
+
+Each kind has its own period, counted from the day the application closed
+(approved, rejected, cancelled or expired; an open case keeps everything):
+recordings (the interview's WebM segments), images (document photos, liveness
+clips and their evidence frames, the selfie, call snapshots) and packages (the
+sealed evidence packages kept at export). What is deleted is named, with its
+SHA-256, in one `retention.expired` audit entry per kind and application, so the
+chain, its checkpoints and packages exported earlier stay verifiable, and a package
+made afterwards lists the file as expired instead of failing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from audit import log as audit
+from audit.log import entries_for_application
+from loans.states import TERMINAL_STATES
+from store.blobs import BlobStore
+from store.database import read_only
+from store.schema import applications, face_matches, kyc_documents, liveness_attempts
+
+logger = logging.getLogger(__name__)
+
+ACTION = "retention.expired"
+
+
+class DataKind(StrEnum):
+    RECORDINGS = "recordings"
+    IMAGES = "images"
+    PACKAGES = "packages"
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionPolicy:
+    recordings: timedelta
+    images: timedelta
+    packages: timedelta
+
+    def period(self, kind: DataKind) -> timedelta:
+        return {
+            DataKind.RECORDINGS: self.recordings,
+            DataKind.IMAGES: self.images,
+            DataKind.PACKAGES: self.packages,
+        }[kind]
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    name: str
+    sha256: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"name": self.name, "sha256": self.sha256}
+
+
+async def _image_digests(engine: AsyncEngine, application_id: str) -> set[str]:
+    async with read_only(engine) as conn:
+        digests = set(
+            (
+                await conn.execute(
+                    select(kyc_documents.c.image_sha256).where(
+                        kyc_documents.c.application_id == application_id
+                    )
+                )
+            ).scalars()
+        )
+        digests |= set(
+            (
+                await conn.execute(
+                    select(face_matches.c.probe_sha256).where(
+                        face_matches.c.application_id == application_id
+                    )
+                )
+            ).scalars()
+        )
+        for row in await conn.execute(
+            select(liveness_attempts.c.video_sha256, liveness_attempts.c.result).where(
+                liveness_attempts.c.application_id == application_id
+            )
+        ):
+            if row.video_sha256:
+                digests.add(row.video_sha256)
+            frames = json.loads(row.result or "{}").get("evidence_frames") or {}
+            digests |= {d for d in frames.values() if isinstance(d, str)}
+        entries = await entries_for_application(conn, application_id, limit=100_000)
+    digests |= {
+        str(e.details["sha256"])
+        for e in entries
+        if e.action == "call.snapshot" and isinstance(e.details.get("sha256"), str)
+    }
+    return digests
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class RetentionSweeper:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        blobs: BlobStore,
+        recordings_dir: Path,
+        policy: RetentionPolicy,
+    ) -> None:
+        self.engine = engine
+        self.blobs = blobs
+        self.recordings_dir = recordings_dir
+        self.policy = policy
+
+    async def sweep(self, now: datetime | None = None) -> dict[str, dict[str, int]]:
+        """Delete what is due; {application id: {kind: items deleted}} for what was."""
+        now = now or datetime.now(UTC)
+        shortest = min(self.policy.period(kind) for kind in DataKind)
+        async with read_only(self.engine) as conn:
+            closed = (
+                await conn.execute(
+                    select(applications.c.id, applications.c.updated_at).where(
+                        applications.c.state.in_([s.value for s in TERMINAL_STATES]),
+                        applications.c.updated_at <= now - shortest,
+                    )
+                )
+            ).all()
+        done: dict[str, dict[str, int]] = {}
+        for application_id, closed_at in closed:
+            for kind in DataKind:
+                if closed_at + self.policy.period(kind) > now:
+                    continue
+                deleted = await self._expire(application_id, kind)
+                if deleted:
+                    done.setdefault(application_id, {})[kind.value] = len(deleted)
+                    await self._record(application_id, kind, deleted)
+        return done
+
+    async def _expire(self, application_id: str, kind: DataKind) -> list[Item]:
+        if kind is DataKind.RECORDINGS:
+            return await asyncio.to_thread(self._expire_recordings, application_id)
+        if kind is DataKind.IMAGES:
+            digests: Iterable[str] = sorted(await _image_digests(self.engine, application_id))
+        else:
+            async with read_only(self.engine) as conn:
+                entries = await entries_for_application(conn, application_id, limit=100_000)
+            digests = sorted(
+                {
+                    str(e.details["package_sha256"])
+                    for e in entries
+                    if e.action in ("evidence.exported", "personal_data.exported")
+                    and isinstance(e.details.get("package_sha256"), str)
+                }
+            )
+        deleted = []
+        for digest in digests:
+            if await self.blobs.delete(digest):
+                deleted.append(Item(digest, digest))
+        return deleted
+
+    def _expire_recordings(self, application_id: str) -> list[Item]:
+        directory = self.recordings_dir / application_id
+        if not directory.is_dir():
+            return []
+        deleted = []
+        for path in sorted(directory.glob("*.webm")):
+            deleted.append(Item(path.name, _sha256_file(path)))
+            path.unlink()
+        return deleted
+
+    async def _record(self, application_id: str, kind: DataKind, items: list[Item]) -> None:
+        async with self.engine.begin() as conn:
+            await audit.append(
+                conn,
+                audit.SYSTEM,
+                ACTION,
+                application_id=application_id,
+                details={
+                    "kind": kind.value,
+                    "retention_days": self.policy.period(kind).days,
+                    "items": [i.as_json() for i in items],
+                },
+            )
+        logger.info(
+            "retention: deleted %d %s of application %s", len(items), kind.value, application_id
+        )
+
+
+def expired_digests(entries: Iterable[Any]) -> set[str]:
+    """Every SHA-256 the given audit entries record as deleted by retention."""
+    found = set()
+    for entry in entries:
+        if entry.action != ACTION:
+            continue
+        for item in entry.details.get("items") or []:
+            if isinstance(item, dict) and isinstance(item.get("sha256"), str):
+                found.add(item["sha256"])
+    return found

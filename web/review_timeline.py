@@ -1,0 +1,139 @@
+"""The review's view of one interview, read off the application's audit entries.
+
+Everything the session page plays and marks comes from the tamper-evident log, not
+from mutable tables: the recording segments (file, hash, wall-clock start,
+duration), the moments a reviewer jumps to (documents read, liveness, contract
+pushed, each page confirmed, signed, call ended), call-quality changes, and the
+gaps while a participant was reconnecting.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from audit.chain import AuditEntry
+
+RECORDING_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}\.webm$")
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    side: str
+    index: int
+    file: str
+    sha256: str
+    size: int
+    started_at: datetime
+    duration_seconds: float
+
+    def as_json(self, url: str) -> dict[str, Any]:
+        return {
+            "side": self.side,
+            "segment": self.index,
+            "file": self.file,
+            "sha256": self.sha256,
+            "size": self.size,
+            "started_at": self.started_at.isoformat(),
+            "duration_seconds": self.duration_seconds,
+            "url": url,
+        }
+
+
+def segments(entries: Sequence[AuditEntry]) -> list[Segment]:
+    """The closed recording segments, oldest first; malformed entries are skipped."""
+    found = []
+    for entry in entries:
+        if entry.action != "call.segment_recorded":
+            continue
+        d = entry.details
+        try:
+            segment = Segment(
+                side=str(d["side"]),
+                index=int(d["segment"]),
+                file=str(d["file"]),
+                sha256=str(d["sha256"]),
+                size=int(d["size"]),
+                started_at=datetime.fromisoformat(str(d["started_at"])),
+                duration_seconds=float(d["duration_seconds"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            continue
+        if RECORDING_NAME.match(segment.file):
+            found.append(segment)
+    return sorted(found, key=lambda s: s.started_at)
+
+
+def _marker(entry: AuditEntry) -> tuple[str, dict[str, Any]] | None:
+    """(kind, facts) for an entry a reviewer would want to jump to, else None."""
+    d = entry.details
+    match entry.action:
+        case "call.started":
+            return "call_started", {}
+        case "kyc.document_read":
+            checks = d.get("checks") or {}
+            passed = bool(checks) and all(checks.values())
+            return "document_read", {"document": d.get("kind"), "passed": passed}
+        case "kyc.face_match":
+            return "face_match", {"decision": d.get("decision")}
+        case "kyc.liveness":
+            passed = d.get("status") == "passed"
+            return ("liveness_passed" if passed else "liveness_failed"), {}
+        case "call.snapshot":
+            return "snapshot", {}
+        case "contract.pushed":
+            return "contract_pushed", {}
+        case "contract.page_read":
+            return "page_confirmed", {"page": d.get("page")}
+        case "contract.code_accepted":
+            return "code_accepted", {}
+        case "contract.signed":
+            return "signed", {}
+        case "call.dropped":
+            return "dropped", {"side": d.get("side")}
+        case "call.rejoined":
+            return "rejoined", {"side": d.get("side")}
+        case "call.ended":
+            return "call_ended", {"reason": d.get("reason")}
+    return None
+
+
+def timeline(entries: Sequence[AuditEntry], recording_url: str) -> dict[str, Any]:
+    """The session page's document; `recording_url` is formatted with `file`."""
+    markers = []
+    quality = []
+    gaps: list[dict[str, Any]] = []
+    open_gaps: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        at = entry.at.isoformat()
+        found = _marker(entry)
+        if found is not None:
+            kind, facts = found
+            markers.append({"seq": entry.seq, "at": at, "kind": kind, **facts})
+        side = str(entry.details.get("side", ""))
+        if entry.action == "call.quality_changed":
+            quality.append(
+                {
+                    "at": at,
+                    "side": side,
+                    **{
+                        k: entry.details.get(k)
+                        for k in ("badge", "rtt_ms", "loss_percent", "bitrate_kbps")
+                    },
+                }
+            )
+        elif entry.action == "call.dropped":
+            gap = {"side": side, "from": at, "to": None, "why": entry.details.get("why")}
+            open_gaps[side] = gap
+            gaps.append(gap)
+        elif entry.action in ("call.rejoined", "call.connected") and side in open_gaps:
+            open_gaps.pop(side)["to"] = at
+    return {
+        "segments": [s.as_json(recording_url.format(file=s.file)) for s in segments(entries)],
+        "markers": markers,
+        "quality": quality,
+        "gaps": gaps,
+    }

@@ -1,0 +1,89 @@
+"""What the session page plays and shows a reviewer: the timeline read off the
+audit log, the recording segments (with HTTP ranges, so the browser can seek), and
+the signed contract's validation report."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from audit import log as audit
+from audit.log import entries_for_application
+from loans import applications as apps
+from loans.models import Application
+from loans.roles import Role
+from signing import records
+from store.database import read_only
+from web import errors
+from web.guards import principal_of, requires
+from web.keys import BLOBS, ENGINE, REQUEST_ID, SETTINGS, SIGNING, VALIDATION
+from web.review_timeline import RECORDING_NAME, segments, timeline
+
+routes = web.RouteTableDef()
+
+MAX_ENTRIES = 100_000
+
+
+async def _application(request: web.Request) -> Application:
+    return await apps.get_application(
+        request.app[ENGINE],
+        principal_of(request),
+        request.match_info["id"],
+        request_id=request.get(REQUEST_ID),
+    )
+
+
+@routes.get("/api/applications/{id}/timeline")
+@requires(Role.MANAGER, Role.COMPLIANCE)
+async def session_timeline(request: web.Request) -> web.Response:
+    application = await _application(request)
+    async with read_only(request.app[ENGINE]) as conn:
+        entries = await entries_for_application(conn, application.id, limit=MAX_ENTRIES)
+    url = f"/api/applications/{application.id}/recordings/{{file}}"
+    return web.json_response(timeline(entries, url))
+
+
+@routes.get("/api/applications/{id}/recordings/{file}")
+@requires(Role.MANAGER, Role.COMPLIANCE)
+async def recording(request: web.Request) -> web.StreamResponse:
+    """One closed segment. Only files the audit log names for this application are
+    served; the first request for a file (no range, or one from byte 0) is audited."""
+    application = await _application(request)
+    name = request.match_info["file"]
+    if not RECORDING_NAME.match(name):
+        raise errors.NotFound("no such recording")
+    async with read_only(request.app[ENGINE]) as conn:
+        entries = await entries_for_application(conn, application.id, limit=MAX_ENTRIES)
+    known = {s.file: s for s in segments(entries)}
+    path = request.app[SETTINGS].recordings_dir / application.id / name
+    if name not in known or not path.is_file():
+        raise errors.NotFound("no such recording (never recorded, or expired)")
+    first_bytes = request.http_range.start in (None, 0)
+    if first_bytes:
+        async with request.app[ENGINE].begin() as conn:
+            await audit.append(
+                conn,
+                principal_of(request).actor,
+                "recording.viewed",
+                application_id=application.id,
+                request_id=request.get(REQUEST_ID),
+                details={"file": name, "sha256": known[name].sha256},
+            )
+    return web.FileResponse(
+        path,
+        headers={"Content-Type": "video/webm", "Cache-Control": "private, no-store"},
+    )
+
+
+@routes.get("/api/applications/{id}/contract/validation")
+@requires(Role.MANAGER, Role.COMPLIANCE)
+async def contract_validation(request: web.Request) -> web.Response:
+    """The signed contract validated now, as `verify-pdf` would (worker process)."""
+    application = await _application(request)
+    contract = await records.latest_contract(request.app[ENGINE], application.id)
+    if contract is None or contract.signed_sha256 is None:
+        raise errors.NotFound("this application has no signed contract")
+    data = await request.app[BLOBS].get(contract.signed_sha256)
+    report = await request.app[VALIDATION].validate(data, request.app[SIGNING].trust_roots_der())
+    return web.json_response(
+        {"contract_number": contract.contract_number, "sha256": contract.signed_sha256, **report}
+    )
