@@ -134,3 +134,23 @@ async def wait_for_moving_video(page: Page, selector: str, *, tries: int = 40) -
             return last
         await page.wait_for_timeout(500)
     raise AssertionError(f"{selector} shows no moving picture: {last}")
+
+
+async def consent_and_check_device(page: Page) -> None:
+    """The applicant's first two steps in the page: consent, then the device check
+    (fake camera and microphone pass it), after which the page shows the documents."""
+    await page.check('input[name="recording"]')
+    await page.check('input[name="data_use"]')
+    await page.click("#consent-form button[type=submit]")
+    await page.click("#device-check-start")
+    await page.wait_for_selector("#device-status.pass")
+    await page.wait_for_selector("#documents", timeout=15_000)
+
+
+ACCESSIBILITY = (Path(__file__).parent / "accessibility.js").read_text(encoding="utf-8")
+
+
+async def accessibility_problems(page: Page) -> list[str]:
+    """Controls without an accessible name and text below WCAG AA contrast, on what
+    the page shows now."""
+    return list(await page.evaluate(ACCESSIBILITY))

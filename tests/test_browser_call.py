@@ -24,6 +24,7 @@ from store.schema import audit_log
 from tests.browser_support import (
     PHONE,
     chromium_missing,
+    consent_and_check_device,
     launch,
     wait_for_moving_video,
     y4m_from_photo,
@@ -75,10 +76,7 @@ async def applicant_page(service: Service, page: Page, application_id: str) -> N
     identity verified so the call step appears."""
     _invite, link = await service.invite_link("m1", application_id)
     await page.goto(link)
-    await page.check('input[name="recording"]')
-    await page.check('input[name="data_use"]')
-    await page.click("#consent-form button[type=submit]")
-    await page.wait_for_selector("#documents")
+    await consent_and_check_device(page)
     await apps.act(service.engine, SYSTEM_PRINCIPAL, application_id, Action.VERIFY_IDENTITY)
     await page.reload()
     await page.wait_for_selector("#call-join")

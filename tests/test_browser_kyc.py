@@ -6,7 +6,6 @@ the manager's case page shows every field, check and score as they arrive."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import random
 from collections.abc import AsyncIterator
 from datetime import date
@@ -23,16 +22,22 @@ from kyc.faces import head_crop
 from loans import applications as apps
 from loans.access import SYSTEM_PRINCIPAL
 from loans.roles import Role
-from tests.browser_support import PHONE, chromium_missing, launch, y4m_from_video
+from tests.browser_support import (
+    PHONE,
+    chromium_missing,
+    consent_and_check_device,
+    launch,
+    y4m_from_video,
+)
 from tests.web_support import APPLICATION, PASSWORD, Service, start_service, stop_service
 
-SHARED = Path(os.environ.get("SIGNROOM_SHARED_DATA", Path(__file__).parents[2] / "shared/data"))
-D12 = SHARED / "video/LivePortrait/assets/examples/driving/d12.mp4"
+# A copy with its licence in tests/data (see ATTRIBUTION.md there), so the browser
+# tests run on a clean clone.
+D12 = Path(__file__).parent / "data/video/d12.mp4"
 TODAY = date(2026, 11, 29)
 
 pytestmark = [
     pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing())),
-    pytest.mark.skipif(not D12.is_file(), reason=f"shared face clip not found at {SHARED}"),
 ]
 
 
@@ -103,10 +108,7 @@ async def test_applicant_verifies_identity_and_manager_watches_live(
         manager = await (await desk.new_context()).new_page()
 
         await applicant.goto(link)
-        await applicant.check('input[name="recording"]')
-        await applicant.check('input[name="data_use"]')
-        await applicant.click("#consent-form button[type=submit]")
-        await applicant.wait_for_selector("#documents")
+        await consent_and_check_device(applicant)
 
         await manager.goto(str(service.base.with_path("/login")))
         await manager.fill("#username", "m1")
@@ -126,6 +128,7 @@ async def test_applicant_verifies_identity_and_manager_watches_live(
         front = applicant.locator('#documents .doc-card[data-kind="id_front"] .result')
         assert str(APPLICATION["legal_rep_name"]) in await front.inner_text()
 
+        await applicant.click("#documents-next")
         await applicant.click("#liveness-start")
         status = applicant.locator("#liveness-status.pass, #liveness-status.error")
         await status.wait_for(timeout=90_000)

@@ -134,9 +134,12 @@ async def test_a_reviewer_replays_approves_and_exports_a_verifiable_package(
         await page.wait_for_selector("#review-form", state="detached")
 
         async with page.expect_download() as download_info:
-            await page.click(f"a[href='/api/applications/{app_id}/evidence.zip']")
+            await page.click("#evidence-export")
+        download = await download_info.value
+        assert download.suggested_filename == f"evidence-{app_id}.zip"
         package = tmp_path / "evidence.zip"
-        await (await download_info.value).save_as(str(package))
+        await download.save_as(str(package))
+        await page.wait_for_selector("#export-status.pass")
         await desk.close()
 
     case = await apps.get_application(service.engine, SYSTEM_PRINCIPAL, app_id)

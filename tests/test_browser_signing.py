@@ -21,14 +21,19 @@ from loans.access import SYSTEM_PRINCIPAL, Principal
 from loans.roles import Role
 from loans.states import Action
 from signing.validation import Verdict, validate_pdf
-from tests.browser_support import PHONE, chromium_missing, launch, y4m_from_video
+from tests.browser_support import (
+    PHONE,
+    chromium_missing,
+    consent_and_check_device,
+    launch,
+    y4m_from_video,
+)
 from tests.signing_support import free_port, pdfsig, record_liveness_pass
-from tests.test_browser_kyc import D12, SHARED, documents
+from tests.test_browser_kyc import D12, documents
 from tests.web_support import PASSWORD, Service, start_service, stop_service
 
 pytestmark = [
     pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing())),
-    pytest.mark.skipif(not D12.is_file(), reason=f"shared face clip not found at {SHARED}"),
     pytest.mark.filterwarnings("ignore::DeprecationWarning:pyhanko.*"),
 ]
 
@@ -75,10 +80,7 @@ async def test_an_applicant_reads_and_signs_on_a_phone(service: Service, tmp_pat
         manager = await (await desk.new_context()).new_page()
 
         await applicant.goto(link)
-        await applicant.check('input[name="recording"]')
-        await applicant.check('input[name="data_use"]')
-        await applicant.click("#consent-form button[type=submit]")
-        await applicant.wait_for_selector("#documents")
+        await consent_and_check_device(applicant)
         # Identity verification has its own browser test; here its documents go
         # through the same API from the applicant's browser session.
         csrf = await applicant.get_attribute('meta[name="csrf-token"]', "content")

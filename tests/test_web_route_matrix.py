@@ -85,6 +85,12 @@ CASES = [
         only({"applicant": 200, "applicant_other": 200}),
         body={"recording": True, "data_use": True},
     ),
+    Case(
+        "POST",
+        "/api/applicant/device-check",
+        only({"applicant": 200, "applicant_other": 200}),
+        body={"camera": True, "microphone": True, "webrtc": True, "recorder": True, "rtt_ms": 9},
+    ),
     # The matrix sends JSON; an applicant passes the guard and is told to send a photo.
     Case(
         "POST",
@@ -118,6 +124,19 @@ CASES = [
     Case("GET", "/api/calls/{app}/signal", only({"applicant": 409, "manager": 409})),
     Case("POST", "/api/calls/{app}/snapshot", only({"manager": 409})),
     Case("POST", "/api/calls/{app}/end", only({"manager": 409})),
+    Case(
+        "POST",
+        "/api/calls/{app}/checklist",
+        only({"manager": 409}),
+        body={
+            "checklist": {
+                "id_shown": True,
+                "purpose_confirmed": True,
+                "terms_explained": True,
+                "acted_voluntarily": True,
+            }
+        },
+    ),
     # Contracts: the case is `invited` with no contract pushed yet.
     Case("POST", "/api/applications/{app}/contract", only({"manager": 409})),
     Case("GET", "/api/applications/{app}/contract", only({"manager": 404, "compliance": 404})),

@@ -84,6 +84,9 @@ def _marker(entry: AuditEntry) -> tuple[str, dict[str, Any]] | None:
             return ("liveness_passed" if passed else "liveness_failed"), {}
         case "call.snapshot":
             return "snapshot", {}
+        case "interview.checklist":
+            items = d.get("items") or {}
+            return "interview_checklist", {"ticked": sorted(k for k, v in items.items() if v)}
         case "contract.pushed":
             return "contract_pushed", {}
         case "contract.page_read":

@@ -1,27 +1,70 @@
-"""The applicant's side: opening the invite link, the landing page, consent."""
+"""The applicant's side: opening the invite link, the landing page with its steps,
+consent and the device check."""
 
 from __future__ import annotations
 
 from aiohttp import web
+from pydantic import Field
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from audit import log as audit
+from kyc.records import latest_readings
 from kyc.workers import DocumentKind
 from loans import applications as apps
 from loans import invites
 from loans.consent import current_consent, record_consent
 from loans.errors import InviteUnusable
+from loans.models import Application
 from loans.roles import Role
+from loans.states import State
+from store.database import read_only
 from web.auth.sessions import COOKIE_NAME
 from web.guards import principal_of, requires
 from web.keys import ENGINE, LANGUAGE, REQUEST_ID, SESSION, SESSIONS
 from web.render import render
 from web.routes.public import set_cookie
-from web.schemas import ConsentBody, parse_body
+from web.schemas import Body, ConsentBody, parse_body
 from web.views import application_json
 
 routes = web.RouteTableDef()
 
 MAX_TOKEN_LENGTH = 64
-STEPS_TOTAL = 5
+# One task per screen: consent, device check, documents, liveness, interview and
+# signing, done. The page shows the current step's section only.
+STEPS = ("consent", "device", "documents", "liveness", "interview", "done")
+# A connection slower than this to answer cannot carry the video interview.
+MAX_DEVICE_RTT_MS = 1500
+DEVICE_CHECKED = "applicant.device_checked"
+
+
+class DeviceReport(Body):
+    camera: bool
+    microphone: bool
+    webrtc: bool
+    recorder: bool
+    rtt_ms: int = Field(ge=0, le=600_000)
+
+
+async def _device_checked(engine: AsyncEngine, application_id: str) -> bool:
+    async with read_only(engine) as conn:
+        entries = await audit.entries_for_application(conn, application_id, limit=10_000)
+    return any(e.action == DEVICE_CHECKED and e.details.get("ok") is True for e in entries)
+
+
+async def current_step(engine: AsyncEngine, app: Application, consent: object) -> str:
+    if app.state in (State.IDENTITY_VERIFIED, State.IN_INTERVIEW):
+        return "interview"
+    if app.state not in (State.DRAFT, State.INVITED):
+        return "done"
+    if consent is None:
+        return "consent"
+    if not await _device_checked(engine, app.id):
+        return "device"
+    readings = await latest_readings(engine, app.id)
+    kinds = {kind.value for kind in DocumentKind}
+    if kinds - set(readings) or not all(r.passed for r in readings.values()):
+        return "documents"
+    return "liveness"
 
 
 @routes.get("/i/{token}")
@@ -55,13 +98,14 @@ async def apply_page(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
     app = await apps.get_application(engine, principal, principal.application_id)
     consent = await current_consent(engine, app.id)
+    step = await current_step(engine, app, consent)
     return render(
         request,
         "apply.html",
         app=app,
         consent=consent,
-        step=1 if consent is None else 2,
-        steps_total=STEPS_TOTAL,
+        step=step,
+        steps=STEPS,
         document_kinds=[kind.value for kind in DocumentKind],
     )
 
@@ -99,3 +143,29 @@ async def give_consent(request: web.Request) -> web.Response:
             "accepted_at": consent.accepted_at.isoformat(),
         }
     )
+
+
+@routes.post("/api/applicant/device-check")
+@requires(Role.APPLICANT)
+async def device_check(request: web.Request) -> web.Response:
+    """What the phone found it can do (camera, microphone, WebRTC, recording, the
+    round trip to this server); recorded, and judged here so the bar is one place."""
+    body = await parse_body(request, DeviceReport)
+    principal = principal_of(request)
+    assert principal.application_id is not None
+    problems = [
+        name for name in ("camera", "microphone", "webrtc", "recorder") if not getattr(body, name)
+    ]
+    if body.rtt_ms > MAX_DEVICE_RTT_MS:
+        problems.append("network")
+    ok = not problems
+    async with request.app[ENGINE].begin() as conn:
+        await audit.append(
+            conn,
+            principal.actor,
+            DEVICE_CHECKED,
+            application_id=principal.application_id,
+            request_id=request.get(REQUEST_ID),
+            details={"ok": ok, "problems": problems, "rtt_ms": body.rtt_ms},
+        )
+    return web.json_response({"ok": ok, "problems": problems})

@@ -24,6 +24,7 @@ from web.keys import ENGINE, REQUEST_ID, SETTINGS
 from web.paging import list_filter, paging
 from web.qr import qr_svg_data_uri
 from web.render import render
+from web.routes.calls import INTERVIEW_ITEMS
 from web.schemas import ActionBody, NewApplicationBody, parse_body
 from web.views import HTTP_ACTIONS, application_json, invite_json
 
@@ -84,6 +85,7 @@ async def application_page(request: web.Request) -> web.Response:
         invites=await invites.list_invites(engine, app.id),
         now=now,
         document_kinds=[kind.value for kind in DocumentKind],
+        interview_items=INTERVIEW_ITEMS,
         trail=trail,
         can_invite=principal.role is Role.MANAGER
         and app.state in (State.DRAFT, State.INVITED, State.IDENTITY_VERIFIED, State.EXPIRED),

@@ -1,5 +1,5 @@
 """Video calls: the waiting queue, accepting a call, ICE servers, the signalling
-WebSocket, and the manager's snapshot and end-call controls.
+WebSocket, and the manager's snapshot, interview checklist and end-call controls.
 
 Who may signal: the applicant for their own application, the manager it is
 assigned to; anyone else gets 403 and an audit entry. The WebSocket upgrade is a
@@ -16,6 +16,7 @@ from typing import Any
 
 import cv2
 from aiohttp import WSMsgType, web
+from pydantic import BaseModel, ConfigDict
 
 from audit import log as audit
 from loans import applications as apps
@@ -29,6 +30,7 @@ from web import errors
 from web.guards import principal_of, requires
 from web.keys import BLOBS, CALLS, ENGINE, REQUEST_ID, SETTINGS
 from web.middleware import check_origin
+from web.schemas import Body, parse_body
 
 routes = web.RouteTableDef()
 
@@ -153,9 +155,14 @@ async def ice_servers(request: web.Request) -> web.Response:
     )
 
 
+# Signing during the call moves the case to contract_signed; the call itself goes
+# on (goodbyes, a rejoin, the manager ending it) until someone ends it.
+CALL_STATES = (State.IN_INTERVIEW, State.CONTRACT_SIGNED)
+
+
 def running_call(request: web.Request, app: Application) -> Call:
     call = request.app[CALLS].get(app.id)
-    if call is None or app.state is not State.IN_INTERVIEW:
+    if call is None or app.state not in CALL_STATES:
         raise errors.Conflict("there is no call for this application now")
     return call
 
@@ -232,3 +239,40 @@ async def end_call(request: web.Request) -> web.Response:
     # Shielded: the manager closing the page must not leave the call half ended.
     await asyncio.shield(call.end("manager_ended"))
     return web.json_response({"ended": True})
+
+
+class InterviewChecklist(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    id_shown: bool
+    purpose_confirmed: bool
+    terms_explained: bool
+    acted_voluntarily: bool
+
+
+INTERVIEW_ITEMS = tuple(InterviewChecklist.model_fields)
+
+
+class ChecklistBody(Body):
+    checklist: InterviewChecklist
+
+
+@routes.post("/api/calls/{id}/checklist")
+@requires(Role.MANAGER)
+async def interview_checklist(request: web.Request) -> web.Response:
+    """The manager's record of what the interview covered, while it runs; each save
+    is an audit entry (the review reads the latest beside the recording)."""
+    body = await parse_body(request, ChecklistBody)
+    app = await participant_application(request, request.match_info["id"])
+    running_call(request, app)
+    items = body.checklist.model_dump()
+    async with request.app[ENGINE].begin() as conn:
+        await audit.append(
+            conn,
+            principal_of(request).actor,
+            "interview.checklist",
+            application_id=app.id,
+            request_id=request.get(REQUEST_ID),
+            details={"items": items},
+        )
+    return web.json_response({"checklist": items}, status=201)

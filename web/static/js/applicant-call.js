@@ -9,6 +9,7 @@ async function waitForManager(join, status) {
   const answer = await api("POST", "/api/applicant/call/queue");
   if (answer.state === "in_call") {
     join.hidden = true;
+    status.textContent = "";
     const panel = section.querySelector(".call-view");
     const client = openCall(panel, section.dataset.application, {
       onEnded: () => { join.hidden = false; },

@@ -1,5 +1,6 @@
 import { api, describe, busy, messages, csrfToken } from "./common.js";
 import { renderMatch, renderReading } from "./documents.js";
+import { showStep } from "./steps.js";
 
 const form = document.getElementById("consent-form");
 if (form) {
@@ -20,6 +21,18 @@ if (form) {
       }
     });
   });
+}
+
+// Every document read with all checks passed: on to liveness (the selfie, a preview
+// of the face match, is optional; liveness matches the face again).
+async function offerNextStep() {
+  const kyc = await api("GET", "/api/applicant/kyc");
+  const kinds = [...document.querySelectorAll("#documents .doc-card[data-kind]")]
+    .map((card) => card.dataset.kind)
+    .filter((kind) => kind !== "selfie");
+  const done = kinds.every((kind) => kyc.documents[kind] && kyc.documents[kind].passed);
+  const next = document.getElementById("documents-next");
+  next.hidden = !done;
 }
 
 async function upload(card, file) {
@@ -49,6 +62,7 @@ async function upload(card, file) {
     if (card.dataset.kind === "selfie") renderMatch(card.querySelector(".result"), body);
     else renderReading(card.querySelector(".result"), body);
     card.querySelector(".capture span").textContent = messages.retake;
+    await offerNextStep();
   } catch (e) {
     status.textContent = describe(e);
     status.className = "status error";
@@ -67,6 +81,7 @@ if (documents) {
       if (file) upload(card, file);
     });
   });
+  document.getElementById("documents-next").addEventListener("click", () => showStep("liveness"));
   // Show what was read before (a reload, a return visit).
   api("GET", "/api/applicant/kyc").then((kyc) => {
     cards.forEach((card) => {

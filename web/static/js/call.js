@@ -6,6 +6,12 @@ import { api } from "./common.js";
 
 const RETRY_MS = 1500;
 
+// The call in progress on this page, if any: the liveness check borrows its camera.
+let active = null;
+export function activeCall() {
+  return active;
+}
+
 function gatheringComplete(pc) {
   if (pc.iceGatheringState === "complete") return Promise.resolve();
   return new Promise((resolve) => {
@@ -42,6 +48,7 @@ export class CallClient {
       audio: true,
     });
     this.localVideo.srcObject = this.stream;
+    active = this;
     this.openSocket();
   }
 
@@ -114,13 +121,25 @@ export class CallClient {
   // Front or back camera (to show a document); the connection stays as it is.
   async switchCamera() {
     this.facing = this.facing === "user" ? "environment" : "user";
-    const fresh = await navigator.mediaDevices.getUserMedia({ video: { facingMode: this.facing } });
-    const [track] = fresh.getVideoTracks();
+    await this.freshCamera(this.facing);
+  }
+
+  // A fresh capture of the camera, in place of the call's: phones often cannot open
+  // one camera twice, so the old track is stopped first, and the new one goes out on
+  // the same connection (the manager watches a liveness check as it happens).
+  // Returns a stream holding only the new video track.
+  async freshCamera(facing = "user") {
     const sender = this.pc && this.pc.getSenders().find((s) => s.track && s.track.kind === "video");
-    if (sender) await sender.replaceTrack(track);
     this.stream.getVideoTracks().forEach((old) => { this.stream.removeTrack(old); old.stop(); });
+    const fresh = await navigator.mediaDevices.getUserMedia({
+      video: { facingMode: facing, width: { ideal: 640 }, height: { ideal: 480 } },
+      audio: false,
+    });
+    const [track] = fresh.getVideoTracks();
+    if (sender) await sender.replaceTrack(track);
     this.stream.addTrack(track);
     this.localVideo.srcObject = this.stream;
+    return fresh;
   }
 
   leave() {
@@ -131,6 +150,7 @@ export class CallClient {
   finish(reason) {
     if (this.ended) return;
     this.ended = true;
+    if (active === this) active = null;
     if (this.pc) this.pc.close();
     if (this.socket) this.socket.close();
     if (this.stream) this.stream.getTracks().forEach((t) => t.stop());

@@ -1,6 +1,7 @@
 // Liveness: ask the server for challenges, record the front camera while showing
 // each prompt for its window, upload the clip, show the outcome.
 import { api, describe, messages, csrfToken } from "./common.js";
+import { activeCall } from "./call.js";
 
 const section = document.getElementById("liveness");
 
@@ -21,11 +22,16 @@ export async function runLiveness({ button, status, prompt, video }) {
   status.className = "status";
   status.textContent = "";
   let stream;
+  // During the call the check takes over the call's camera (see CallClient.freshCamera)
+  // and leaves it to the call afterwards.
+  const call = activeCall();
   try {
-    stream = await navigator.mediaDevices.getUserMedia({
-      video: { facingMode: "user", width: { ideal: 640 }, height: { ideal: 480 } },
-      audio: false,
-    });
+    stream = call
+      ? await call.freshCamera()
+      : await navigator.mediaDevices.getUserMedia({
+        video: { facingMode: "user", width: { ideal: 640 }, height: { ideal: 480 } },
+        audio: false,
+      });
   } catch (e) {
     status.textContent = messages.liveness_camera_denied;
     status.className = "status error";
@@ -71,7 +77,8 @@ export async function runLiveness({ button, status, prompt, video }) {
     status.className = "status error";
     return false;
   } finally {
-    stream.getTracks().forEach((track) => track.stop());
+    if (!call) stream.getTracks().forEach((track) => track.stop());
+    video.srcObject = null;
     button.disabled = false;
   }
 }
@@ -83,5 +90,9 @@ if (section) {
     prompt: document.getElementById("liveness-prompt"),
     video: document.getElementById("liveness-video"),
   };
-  elements.button.addEventListener("click", () => runLiveness(elements));
+  elements.button.addEventListener("click", async () => {
+    // Passing completes the identity evidence: the server moves the case on, and the
+    // page (after a moment to read the outcome) reloads into the interview step.
+    if (await runLiveness(elements)) setTimeout(() => window.location.reload(), 1500);
+  });
 }

@@ -20,13 +20,32 @@ if (section) {
       return;
     }
     accept.hidden = true;
+    document.body.classList.add("in-call");
     const client = openCall(panel, id, { onEnded: () => window.location.reload() });
     section.querySelector("#call-snapshot").addEventListener("click", async () => {
       try {
         const shot = await api("POST", `/api/calls/${id}/snapshot`);
-        status.textContent = `${messages.call_snapshot_taken} SHA-256 ${shot.sha256}`;
+        status.textContent = `${messages.call_snapshot_taken} SHA-256 ${shot.sha256.slice(0, 16)}…`;
+        status.className = "status pass";
       } catch (e) {
         status.textContent = describe(e);
+        status.className = "error";
+      }
+    });
+    const checklist = section.querySelector("#interview-checklist");
+    checklist.hidden = false;
+    checklist.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const ticked = {};
+      for (const box of checklist.querySelectorAll("input[type=checkbox]")) ticked[box.name] = box.checked;
+      const note = checklist.querySelector("#interview-checklist-status");
+      try {
+        await api("POST", `/api/calls/${id}/checklist`, { checklist: ticked });
+        note.textContent = messages.interview_checklist_saved;
+        note.className = "status pass";
+      } catch (e) {
+        note.textContent = describe(e);
+        note.className = "status error";
       }
     });
     section.querySelector("#call-end").addEventListener("click", async () => {

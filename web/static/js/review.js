@@ -1,5 +1,5 @@
 // Compliance review: the four-eyes checklist with the decision, and the audited reveal.
-import { api, describe, busy } from "./common.js";
+import { api, describe, busy, messages } from "./common.js";
 
 const section = document.getElementById("review");
 if (section) {
@@ -24,6 +24,33 @@ if (section) {
           document.getElementById("review-error").textContent = describe(e);
         }
       });
+    });
+  }
+  // A package takes seconds to seal: say so, fetch it, then hand it to the browser.
+  const exportStatus = document.getElementById("export-status");
+  for (const link of [document.getElementById("evidence-export"), document.getElementById("personal-data-export")]) {
+    link.addEventListener("click", async (event) => {
+      event.preventDefault();
+      exportStatus.textContent = messages.export_preparing;
+      exportStatus.className = "status working";
+      try {
+        const response = await fetch(link.href, { credentials: "same-origin" });
+        if (!response.ok) throw new Error((await response.json()).message);
+        const name = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
+        const url = URL.createObjectURL(await response.blob());
+        const save = document.createElement("a");
+        save.href = url;
+        save.download = name ? name[1] : "package.zip";
+        document.body.append(save);
+        save.click();
+        save.remove();
+        setTimeout(() => URL.revokeObjectURL(url), 60_000);
+        exportStatus.textContent = messages.export_ready;
+        exportStatus.className = "status pass";
+      } catch (e) {
+        exportStatus.textContent = describe(e);
+        exportStatus.className = "status error";
+      }
     });
   }
   document.getElementById("reveal-id").addEventListener("click", async () => {

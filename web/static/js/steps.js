@@ -1,0 +1,22 @@
+// The applicant's steps: one task per screen. The server renders the current step;
+// a finished task moves on here without a reload when the next step needs none.
+import { messages } from "./common.js";
+
+const nav = document.getElementById("steps");
+
+export function showStep(name) {
+  if (!nav) return;
+  const names = [...nav.querySelectorAll("li[data-step]")].map((li) => li.dataset.step);
+  nav.dataset.current = name;
+  nav.querySelectorAll("li[data-step]").forEach((li) => {
+    if (li.dataset.step === name) li.setAttribute("aria-current", "step");
+    else li.removeAttribute("aria-current");
+  });
+  document.getElementById("step-text").textContent =
+    `${messages.step.replace("{n}", names.indexOf(name) + 1).replace("{total}", names.length)}` +
+    ` · ${messages[`step_${name}`]}`;
+  document.querySelectorAll("section[data-steps]").forEach((section) => {
+    section.hidden = !section.dataset.steps.split(" ").includes(name);
+  });
+  window.scrollTo({ top: 0 });
+}
