@@ -14,6 +14,7 @@ import fractions
 import hashlib
 import queue
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +23,12 @@ from typing import Any
 import av
 
 QUEUE_PACKETS = 2048
+# Packets go to the muxer thread in batches: one hand-off (a lock and a thread
+# wake-up) per batch instead of per packet. A batch leaves when full or this old.
+BATCH_PACKETS = 32
+BATCH_SECONDS = 0.25
+
+Item = tuple[str, bytes, int, fractions.Fraction]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +59,9 @@ class SegmentRecorder:
     def __init__(self, path: Path, *, started_at: datetime | None = None) -> None:
         self.path = path
         self.started_at = started_at or datetime.now(UTC)
-        self._queue: queue.Queue[tuple[str, bytes, int, fractions.Fraction] | None] = queue.Queue(
-            QUEUE_PACKETS
-        )
+        self._queue: queue.Queue[list[Item] | None] = queue.Queue(QUEUE_PACKETS // BATCH_PACKETS)
+        self._batch: list[Item] = []
+        self._batch_started = time.monotonic()
         self._dropped = 0
         self._counts = {"video": 0, "audio": 0}
         self._first: dict[str, float] = {}
@@ -66,32 +73,46 @@ class SegmentRecorder:
     def write(self, kind: str, packet: av.Packet[Any]) -> None:
         if packet.pts is None or packet.time_base is None:
             return
+        if not self._batch:
+            self._batch_started = time.monotonic()
+        self._batch.append((kind, bytes(packet), packet.pts, packet.time_base))
+        if (
+            len(self._batch) >= BATCH_PACKETS
+            or time.monotonic() - self._batch_started >= BATCH_SECONDS
+        ):
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._batch:
+            return
         try:
-            self._queue.put_nowait((kind, bytes(packet), packet.pts, packet.time_base))
+            self._queue.put_nowait(self._batch)
         except queue.Full:
-            self._dropped += 1
+            self._dropped += len(self._batch)
+        self._batch = []
 
     def _mux(self) -> None:
         container: Any = None
         streams: dict[str, Any] = {}
         origin: dict[str, int] = {}
-        pending: list[tuple[str, bytes, int, fractions.Fraction]] = []
+        pending: list[Item] = []
         try:
-            while (item := self._queue.get()) is not None:
-                kind, data, pts, time_base = item
-                if container is None:
-                    # The video stream's size comes from the first key frame; audio
-                    # that arrives before it waits (a second or so at most).
-                    if kind == "video" and vp8_size(data) is None:
-                        continue
-                    if kind == "audio":
-                        pending.append(item)
-                        continue
-                    container, streams = self._open(data)
-                    for early in pending:
-                        self._mux_one(container, streams, origin, *early)
-                    pending.clear()
-                self._mux_one(container, streams, origin, kind, data, pts, time_base)
+            while (batch := self._queue.get()) is not None:
+                for item in batch:
+                    kind, data, pts, time_base = item
+                    if container is None:
+                        # The video stream's size comes from the first key frame;
+                        # audio that arrives before it waits (a second or so at most).
+                        if kind == "video" and vp8_size(data) is None:
+                            continue
+                        if kind == "audio":
+                            pending.append(item)
+                            continue
+                        container, streams = self._open(data)
+                        for early in pending:
+                            self._mux_one(container, streams, origin, *early)
+                        pending.clear()
+                    self._mux_one(container, streams, origin, kind, data, pts, time_base)
         except Exception as exc:  # recorded and re-raised by close()
             self._error = exc
             while self._queue.get() is not None:
@@ -137,6 +158,7 @@ class SegmentRecorder:
 
     def close(self) -> SegmentInfo | None:
         """Finish the file; None when nothing decodable arrived (no file written)."""
+        self._flush()
         self._queue.put(None)
         self._thread.join()
         ended_at = datetime.now(UTC)
