@@ -14,8 +14,12 @@
   for (const el of document.querySelectorAll(controls)) {
     if (!visible(el)) continue;
     const named = (el.labels && el.labels.length) || el.getAttribute("aria-label") ||
-      el.getAttribute("aria-labelledby") || el.textContent.trim() || el.getAttribute("title");
+      el.getAttribute("aria-labelledby") || el.textContent.trim() || el.getAttribute("title") ||
+      [...el.querySelectorAll("img[alt]")].some((img) => img.alt.trim());
     if (!named) problems.push(`no accessible name: ${describe(el)}`);
+  }
+  for (const img of document.querySelectorAll("img")) {
+    if (visible(img) && !img.hasAttribute("alt")) problems.push(`no alt text: ${describe(img)}`);
   }
   // WCAG contrast of each visible text against the first opaque background behind it.
   const rgb = (text) => (text.match(/[\d.]+/g) || []).map(Number);

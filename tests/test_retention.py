@@ -136,8 +136,13 @@ async def test_each_kind_expires_on_its_own_day_and_packages_stay_verifiable(
     assert gone.status == 404
 
     # Day 91: document photos and the selfie; day 366: the kept packages.
+    front = (await compliance.request("GET", f"/api/applications/{app_id}/kyc")).body["documents"][
+        "id_front"
+    ]["image_sha256"]
     done = await sweeper.sweep(closed_at + timedelta(days=91))
     assert set(done[app_id]) == {"images"} and done[app_id]["images"] >= 3
+    expired = await compliance.request("GET", f"/api/applications/{app_id}/evidence/{front}")
+    assert expired.status == 404 and "expired" in expired.text
     done = await sweeper.sweep(closed_at + timedelta(days=366))
     assert done == {app_id: {"packages": 1}}
 

@@ -92,6 +92,32 @@ async def test_recordings_are_served_with_ranges_and_their_first_read_is_audited
     assert planted.status == 404
 
 
+async def test_evidence_images_are_served_by_hash_for_this_case_only(
+    signed: tuple[Service, str],
+) -> None:
+    service, app_id = signed
+    compliance = await service.staff("c1")
+    kyc = (await compliance.request("GET", f"/api/applications/{app_id}/kyc")).body
+    digest = kyc["documents"]["id_front"]["image_sha256"]
+    image = await compliance.session.get(f"/api/applications/{app_id}/evidence/{digest}")
+    assert image.status == 200 and image.headers["Content-Type"] == "image/jpeg"
+    assert hashlib.sha256(await image.read()).hexdigest() == digest
+    assert "private" in image.headers["Cache-Control"]
+    assert await service.audit_count("kyc.evidence_viewed") == 1
+    # A blob that exists but is not this case's evidence (the signed contract), a
+    # made-up hash and a malformed one are all simply not found.
+    contract = (await compliance.request("GET", f"/api/applications/{app_id}/contract")).body
+    for other in (contract["signed_sha256"], "0" * 64, "../etc"):
+        missing = await compliance.request("GET", f"/api/applications/{app_id}/evidence/{other}")
+        assert missing.status == 404, other
+    assert (
+        await (await service.staff("m2")).request(
+            "GET", f"/api/applications/{app_id}/evidence/{digest}"
+        )
+    ).status == 403
+    assert await service.audit_count("kyc.evidence_viewed") == 1
+
+
 async def test_the_validation_report_judges_the_signed_contract(
     signed: tuple[Service, str],
 ) -> None:

@@ -161,6 +161,11 @@ CASES = [
     ),
     Case(
         "GET",
+        "/api/applications/{app}/evidence/{digest}",
+        only({"manager": 404, "compliance": 404}),
+    ),
+    Case(
+        "GET",
         "/api/applications/{app}/contract/validation",
         only({"manager": 404, "compliance": 404}),
     ),
@@ -300,6 +305,7 @@ def normalise(template: str) -> str:
         .replace("{lang}", "{code}")
         .replace("{attempt}", "{attempt_id}")
         .replace("{recording}", "{file}")
+        .replace("{digest}", "{sha256}")
         .replace("{key}/revoke", "{key_id}/revoke")
         .replace("webhooks/{key}", "webhooks/{subscription_id}")
     )
@@ -334,6 +340,7 @@ async def test_every_route_with_every_principal(service: Service) -> None:
         "kind": "id_front",
         "attempt": "00000000-0000-0000-0000-000000000000",
         "recording": "applicant-1.webm",
+        "digest": "0" * 64,
         "page": "1",
         "which": "root",
         "request": "AAAA",

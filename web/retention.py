@@ -67,7 +67,8 @@ class Item:
         return {"name": self.name, "sha256": self.sha256}
 
 
-async def _image_digests(engine: AsyncEngine, application_id: str) -> set[str]:
+async def evidence_image_digests(engine: AsyncEngine, application_id: str) -> set[str]:
+    """Every photo, clip and still an application's identity checks and call kept."""
     async with read_only(engine) as conn:
         digests = set(
             (
@@ -78,15 +79,12 @@ async def _image_digests(engine: AsyncEngine, application_id: str) -> set[str]:
                 )
             ).scalars()
         )
-        digests |= set(
-            (
-                await conn.execute(
-                    select(face_matches.c.probe_sha256).where(
-                        face_matches.c.application_id == application_id
-                    )
-                )
-            ).scalars()
-        )
+        for row in await conn.execute(
+            select(face_matches.c.probe_sha256, face_matches.c.reference_sha256).where(
+                face_matches.c.application_id == application_id
+            )
+        ):
+            digests |= {row.probe_sha256, row.reference_sha256}
         for row in await conn.execute(
             select(liveness_attempts.c.video_sha256, liveness_attempts.c.result).where(
                 liveness_attempts.c.application_id == application_id
@@ -154,7 +152,8 @@ class RetentionSweeper:
         if kind is DataKind.RECORDINGS:
             return await asyncio.to_thread(self._expire_recordings, application_id)
         if kind is DataKind.IMAGES:
-            digests: Iterable[str] = sorted(await _image_digests(self.engine, application_id))
+            kept = await evidence_image_digests(self.engine, application_id)
+            digests: Iterable[str] = sorted(kept)
         else:
             async with read_only(self.engine) as conn:
                 entries = await entries_for_application(conn, application_id, limit=100_000)

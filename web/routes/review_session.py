@@ -1,6 +1,6 @@
 """What the session page plays and shows a reviewer: the timeline read off the
-audit log, the recording segments (with HTTP ranges, so the browser can seek), and
-the signed contract's validation report."""
+audit log, the recording segments (with HTTP ranges, so the browser can seek), the
+identity evidence images, and the signed contract's validation report."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ from loans.models import Application
 from loans.roles import Role
 from signing import records
 from store.database import read_only
+from store.errors import BlobNotFound
 from web import errors
 from web.guards import principal_of, requires
 from web.keys import BLOBS, ENGINE, REQUEST_ID, SETTINGS, SIGNING, VALIDATION
+from web.retention import evidence_image_digests
 from web.review_timeline import RECORDING_NAME, segments, timeline
 
 routes = web.RouteTableDef()
@@ -86,4 +88,47 @@ async def contract_validation(request: web.Request) -> web.Response:
     report = await request.app[VALIDATION].validate(data, request.app[SIGNING].trust_roots_der())
     return web.json_response(
         {"contract_number": contract.contract_number, "sha256": contract.signed_sha256, **report}
+    )
+
+
+def _media_type(data: bytes) -> str:
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\x1a\x45\xdf\xa3"):
+        return "video/webm"
+    if data[4:8] == b"ftyp":
+        return "video/mp4"
+    return "application/octet-stream"
+
+
+@routes.get("/api/applications/{id}/evidence/{sha256}")
+@requires(Role.MANAGER, Role.COMPLIANCE)
+async def evidence_item(request: web.Request) -> web.Response:
+    """One photo, clip or still of this application's identity evidence, by hash:
+    only hashes the application's own records name are served; each view is audited."""
+    application = await _application(request)
+    digest = request.match_info["sha256"]
+    if digest not in await evidence_image_digests(request.app[ENGINE], application.id):
+        raise errors.NotFound("no such evidence for this application")
+    try:
+        data = await request.app[BLOBS].get(digest)
+    except BlobNotFound:
+        raise errors.NotFound("this evidence has expired (retention)") from None
+    async with request.app[ENGINE].begin() as conn:
+        await audit.append(
+            conn,
+            principal_of(request).actor,
+            "kyc.evidence_viewed",
+            application_id=application.id,
+            request_id=request.get(REQUEST_ID),
+            details={"sha256": digest},
+        )
+    # Content-addressed, so the browser may keep it for the page's refreshes; never
+    # a shared cache.
+    return web.Response(
+        body=data,
+        content_type=_media_type(data),
+        headers={"Cache-Control": "private, max-age=3600, immutable"},
     )

@@ -13,12 +13,32 @@ function line(text, className) {
   return node;
 }
 
+// A thumbnail of one evidence image (served by hash, each view audited), linking to
+// the full size.
+function thumb(digest, alt) {
+  const url = `/api/applications/${panel.dataset.application}/evidence/${digest}`;
+  const link = document.createElement("a");
+  link.href = url;
+  link.target = "_blank";
+  link.rel = "noopener";
+  const image = document.createElement("img");
+  image.src = url;
+  image.alt = alt;
+  image.loading = "lazy";
+  image.className = "thumb";
+  link.append(image);
+  return link;
+}
+
 function render(kyc) {
   panel.querySelectorAll(".kyc-doc[data-kind]").forEach((box) => {
     const kind = box.dataset.kind;
     const result = box.querySelector(".result");
     if (kind === "selfie") {
-      if (kyc.face_match) renderMatch(result, kyc.face_match, true);
+      if (kyc.face_match) {
+        renderMatch(result, kyc.face_match, true);
+        result.append(thumb(kyc.face_match.probe_sha256, messages.selfie));
+      }
       return;
     }
     if (kind === "liveness") {
@@ -41,11 +61,19 @@ function render(kyc) {
         result.append(line(`${messages.passive_title}: ${messages[`passive_${passive.decision}`]}` +
           ` · ${messages.passive_score} ${passive.score}`, passive.decision === "spoof" ? "fail" : ""));
       }
+      const frames = (attempt.result && attempt.result.evidence_frames) || {};
+      const strip = document.createElement("div");
+      strip.className = "thumbs";
+      for (const [name, digest] of Object.entries(frames)) {
+        strip.append(thumb(digest, `${messages.liveness_title} · ${messages[`challenge_${name}`] || name}`));
+      }
+      if (strip.childElementCount) result.append(strip);
       return;
     }
     const reading = kyc.documents[kind];
     if (reading) {
       renderReading(result, reading, true);
+      result.append(thumb(reading.image_sha256, messages[`doc_${kind}`]));
       box.querySelector(".hash").textContent = `SHA-256 ${reading.image_sha256}`;
     }
   });
