@@ -43,8 +43,8 @@ POLICY = RetentionPolicy(
 
 
 @pytest.fixture
-async def closed_case(tmp_path: Path, sqlite_url: str) -> AsyncIterator[tuple[Service, str]]:
-    service = await start_service(tmp_path, sqlite_url, port=free_port())
+async def closed_case(tmp_path: Path, database_url: str) -> AsyncIterator[tuple[Service, str]]:
+    service = await start_service(tmp_path, database_url, port=free_port())
     await service.add_user("m1", Role.MANAGER)
     await service.add_user("c1", Role.COMPLIANCE)
     try:
