@@ -142,44 +142,48 @@ class RetentionSweeper:
             for kind in DataKind:
                 if closed_at + self.policy.period(kind) > now:
                     continue
-                deleted = await self._expire(application_id, kind)
-                if deleted:
-                    done.setdefault(application_id, {})[kind.value] = len(deleted)
-                    await self._record(application_id, kind, deleted)
+                due = await self._due(application_id, kind)
+                if not due:
+                    continue
+                # The entry first: a crash between the two leaves files that the
+                # next sweep deletes (and records again), never a deletion that
+                # the log does not explain.
+                await self._record(application_id, kind, due)
+                await self._delete(application_id, kind, due)
+                done.setdefault(application_id, {})[kind.value] = len(due)
         return done
 
-    async def _expire(self, application_id: str, kind: DataKind) -> list[Item]:
+    async def _due(self, application_id: str, kind: DataKind) -> list[Item]:
+        """What of `kind` this application still holds."""
         if kind is DataKind.RECORDINGS:
-            return await asyncio.to_thread(self._expire_recordings, application_id)
+            return await asyncio.to_thread(self._recordings, application_id)
         if kind is DataKind.IMAGES:
-            kept = await evidence_image_digests(self.engine, application_id)
-            digests: Iterable[str] = sorted(kept)
+            digests: Iterable[str] = await evidence_image_digests(self.engine, application_id)
         else:
             async with read_only(self.engine) as conn:
                 entries = await entries_for_application(conn, application_id, limit=100_000)
-            digests = sorted(
-                {
-                    str(e.details["package_sha256"])
-                    for e in entries
-                    if e.action in ("evidence.exported", "personal_data.exported")
-                    and isinstance(e.details.get("package_sha256"), str)
-                }
-            )
-        deleted = []
-        for digest in digests:
-            if await self.blobs.delete(digest):
-                deleted.append(Item(digest, digest))
-        return deleted
+            digests = {
+                str(e.details["package_sha256"])
+                for e in entries
+                if e.action in ("evidence.exported", "personal_data.exported")
+                and isinstance(e.details.get("package_sha256"), str)
+            }
+        return [Item(d, d) for d in sorted(digests) if await self.blobs.exists(d)]
 
-    def _expire_recordings(self, application_id: str) -> list[Item]:
+    def _recordings(self, application_id: str) -> list[Item]:
         directory = self.recordings_dir / application_id
         if not directory.is_dir():
             return []
-        deleted = []
-        for path in sorted(directory.glob("*.webm")):
-            deleted.append(Item(path.name, _sha256_file(path)))
-            path.unlink()
-        return deleted
+        return [Item(p.name, _sha256_file(p)) for p in sorted(directory.glob("*.webm"))]
+
+    async def _delete(self, application_id: str, kind: DataKind, items: list[Item]) -> None:
+        if kind is DataKind.RECORDINGS:
+            directory = self.recordings_dir / application_id
+            for item in items:
+                await asyncio.to_thread((directory / item.name).unlink, missing_ok=True)
+            return
+        for item in items:
+            await self.blobs.delete(item.sha256)
 
     async def _record(self, application_id: str, kind: DataKind, items: list[Item]) -> None:
         async with self.engine.begin() as conn:
@@ -195,7 +199,7 @@ class RetentionSweeper:
                 },
             )
         logger.info(
-            "retention: deleted %d %s of application %s", len(items), kind.value, application_id
+            "retention: deleting %d %s of application %s", len(items), kind.value, application_id
         )
 
 
