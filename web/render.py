@@ -36,6 +36,8 @@ def make_environment(display_timezone: str) -> Environment:
 
     env.filters["localtime"] = localtime
     env.filters["money"] = money
+    # Pages' scripts format times in the same zone as the server-rendered ones.
+    env.globals["display_timezone"] = display_timezone
     return env
 
 

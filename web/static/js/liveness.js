@@ -71,6 +71,8 @@ export async function runLiveness({ button, status, prompt, video }) {
     status.textContent = passed ? messages.liveness_passed : messages.liveness_failed;
     status.className = passed ? "status pass" : "status error";
     button.hidden = passed;
+    // Done: the camera box (now empty) makes way for the next task.
+    video.parentElement.hidden = passed;
     return passed;
   } catch (e) {
     status.textContent = describe(e);

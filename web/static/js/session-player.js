@@ -32,6 +32,13 @@ if (section) {
   let position = 0; // ms after t0
   let playing = false;
   let lastTick = 0;
+  const clockTime = new Intl.DateTimeFormat(document.documentElement.lang, {
+    timeZone: section.dataset.zone,
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+    hourCycle: "h23",
+  });
 
   const segmentsOf = (side) => data.segments
     .filter((s) => s.side === side)
@@ -82,7 +89,7 @@ if (section) {
     const li = document.createElement("li");
     const time = document.createElement("time");
     time.dateTime = at;
-    time.textContent = new Date(at).toLocaleTimeString();
+    time.textContent = clockTime.format(new Date(at));
     const button = document.createElement("button");
     button.type = "button";
     button.className = "link";
@@ -119,7 +126,7 @@ if (section) {
     const gaps = document.getElementById("session-gaps");
     if (data.gaps.length) gaps.replaceChildren();
     for (const gap of data.gaps) {
-      const end = gap.to ? new Date(gap.to).toLocaleTimeString() : messages.session_gap_open;
+      const end = gap.to ? clockTime.format(new Date(gap.to)) : messages.session_gap_open;
       item(gaps, `${messages[`session_${gap.side}`] || gap.side} → ${end}`, gap.from);
     }
     const quality = document.getElementById("session-quality");
