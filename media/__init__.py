@@ -2,6 +2,7 @@
 frame taps for KYC, ICE/TURN configuration, call quality.
 
 Must not import `web`. One module per object: `call` (the interview and its
-participants), `passthrough` (encoded frames out of aiortc's receivers), `fanout`
-and `slot` (delivering them), `recording`, `tap`, `signalling`, `ice`, `quality`.
+participants), `rtp_intercept` (RTP packets out of aiortc's receivers), `fanout`
+(delivering them), `rtp_output` (relaying them onto the server's senders),
+`keyframes`, `recording`, `tap`, `signalling`, `ice`, `quality`.
 """

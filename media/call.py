@@ -1,8 +1,9 @@
 """One video interview: two participants, each with a peer connection to the server.
 
 Media never flows peer to peer. Each participant's connection receives their camera
-and microphone (encoded packets, see media.passthrough) and sends them the other
-side's media through slots (media.slot). Every connection is a recording segment.
+and microphone as RTP packets (media.rtp_intercept) and relays them to the other
+side's connection (media.rtp_output), never decoding them; every connection is a
+recording segment.
 A participant who drops (reload, network switch, locked phone) may come back with
 a fresh connection within the grace period; the other side sees "reconnecting"
 meanwhile, and after the grace period the call ends. Everything that happens is
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
@@ -26,15 +26,16 @@ from typing import Any, Protocol
 import av
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
+from aiortc.rtp import RtpPacket
 from aiortc.sdp import candidate_from_sdp
 
-from media import passthrough
+from media import rtp_intercept
 from media.fanout import Fanout
 from media.ice import IceSettings
 from media.quality import QualitySample
 from media.recording import SegmentInfo, SegmentRecorder
+from media.rtp_output import IdleTrack, RtpOutput
 from media.signalling import Candidate, Leave, Message, Offer, Ping, SignallingError
-from media.slot import SlotTrack
 from media.tap import FrameTap
 from media.traffic import Traffic
 
@@ -93,18 +94,18 @@ class Connection:
         self.pc = pc
         self.fanouts: dict[str, Fanout] = {}
         self.receivers: dict[str, RTCRtpReceiver] = {}
-        # What this participant receives of the other side. New ones per
-        # connection: aiortc stops a sender's track when its connection closes.
-        self.slots = {kind: SlotTrack(kind) for kind in KINDS}
+        # What this participant receives of the other side, per kind.
+        self.outputs: dict[str, RtpOutput] = {}
         self.recorder = SegmentRecorder(path)
         self.bytes_in = {"audio": 0, "video": 0}
         self.closed = False
         self._last_pli = 0.0
         self._quality_marks: tuple[float, int] | None = None
 
-    def on_packet(self, kind: str, packet: av.Packet[Any]) -> None:
-        self.bytes_in[kind] += packet.size
-        self._traffic.add(packet.size)
+    def on_packet(self, kind: str, packet: RtpPacket) -> None:
+        size = len(packet.payload)
+        self.bytes_in[kind] += size
+        self._traffic.add(size)
         self.recorder.write(kind, packet)
 
     def request_keyframe(self) -> None:
@@ -144,9 +145,9 @@ class Connection:
 
     async def close(self) -> SegmentInfo | None:
         self.closed = True
+        for output in self.outputs.values():
+            output.detach()
         await self.pc.close()
-        for fanout in self.fanouts.values():
-            await fanout.close()
         return await asyncio.to_thread(self.recorder.close)
 
 
@@ -299,7 +300,8 @@ class Call:
                 kinds = {t.kind for t in pc.getTransceivers()}
                 for kind in KINDS:
                     if kind in kinds:
-                        sender = pc.addTrack(connection.slots[kind])
+                        sender = pc.addTrack(IdleTrack(kind))
+                        connection.outputs[kind] = RtpOutput(sender, kind)
                         if kind == "video":
                             # The browser's key frame requests go to the other side.
                             sender._send_keyframe = lambda: self._keyframe_from(  # type: ignore[method-assign]
@@ -315,7 +317,8 @@ class Call:
             other = self.participants.get(participant.side.other)
             if other is not None and other.connection is not None:
                 for kind, source in other.connection.fanouts.items():
-                    connection.slots[kind].attach(source, other.connection.request_keyframe)
+                    if kind in connection.outputs:
+                        connection.outputs[kind].attach(source, other.connection.request_keyframe)
             gap = None
             if participant.dropped_at is not None:
                 gap = (now - participant.dropped_at).total_seconds()
@@ -340,16 +343,18 @@ class Call:
         receiver = next(
             t.receiver for t in connection.pc.getTransceivers() if t.receiver.track is track
         )
-        passthrough.install(receiver, track)
-        connection.receivers[track.kind] = receiver
-        fanout = Fanout(track, on_packet=functools.partial(connection.on_packet, track.kind))
-        connection.fanouts[track.kind] = fanout
+        kind = track.kind
+        fanout = Fanout(kind, on_packet=lambda packet: connection.on_packet(kind, packet))
+        rtp_intercept.install(receiver, fanout.deliver)
+        connection.receivers[kind] = receiver
+        connection.fanouts[kind] = fanout
         other = self.participants.get(participant.side.other)
-        if other is not None and other.connection is not None:
-            other.connection.slots[track.kind].attach(fanout, connection.request_keyframe)
-        if participant.side is Side.APPLICANT and track.kind == "video":
+        if other is not None and other.connection is not None and kind in other.connection.outputs:
+            other.connection.outputs[kind].attach(fanout, connection.request_keyframe)
+        if participant.side is Side.APPLICANT and kind == "video":
             self._retire_tap()
-            self.tap = FrameTap(fanout, fps=self.settings.tap_fps)
+            self.tap = FrameTap(fps=self.settings.tap_fps)
+            connection.recorder.on_video_frame = self.tap.push
 
     def _on_state(self, participant: Participant, connection: Connection) -> None:
         if connection.pc.connectionState == "failed" and participant.connection is connection:
@@ -385,7 +390,8 @@ class Call:
         other = self.participants.get(participant.side.other)
         if other is not None and other.connection is not None:
             for kind, fanout in connection.fanouts.items():
-                other.connection.slots[kind].detach_from(fanout)
+                if kind in other.connection.outputs:
+                    other.connection.outputs[kind].detach_from(fanout)
         try:
             segment = await connection.close()
         except (av.FFmpegError, OSError) as exc:

@@ -1,102 +1,44 @@
-"""One participant's encoded track, delivered to everyone who needs it: the other
-participant's sender, the recorder, the KYC frame tap.
+"""One participant's received stream of one kind, delivered as RTP packets to
+everyone who needs it: the recorder (and through it the KYC frame tap) and the
+other participant's output.
 
-Each subscriber has its own bounded queue. A subscriber that falls behind loses
-packets up to the next key frame (video) rather than stalling the others: the
-forwarding path never waits for a slow consumer.
+Delivery is a direct call per packet on the event loop, in arrival order: no
+queue and no task between receiving a packet and relaying it. The recorder only
+appends the packet to a batch for its thread, so nothing on this path waits for a
+slow consumer.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable
-from typing import Any
+from typing import Protocol
 
-import av
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-
-SUBSCRIBER_QUEUE = 256
+from aiortc.rtp import RtpPacket
 
 
-class Subscription:
-    def __init__(self, kind: str, capacity: int) -> None:
-        self.kind = kind
-        self.queue: asyncio.Queue[av.Packet[Any] | None] = asyncio.Queue(capacity)
-        self.dropped = 0
-        self._waiting_for_keyframe = False
-
-    def wait_for_keyframe(self) -> None:
-        """Drop video until the next key frame (a receiver that must start clean)."""
-        if self.kind == "video":
-            self._waiting_for_keyframe = True
-
-    def offer(self, packet: av.Packet[Any] | None) -> None:
-        if packet is None:
-            self._force(None)
-            return
-        if self._waiting_for_keyframe:
-            if not packet.is_keyframe:
-                self.dropped += 1
-                return
-            self._waiting_for_keyframe = False
-        if self.queue.full():
-            self._overflow()
-        self.queue.put_nowait(packet)
-
-    def _overflow(self) -> None:
-        # Empty the backlog; video resumes at the next key frame, which the
-        # subscriber asks for (on_overflow) so the picture comes back at once.
-        while not self.queue.empty():
-            self.queue.get_nowait()
-            self.dropped += 1
-        self.wait_for_keyframe()
-
-    def _force(self, item: None) -> None:
-        if self.queue.full():
-            self.queue.get_nowait()
-        self.queue.put_nowait(item)
+class Relay(Protocol):
+    async def relay(self, packet: RtpPacket, codec: str) -> None: ...
 
 
 class Fanout:
-    """Reads packets from a passthrough track and offers each to every subscriber."""
-
-    def __init__(
-        self, source: MediaStreamTrack, *, on_packet: Callable[[av.Packet[Any]], None]
-    ) -> None:
-        self.source = source
-        self.kind = source.kind
-        self._subscriptions: list[Subscription] = []
-        self._on_packet = on_packet
+    def __init__(self, kind: str, *, on_packet: Callable[[RtpPacket], None]) -> None:
+        self.kind = kind
         self.packets = 0
-        self._task = asyncio.ensure_future(self._run())
+        self._on_packet = on_packet
+        self._outputs: list[Relay] = []
 
-    def subscribe(self, capacity: int = SUBSCRIBER_QUEUE) -> Subscription:
-        subscription = Subscription(self.kind, capacity)
-        self._subscriptions.append(subscription)
-        return subscription
+    def subscribe(self, output: Relay) -> None:
+        self._outputs.append(output)
 
-    def unsubscribe(self, subscription: Subscription) -> None:
-        with contextlib.suppress(ValueError):
-            self._subscriptions.remove(subscription)
+    def unsubscribe(self, output: Relay) -> None:
+        if output in self._outputs:
+            self._outputs.remove(output)
 
-    async def _run(self) -> None:
-        try:
-            while True:
-                packet = await self.source.recv()
-                # A passthrough track (media.passthrough) yields packets only.
-                assert isinstance(packet, av.Packet)
-                self.packets += 1
-                self._on_packet(packet)
-                for subscription in list(self._subscriptions):
-                    subscription.offer(packet)
-        except MediaStreamError:
-            pass
-        finally:
-            for subscription in list(self._subscriptions):
-                subscription.offer(None)
-
-    async def close(self) -> None:
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+    async def deliver(self, packet: RtpPacket, codec: str) -> None:
+        """Called by media.rtp_intercept for every packet the receiver accepted."""
+        if not packet.payload:
+            return  # padding only: bandwidth probing, nothing to relay or record
+        self.packets += 1
+        self._on_packet(packet)
+        for output in tuple(self._outputs):
+            await output.relay(packet, codec)

@@ -1,11 +1,13 @@
 """A participant's media written to a WebM file as it arrives, without re-encoding.
 
 One file per participant per connection segment: a reconnect starts a new segment,
-so a gap is visible as two files, not hidden inside one. The encoded packets from
-the passthrough receiver are muxed as they are (VP8 + Opus: what WebM holds); the
-wall-clock start is the container's creation_time. Muxing and file I/O run in a
-thread of their own, fed by a bounded queue, so a slow disk never stalls the event
-loop or the forwarding path.
+so a gap is visible as two files, not hidden inside one. The recorder gets the RTP
+packets the server received (media.rtp_intercept), reassembles the encoded frames
+in a thread of its own (aiortc's jitter buffer: reordering, retransmissions) and
+muxes them as they are (VP8 + Opus: what WebM holds); the wall-clock start is the
+container's creation_time. The thread is fed by a bounded queue, so a slow disk
+never stalls the event loop or the forwarding path. The assembled video frames are
+also offered to a listener (the KYC frame tap) from that thread.
 """
 
 from __future__ import annotations
@@ -15,12 +17,16 @@ import hashlib
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import av
+from aiortc.jitterbuffer import JitterBuffer
+from aiortc.rtcrtpreceiver import TimestampMapper
+from aiortc.rtp import RtpPacket
 
 QUEUE_PACKETS = 2048
 # Packets go to the muxer thread in batches: one hand-off (a lock and a thread
@@ -28,7 +34,11 @@ QUEUE_PACKETS = 2048
 BATCH_PACKETS = 32
 BATCH_SECONDS = 0.25
 
-Item = tuple[str, bytes, int, fractions.Fraction]
+CLOCKS = {"video": 90_000, "audio": 48_000}
+Item = tuple[str, RtpPacket]
+Frame = tuple[str, bytes, int]  # kind, encoded frame, pts from 0 in the kind's clock
+# Called from the recorder's thread with each assembled video frame and its pts.
+VideoListener = Callable[[bytes, int], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +63,32 @@ def vp8_size(data: bytes) -> tuple[int, int] | None:
     return width, height
 
 
+class FrameAssembler:
+    """Encoded frames out of one stream's RTP packets, as aiortc's receiver would
+    assemble them for its decoder (same jitter buffer sizes), with timestamps
+    counted from the stream's first packet."""
+
+    def __init__(self, kind: str) -> None:
+        video = kind == "video"
+        self._buffer = (
+            JitterBuffer(capacity=512, is_video=True) if video else JitterBuffer(16, prefetch=4)
+        )
+        self._timestamps = TimestampMapper()
+
+    def add(self, packet: RtpPacket) -> tuple[bytes, int] | None:
+        _, frame = self._buffer.add(packet)
+        if frame is None:
+            return None
+        return frame.data, self._timestamps.map(frame.timestamp)
+
+
 class SegmentRecorder:
     """Call `write(kind, packet)` from the event loop; `close()` returns the segment."""
 
     def __init__(self, path: Path, *, started_at: datetime | None = None) -> None:
         self.path = path
         self.started_at = started_at or datetime.now(UTC)
+        self.on_video_frame: VideoListener | None = None
         self._queue: queue.Queue[list[Item] | None] = queue.Queue(QUEUE_PACKETS // BATCH_PACKETS)
         self._batch: list[Item] = []
         self._batch_started = time.monotonic()
@@ -70,12 +100,10 @@ class SegmentRecorder:
         self._thread = threading.Thread(target=self._mux, name=f"recorder-{path.name}")
         self._thread.start()
 
-    def write(self, kind: str, packet: av.Packet[Any]) -> None:
-        if packet.pts is None or packet.time_base is None:
-            return
+    def write(self, kind: str, packet: RtpPacket) -> None:
         if not self._batch:
             self._batch_started = time.monotonic()
-        self._batch.append((kind, bytes(packet), packet.pts, packet.time_base))
+        self._batch.append((kind, packet))
         if (
             len(self._batch) >= BATCH_PACKETS
             or time.monotonic() - self._batch_started >= BATCH_SECONDS
@@ -95,24 +123,30 @@ class SegmentRecorder:
         container: Any = None
         streams: dict[str, Any] = {}
         origin: dict[str, int] = {}
-        pending: list[Item] = []
+        pending: list[Frame] = []
+        assemblers = {kind: FrameAssembler(kind) for kind in CLOCKS}
         try:
             while (batch := self._queue.get()) is not None:
-                for item in batch:
-                    kind, data, pts, time_base = item
+                for kind, packet in batch:
+                    assembled = assemblers[kind].add(packet)
+                    if assembled is None:
+                        continue
+                    data, pts = assembled
+                    if kind == "video" and self.on_video_frame is not None:
+                        self.on_video_frame(data, pts)
                     if container is None:
                         # The video stream's size comes from the first key frame;
                         # audio that arrives before it waits (a second or so at most).
                         if kind == "video" and vp8_size(data) is None:
                             continue
                         if kind == "audio":
-                            pending.append(item)
+                            pending.append((kind, data, pts))
                             continue
                         container, streams = self._open(data)
                         for early in pending:
                             self._mux_one(container, streams, origin, *early)
                         pending.clear()
-                    self._mux_one(container, streams, origin, kind, data, pts, time_base)
+                    self._mux_one(container, streams, origin, kind, data, pts)
         except Exception as exc:  # recorded and re-raised by close()
             self._error = exc
             while self._queue.get() is not None:
@@ -142,10 +176,10 @@ class SegmentRecorder:
         kind: str,
         data: bytes,
         pts: int,
-        time_base: fractions.Fraction,
     ) -> None:
         # Each stream starts at zero in the file; creation_time anchors it in time.
         start = origin.setdefault(kind, pts)
+        time_base = fractions.Fraction(1, CLOCKS[kind])
         packet = av.Packet(data)
         packet.pts = packet.dts = pts - start
         packet.time_base = time_base

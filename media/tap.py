@@ -1,17 +1,19 @@
 """The applicant's live video as decoded frames for the identity checks.
 
-Forwarding and recording handle encoded packets only; this is the one place the
-server decodes, in a thread of its own. Every packet must be decoded (each VP8
-frame depends on the previous ones), but only `fps` frames a second are converted
-to pixels and offered, newest first: a consumer that is slower simply sees fewer,
-fresher frames, and a decoder that falls behind skips to the next key frame. The
-event loop, the forwarding path and the recording never wait for it.
+Forwarding and recording handle encoded data only; this is the one place the
+server decodes, in a thread of its own. It is fed the encoded frames the recorder
+assembles (`push`, from the recorder's thread). Every frame must be decoded (each
+VP8 frame depends on the previous ones), but only `fps` frames a second are
+converted to pixels and offered, newest first: a consumer that is slower simply
+sees fewer, fresher frames, and a decoder that falls behind skips to the next key
+frame. The event loop, the forwarding path and the recording never wait for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fractions
 import queue
 import threading
 import time
@@ -21,13 +23,10 @@ from typing import Any
 import av
 import numpy as np
 
-from media.fanout import Fanout, Subscription
+from media.keyframes import is_keyframe
 
-DECODE_BACKLOG = 64
-# Packets go to the decoder thread a few at a time (as for the recorder): one
-# thread wake-up per batch. A batch waits at most half the offer interval, so the
-# offered rate holds and frames stay fresh.
-BATCH_PACKETS = 8
+DECODE_BACKLOG = 16
+_TIME_BASE = fractions.Fraction(1, 90_000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,14 +37,11 @@ class TappedFrame:
 
 
 class FrameTap:
-    def __init__(self, fanout: Fanout, *, fps: float = 5.0) -> None:
+    def __init__(self, *, fps: float = 5.0) -> None:
         self.fps = fps
-        self._fanout = fanout
-        self._subscription: Subscription = fanout.subscribe()
-        self._packets: queue.Queue[list[av.Packet[Any]] | None] = queue.Queue(
-            DECODE_BACKLOG // BATCH_PACKETS
-        )
-        self._batch_seconds = 0.5 / fps
+        self._frames: queue.Queue[tuple[bytes, int] | None] = queue.Queue(DECODE_BACKLOG)
+        self._waiting_for_keyframe = False
+        self._closed = False
         self._latest: TappedFrame | None = None
         self._latest_lock = threading.Lock()
         self._new_frame = asyncio.Event()
@@ -55,56 +51,50 @@ class FrameTap:
         self.skipped = 0
         self._thread = threading.Thread(target=self._decode, name="frame-tap", daemon=True)
         self._thread.start()
-        self._feeder = asyncio.ensure_future(self._feed())
 
-    async def _feed(self) -> None:
-        waiting_for_keyframe = False
-        batch: list[av.Packet[Any]] = []
-        started = 0.0
-        while (packet := await self._subscription.queue.get()) is not None:
-            if waiting_for_keyframe and not packet.is_keyframe:
+    def push(self, data: bytes, pts: int) -> None:
+        """One encoded VP8 frame (pts in the 90 kHz clock); never blocks."""
+        if self._closed:
+            return
+        if self._waiting_for_keyframe:
+            if not is_keyframe("vp8", data):
                 self.skipped += 1
-                continue
-            waiting_for_keyframe = False
-            if not batch:
-                started = time.monotonic()
-            batch.append(packet)
-            if len(batch) < BATCH_PACKETS and time.monotonic() - started < self._batch_seconds:
-                continue
-            try:
-                self._packets.put_nowait(batch)
-            except queue.Full:
-                # The decoder is behind: drop the backlog and restart at a key frame.
-                self.skipped += len(batch)
-                with contextlib.suppress(queue.Empty):
-                    while True:
-                        self.skipped += len(self._packets.get_nowait() or [])
-                waiting_for_keyframe = True
-            batch = []
-        self._packets.put(None)
+                return
+            self._waiting_for_keyframe = False
+        try:
+            self._frames.put_nowait((data, pts))
+        except queue.Full:
+            # The decoder is behind: drop the backlog and restart at a key frame.
+            with contextlib.suppress(queue.Empty):
+                while self._frames.get_nowait() is not None:
+                    self.skipped += 1
+                self._frames.put_nowait(None)  # close() came in meanwhile: keep its mark
+            self.skipped += 1
+            self._waiting_for_keyframe = True
 
     def _decode(self) -> None:
         decoder = av.CodecContext.create("vp8", "r")
+        # Many calls each decode one stream: threads inside one decoder would only
+        # add hand-offs.
+        decoder.thread_count = 1
         interval = 1.0 / self.fps
         next_offer = 0.0
-        while (batch := self._packets.get()) is not None:
-            frames = []
-            for packet in batch:
-                try:
-                    frames += decoder.decode(packet)
-                except av.FFmpegError:
-                    continue
+        while (item := self._frames.get()) is not None:
+            data, pts = item
+            packet = av.Packet(data)
+            packet.pts = packet.dts = pts
+            packet.time_base = _TIME_BASE
+            try:
+                frames = decoder.decode(packet)
+            except av.FFmpegError:
+                continue
             self.decoded += len(frames)
-            if not frames:
-                continue
-            # The newest frame of the batch is the one worth converting.
-            frame = frames[-1]
             now = time.monotonic()
-            if now < next_offer:
+            if not frames or now < next_offer:
                 continue
-            # On schedule, not from now: batches arrive at their own pace, and the
-            # offered rate should still average `fps`.
+            # On schedule, not from now: the offered rate should average `fps`.
             next_offer = max(next_offer + interval, now - interval)
+            frame = frames[-1]
             seconds = float(frame.pts * frame.time_base) if frame.pts and frame.time_base else 0
             tapped = TappedFrame(frame.to_ndarray(format="bgr24"), seconds, now)
             with self._latest_lock:
@@ -127,8 +117,7 @@ class FrameTap:
         return frame
 
     async def close(self) -> None:
-        self._fanout.unsubscribe(self._subscription)
-        self._subscription.offer(None)
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._feeder
+        """Stop decoding; frames pushed after this are ignored."""
+        self._closed = True
+        await asyncio.to_thread(self._frames.put, None)
         await asyncio.to_thread(self._thread.join)

@@ -28,6 +28,7 @@ from aiortc.mediastreams import (
     MediaStreamTrack,
     VideoStreamTrack,
 )
+from aiortc.rtp import RtpPacket
 
 from media.call import Call, Side
 from media.signalling import Offer, parse
@@ -159,6 +160,21 @@ class Client:
         for sink in self._sinks:
             with contextlib.suppress(asyncio.CancelledError):
                 await sink
+
+
+def watch_rtp(pc: RTCPeerConnection, kind: str) -> list[tuple[int, int, int]]:
+    """(SSRC, sequence number, timestamp) of every `kind` packet `pc` receives from
+    now on, as it arrives; aiortc goes on handling each packet as usual."""
+    receiver = next(t.receiver for t in pc.getTransceivers() if t.kind == kind)
+    seen: list[tuple[int, int, int]] = []
+    handle = receiver._handle_rtp_packet
+
+    async def watched(packet: RtpPacket, arrival_time_ms: int) -> None:
+        seen.append((packet.ssrc, packet.sequence_number, packet.timestamp))
+        await handle(packet, arrival_time_ms)
+
+    receiver._handle_rtp_packet = watched  # type: ignore[method-assign]
+    return seen
 
 
 @dataclass

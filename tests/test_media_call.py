@@ -4,6 +4,7 @@ re-encoding, recording, reconnection, the frame tap and the call's events."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import shutil
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -16,7 +17,7 @@ import pytest
 
 from media.call import Call, CallSettings, Side
 from media.ice import IceSettings
-from tests.media_support import Client, RecordedEvents, ffprobe
+from tests.media_support import Client, RecordedEvents, ffprobe, watch_rtp
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:aioice")
 
@@ -112,6 +113,7 @@ async def test_a_dropped_participant_rejoins_and_the_gap_is_recorded(
     applicant = await joined(running, Side.APPLICANT)
     manager = await joined(running, Side.MANAGER)
     await manager.wait_for_frames(15)
+    received = watch_rtp(manager.pc, "video")
 
     running.socket_closed(Side.APPLICANT, applicant.notify)
     await applicant.close()
@@ -125,6 +127,15 @@ async def test_a_dropped_participant_rejoins_and_the_gap_is_recorded(
     await manager.wait_for_frames(15)
     await again.wait_for_frames(15)
     assert not running.ended
+    # The manager's browser saw one continuous stream across the applicant's new
+    # connection (which started its own, random, sequence numbers and timestamps).
+    assert len({ssrc for ssrc, _, _ in received}) == 1
+    sequence_steps = [(b - a) & 0xFFFF for (_, a, _), (_, b, _) in itertools.pairwise(received)]
+    timestamp_steps = [
+        (b - a) & 0xFFFFFFFF for (_, _, a), (_, _, b) in itertools.pairwise(received)
+    ]
+    assert max(sequence_steps) <= 3 and min(sequence_steps) >= 1
+    assert max(timestamp_steps) <= 9000  # never more than a few frames' worth
     rejoined = [d for a, d in events.records if a == "call.rejoined"]
     assert len(rejoined) == 1 and float(str(rejoined[0]["gap_seconds"])) >= 0.5
     applicant_segments = [

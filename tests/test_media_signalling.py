@@ -12,10 +12,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from aiortc.rtp import RtpPacket
 
 from media.call import Call, CallSettings, Side
 from media.ice import IceSettings, turn_credential
-from media.passthrough import is_keyframe
+from media.keyframes import is_keyframe, starts_keyframe
 from media.quality import Badge, QualitySample
 from media.recording import vp8_size
 from media.signalling import Candidate, Leave, Offer, Ping, SignallingError, parse
@@ -200,3 +201,42 @@ def test_vp8_and_h264_key_frames_are_recognised() -> None:
     idr = b"\x00\x00\x00\x01\x67\x42" + b"\x00\x00\x01\x65\x88"
     assert is_keyframe("h264", idr)
     assert not is_keyframe("h264", b"\x00\x00\x00\x01\x41\x9a")
+
+
+def _rtp(payload: bytes, data: bytes) -> RtpPacket:
+    """A packet as aiortc's receiver leaves it: payload as sent, `_data` depacketised."""
+    packet = RtpPacket(payload_type=96, payload=payload)
+    packet._data = data  # type: ignore[attr-defined]
+    return packet
+
+
+VP8_KEY = bytes([0x50, 0x42, 0x00, 0x9D, 0x01, 0x2A]) + bytes(4)
+
+
+@pytest.mark.parametrize(
+    ("codec", "payload", "data", "starts"),
+    [
+        # VP8 (RFC 7741): S bit set, partition 0, key frame tag.
+        ("vp8", bytes([0x10]) + VP8_KEY, VP8_KEY, True),
+        # Extended descriptor with a 15-bit picture id before the frame.
+        ("vp8", bytes([0x90, 0x80, 0x80, 0x01]) + VP8_KEY, VP8_KEY, True),
+        # The middle of a key frame: bit 0 of its first byte is clear by chance.
+        ("vp8", bytes([0x00]) + VP8_KEY, VP8_KEY, False),
+        ("vp8", bytes([0x11]) + VP8_KEY, VP8_KEY, False),  # partition 1
+        ("vp8", bytes([0x10, 0x51]), bytes([0x51]), False),  # inter frame
+        # Malformed: nothing, or an extended descriptor cut short.
+        ("vp8", b"", b"", False),
+        ("vp8", bytes([0x90]), b"", False),
+        ("vp8", bytes([0x90, 0x80, 0x80]), b"", False),
+        # H.264: parameter sets (sent just before the IDR slice) or the IDR slice.
+        ("h264", b"\x18", b"\x00\x00\x01\x67\x42\x00\x00\x01\x68\xce", True),
+        ("h264", b"\x7c\x85", b"\x00\x00\x01\x65\x88", True),
+        ("h264", b"\x7c\x05", b"\x88\x84", False),  # FU-A continuation
+        ("h264", b"\x41", b"\x00\x00\x01\x41\x9a", False),
+        ("h264", b"", b"", False),
+    ],
+)
+def test_forwarding_starts_a_new_receiver_at_the_first_packet_of_a_key_frame(
+    codec: str, payload: bytes, data: bytes, starts: bool
+) -> None:
+    assert starts_keyframe(codec, _rtp(payload, data)) is starts

@@ -1,0 +1,175 @@
+"""What a participant receives of the other side: RTP packets relayed onto the
+server's own sender, continuous across the other side's reconnections.
+
+The server's sender towards a participant keeps its SSRC, sequence numbers and
+timestamps for the whole connection. Packets from the other side's current
+connection are rewritten onto them with fixed offsets (so reordered and
+retransmitted packets keep their places); when the other side reconnects, new
+offsets make the new source continue where the old one stopped, and video waits
+for the new source's key frame. Nothing is renegotiated with the participant who
+stayed. aiortc's sender still does the rest: it answers the browser's NACKs from
+the history kept here, sends sender reports from the counters kept here, and hands
+the browser's key frame requests to `on_keyframe_request`.
+
+Like media.rtp_intercept this reaches into private attributes of aiortc 1.16.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from typing import Any
+
+from aiortc import RTCRtpSender
+from aiortc.clock import current_ntp_time
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtcrtpparameters import RTCRtpSendParameters
+from aiortc.rtp import RTP_HISTORY_SIZE, RtpPacket
+
+from media.fanout import Fanout
+from media.keyframes import starts_keyframe
+
+# One frame's worth of RTP clock between two sources: 30 fps video at 90 kHz,
+# 20 ms Opus at 48 kHz.
+_STEP = {"video": 3000, "audio": 960}
+_PRIVATE = "_RTCRtpSender__"
+_REQUIRED = (
+    "rtp_history",
+    "rtp_header_extensions_map",
+    "mid",
+    "ntp_timestamp",
+    "rtp_timestamp",
+    "octet_count",
+    "packet_count",
+)
+
+
+class OutputUnavailable(RuntimeError):
+    """The installed aiortc's sender cannot be fed RTP packets this way."""
+
+
+class IdleTrack(MediaStreamTrack):
+    """The sender's nominal track: packets reach the sender through `RtpOutput`,
+    so its own loop waits here until the connection closes."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self._stopped = asyncio.Event()
+
+    async def recv(self) -> Any:
+        await self._stopped.wait()
+        raise MediaStreamError
+
+    def stop(self) -> None:
+        self._stopped.set()
+        super().stop()
+
+
+class RtpOutput:
+    def __init__(self, sender: RTCRtpSender, kind: str) -> None:
+        missing = [name for name in _REQUIRED if not hasattr(sender, _PRIVATE + name)]
+        if missing:
+            raise OutputUnavailable(f"this aiortc version's sender lacks {missing}")
+        self.kind = kind
+        self.forwarded = 0
+        self._sender = sender
+        self._history: dict[int, RtpPacket] = getattr(sender, _PRIVATE + "rtp_history")
+        self._extensions = getattr(sender, _PRIVATE + "rtp_header_extensions_map")
+        self._codec: tuple[str, int] | None = None
+        self._source: Fanout | None = None
+        self._waiting_for_keyframe = False
+        self._request_keyframe: Callable[[], None] = lambda: None
+        self._offsets: tuple[int, int] | None = None
+        # The next sequence number and timestamp: random to start with (RFC 3550).
+        self._next = (random.getrandbits(16), random.getrandbits(32))
+        # The negotiated codec (name, payload type) is known when aiortc starts the
+        # sender with the parameters both sides agreed on.
+        start = sender.send
+
+        async def send(parameters: RTCRtpSendParameters) -> None:
+            codec = parameters.codecs[0]
+            if codec.payloadType is not None:
+                self._codec = (codec.mimeType.split("/")[1].lower(), codec.payloadType)
+            await start(parameters)
+
+        sender.send = send  # type: ignore[method-assign]
+
+    def attach(self, source: Fanout, request_keyframe: Callable[[], None]) -> None:
+        """Relay `source`'s packets from now on (from its next key frame, for video)."""
+        self.detach()
+        self._source = source
+        source.subscribe(self)
+        self._offsets = None
+        self._request_keyframe = request_keyframe
+        if self.kind == "video":
+            self._waiting_for_keyframe = True
+            request_keyframe()
+
+    def detach(self) -> None:
+        if self._source is not None:
+            self._source.unsubscribe(self)
+            self._source = None
+
+    def detach_from(self, source: Fanout) -> None:
+        """Stop relaying if (and only if) `source` is the current one."""
+        if self._source is source:
+            self.detach()
+
+    async def relay(self, packet: RtpPacket, codec: str) -> None:
+        """Send one packet of the attached source (as received) to this participant."""
+        if self._codec is None or self._sender.transport.state != "connected":
+            return  # not negotiated, or not connected, yet
+        name, payload_type = self._codec
+        if codec != name:
+            return  # a codec this participant did not agree to receive
+        if self._waiting_for_keyframe:
+            if not starts_keyframe(codec, packet):
+                # Keep asking (the source limits how often): the first request
+                # may have gone out before the source had sent anything.
+                self._request_keyframe()
+                return
+            self._waiting_for_keyframe = False
+        if self._offsets is None:
+            # Continue where the previous source stopped.
+            following_sequence, following_timestamp = self._next
+            self._offsets = (
+                (following_sequence - packet.sequence_number) & 0xFFFF,
+                (following_timestamp - packet.timestamp) & 0xFFFFFFFF,
+            )
+        sequence_offset, timestamp_offset = self._offsets
+        out = RtpPacket(
+            payload_type=payload_type,
+            marker=packet.marker,
+            sequence_number=(packet.sequence_number + sequence_offset) & 0xFFFF,
+            timestamp=(packet.timestamp + timestamp_offset) & 0xFFFFFFFF,
+            ssrc=self._sender._ssrc,
+            payload=packet.payload,
+        )
+        now = current_ntp_time()
+        out.extensions.abs_send_time = (now >> 14) & 0x00FFFFFF
+        out.extensions.mid = getattr(self._sender, _PRIVATE + "mid")
+        out.extensions.audio_level = packet.extensions.audio_level
+        self._history[out.sequence_number % RTP_HISTORY_SIZE] = out
+        try:
+            await self._sender.transport._send_rtp(out.serialize(self._extensions))
+        except ConnectionError:
+            return  # not connected yet, or already closing
+        self._count(out, now)
+
+    def _count(self, out: RtpPacket, now: int) -> None:
+        # What aiortc's sender puts in its RTCP sender reports and statistics.
+        sender, private = self._sender, _PRIVATE
+        setattr(sender, private + "ntp_timestamp", now)
+        setattr(sender, private + "rtp_timestamp", out.timestamp)
+        octets = getattr(sender, private + "octet_count") + len(out.payload)
+        setattr(sender, private + "octet_count", octets)
+        setattr(sender, private + "packet_count", getattr(sender, private + "packet_count") + 1)
+        self.forwarded += 1
+        following_sequence, _ = self._next
+        if (out.sequence_number - following_sequence) & 0xFFFF < 0x8000:  # not a late one
+            self._next = (
+                (out.sequence_number + 1) & 0xFFFF,
+                (out.timestamp + _STEP[self.kind]) & 0xFFFFFFFF,
+            )
