@@ -1,21 +1,23 @@
-"""Calls per core: forwarding encoded frames (media.call) against a naive relay that
-decodes and re-encodes (aiortc's MediaRelay), on loopback, in the same run.
+"""Calls per core: relaying media (media.call: RTP packets forwarded, never decoded
+on the way) against a naive relay that decodes and re-encodes (aiortc's MediaRelay),
+on loopback, in the same run.
 
     python -m benchmarks.bench_media [--calls N] [--naive-calls N] [--seconds S]
 
-The server runs in its own process (its CPU is read with os.times() there): one
-call per pair of aiortc clients, which send pre-encoded 640x480 15 fps VP8 at about
-500 kbit/s and Opus both ways (the clip's packets, read once and paced at real
-time, so the load generator stays cheap and sends exactly 15 fps) and count the
-frames they receive without decoding them.
-The forwarding server also records every segment and decodes the applicant's video
-for the KYC tap at 5 fps. Calls per core is the number of calls over the server
-process's CPU (cores) while they run.
+The server runs in its own process, on the event loop `signroom serve` uses
+(uvloop), in both modes; its CPU is read with os.times() there. One call per pair
+of aiortc clients, which send pre-encoded 640x480 15 fps VP8 at about 500 kbit/s
+and Opus both ways (the clip's packets, read once and paced at real time, so the
+load generator stays cheap and sends exactly 15 fps) and count the frames they
+receive, reassembled but not decoded. The forwarding server also records every
+segment and decodes the applicant's video for the KYC tap, offering 5 frames a
+second (converted to pixels only when read; nothing reads them here). Calls per
+core is the number of calls over the server process's CPU (cores) while they run.
 
-Delivered frames, two ways: `delivered` is the share of the video frames the
-server received that it forwarded (its own losses: slow subscribers, key-frame
-waits); `e2e_delivered` is frames the receiving clients reassembled over frames
-the sending clients sent.
+Delivered, two ways: `delivered` is the share of the video packets the server
+received that it relayed (its own losses: key-frame waits, a receiver not yet
+connected); `e2e_delivered` is frames the receiving clients reassembled over
+frames the sending clients sent.
 
 Latency: one more call carries live-encoded frames whose send time is drawn as a
 pixel code; the receiver decodes it and subtracts. The same probe over a direct
@@ -49,6 +51,8 @@ from media.call import Call, CallSettings, Side
 from media.ice import IceSettings
 from media.recording import FrameAssembler
 from media.signalling import Offer
+from web.config import Settings
+from web.event_loop import new_event_loop
 
 FPS = 15
 WIDTH, HEIGHT = 640, 480
@@ -171,7 +175,7 @@ async def _serve(mode: str, port_queue: Any, recordings: str) -> None:
         return web.json_response({"sdp": message["sdp"]})
 
     def video_counts() -> tuple[int, int]:
-        """Video frames the server received and forwarded (forwarding mode)."""
+        """Video packets the server received and relayed (forwarding mode)."""
         received = forwarded = 0
         for call in calls.values():
             for participant in getattr(call, "participants", {}).values():
@@ -233,7 +237,9 @@ async def _serve(mode: str, port_queue: Any, recordings: str) -> None:
 
 
 def serve(mode: str, port_queue: Any, recordings: str) -> None:
-    asyncio.run(_serve(mode, port_queue, recordings))
+    # On the loop `signroom serve` runs on by default, in both modes.
+    with asyncio.Runner(loop_factory=lambda: new_event_loop(Settings().event_loop)) as runner:
+        runner.run(_serve(mode, port_queue, recordings))
 
 
 # ---------------------------------------------------------------- load generator

@@ -17,7 +17,6 @@ import fractions
 import queue
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import av
@@ -29,11 +28,28 @@ DECODE_BACKLOG = 16
 _TIME_BASE = fractions.Fraction(1, 90_000)
 
 
-@dataclass(frozen=True, slots=True)
 class TappedFrame:
-    image: np.ndarray[Any, Any]  # BGR, full resolution as received
-    seconds: float  # media time of the frame
-    received_at: float  # time.monotonic() when decoded
+    """One decoded frame as offered. Its BGR pixels are made when first read, in
+    the reader's thread: most offered frames are replaced before anyone looks."""
+
+    __slots__ = ("_decoded", "_image", "_lock", "received_at", "seconds")
+
+    def __init__(self, decoded: av.VideoFrame, seconds: float, received_at: float) -> None:
+        self._decoded: av.VideoFrame | None = decoded
+        self._image: np.ndarray[Any, Any] | None = None
+        self._lock = threading.Lock()
+        self.seconds = seconds  # media time of the frame
+        self.received_at = received_at  # time.monotonic() when decoded
+
+    @property
+    def image(self) -> np.ndarray[Any, Any]:
+        """BGR, full resolution as received (a conversion on first read)."""
+        with self._lock:
+            if self._image is None:
+                assert self._decoded is not None
+                self._image = self._decoded.to_ndarray(format="bgr24")
+                self._decoded = None
+            return self._image
 
 
 class FrameTap:
@@ -96,7 +112,7 @@ class FrameTap:
             next_offer = max(next_offer + interval, now - interval)
             frame = frames[-1]
             seconds = float(frame.pts * frame.time_base) if frame.pts and frame.time_base else 0
-            tapped = TappedFrame(frame.to_ndarray(format="bgr24"), seconds, now)
+            tapped = TappedFrame(frame, seconds, now)
             with self._latest_lock:
                 self._latest = tapped
             self.offered += 1

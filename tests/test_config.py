@@ -39,6 +39,7 @@ def test_environment_overrides_file_which_overrides_defaults(tmp_path: Path) -> 
         ({"SIGNROOM_TRUST_FORWARDED_PROTO": "maybe"}, "TRUST_FORWARDED_PROTO"),
         ({"SIGNROOM_CONFIG": "/nonexistent/signroom.toml"}, "SIGNROOM_CONFIG"),
         ({"SIGNROOM_DISPLAY_TIMEZONE": "Mars/Olympus_Mons"}, "DISPLAY_TIMEZONE"),
+        ({"SIGNROOM_EVENT_LOOP": "trio"}, "EVENT_LOOP"),
     ],
 )
 def test_bad_settings_are_named(environ: dict[str, str], fragment: str) -> None:

@@ -14,10 +14,12 @@ from typing import Any
 import av
 import numpy as np
 import pytest
+import uvloop
 
 from media.call import Call, CallSettings, Side
 from media.ice import IceSettings
 from tests.media_support import Client, RecordedEvents, ffprobe, watch_rtp
+from web.event_loop import new_event_loop
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:aioice")
 
@@ -184,3 +186,27 @@ async def test_the_frame_tap_offers_the_applicants_video_at_its_rate(
     assert latest is not None and latest.received_at > first.received_at
     await applicant.close()
     await manager.close()
+
+
+def test_a_call_runs_on_the_services_event_loop(tmp_path: Path) -> None:
+    """`signroom serve` runs on uvloop (web.event_loop): media flows both ways and
+    both sides are recorded there too."""
+
+    async def scenario() -> tuple[Client, Client, Call]:
+        running = Call("app-uv", CallSettings(IceSettings(), tmp_path), RecordedEvents())
+        applicant = await joined(running, Side.APPLICANT)
+        manager = await joined(running, Side.MANAGER)
+        await manager.wait_for_frames(20)
+        await applicant.wait_for_frames(20)
+        await running.end("manager_ended")
+        await applicant.close()
+        await manager.close()
+        return applicant, manager, running
+
+    with asyncio.Runner(loop_factory=lambda: new_event_loop("uvloop")) as runner:
+        assert isinstance(runner.get_loop(), uvloop.Loop)
+        applicant, manager, running = runner.run(scenario())
+    for client in (applicant, manager):
+        assert client.codes[-1] > client.codes[0] and client.audio_frames > 20
+    assert len(running.segments) == 2
+    assert all(s.video_packets > 10 and s.audio_packets > 10 for s in running.segments)

@@ -33,6 +33,7 @@ from web.auth import api_keys, users
 from web.auth.passwords import generate_password
 from web.config import ConfigError, Settings
 from web.demo import seed
+from web.event_loop import new_event_loop
 from web.logs import AccessLogger, configure_logging
 from web.retention import RetentionSweeper
 from web.signing import open_signing
@@ -201,6 +202,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             port=port,
             access_log_class=AccessLogger,
             print=None,
+            loop=new_event_loop(settings.event_loop),
         )
         return 0
     if args.command == "demo-seed":

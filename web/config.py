@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from media.ice import IceSettings
 from store.database import DEFAULT_DATABASE_URL, SUPPORTED_DRIVERS
+from web.event_loop import EVENT_LOOPS
 from web.retention import RetentionPolicy
 from web.webhooks import WebhookSettings
 
@@ -46,6 +47,8 @@ class Settings:
     trust_forwarded_proto: bool = False
     expiry_sweep_seconds: int = 60
     log_level: str = "INFO"
+    # uvloop or asyncio (web/event_loop.py).
+    event_loop: str = "uvloop"
     # Times on pages are shown in the bank's zone; storage and the audit log stay UTC.
     display_timezone: str = "Asia/Shanghai"
     # Document photos: reading runs in this many worker processes, each limited to
@@ -279,6 +282,8 @@ class Settings:
             raise ConfigError(
                 "SIGNROOM_TURN_URLS needs SIGNROOM_TURN_SECRET (coturn's static-auth-secret)"
             )
+        if self.event_loop not in EVENT_LOOPS:
+            raise ConfigError(f"SIGNROOM_EVENT_LOOP must be {' or '.join(EVENT_LOOPS)}")
         if self.notifier not in ("demo", "webhook", "smtp"):
             raise ConfigError("SIGNROOM_NOTIFIER must be demo, webhook or smtp")
         if self.notifier == "webhook" and not (

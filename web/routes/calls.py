@@ -211,8 +211,9 @@ async def snapshot(request: web.Request) -> web.Response:
     frame = call.tap.latest() if call.tap is not None else None
     if frame is None:
         raise errors.Conflict("no picture from the applicant yet")
+    # Reading the frame's pixels converts it: in the thread, with the encoding.
     ok, encoded = await asyncio.to_thread(
-        cv2.imencode, ".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, 92]
+        lambda: cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, 92])
     )
     if not ok:
         raise errors.Conflict("the picture could not be encoded")
