@@ -30,6 +30,7 @@ from aiortc.rtp import RtpPacket
 from aiortc.sdp import candidate_from_sdp
 
 from media import rtp_intercept
+from media.codec_preference import prefer_vp8
 from media.fanout import Fanout
 from media.ice import IceSettings
 from media.quality import QualitySample
@@ -296,7 +297,7 @@ class Call:
                 lambda: self._on_state(participant, connection),
             )
             try:
-                await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
+                await pc.setRemoteDescription(RTCSessionDescription(prefer_vp8(sdp), "offer"))
                 kinds = {t.kind for t in pc.getTransceivers()}
                 for kind in KINDS:
                     if kind in kinds:

@@ -31,6 +31,7 @@ from aiortc.mediastreams import (
 from aiortc.rtp import RtpPacket
 
 from media.call import Call, Side
+from media.codec_preference import prefer_video_codec
 from media.signalling import Offer, parse
 
 WIDTH, HEIGHT = 320, 240
@@ -101,6 +102,10 @@ class Client:
     )
     messages: asyncio.Queue[dict[str, object]] = field(default_factory=asyncio.Queue)
     camera: NumberedCamera = field(default_factory=NumberedCamera)
+    # A video codec this client's offer lists first, as Safari does H.264; like a
+    # browser, the client then sends whatever the answer lists first.
+    offer_first: str | None = None
+    offered: str = ""
     video_frames: int = 0
     audio_frames: int = 0
     codes: list[int] = field(default_factory=list)
@@ -116,7 +121,10 @@ class Client:
         self.pc.addTrack(Tone())
         self.pc.on("track", self._on_track)
         await self.pc.setLocalDescription(await self.pc.createOffer())
-        message = parse(json.dumps({"type": "offer", "sdp": self.pc.localDescription.sdp}))
+        self.offered = self.pc.localDescription.sdp
+        if self.offer_first is not None:
+            self.offered = prefer_video_codec(self.offered, self.offer_first)
+        message = parse(json.dumps({"type": "offer", "sdp": self.offered}))
         assert isinstance(message, Offer)
         await call.handle(self.side, message)
         answer = await self.expect("answer")

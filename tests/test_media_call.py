@@ -188,6 +188,29 @@ async def test_the_frame_tap_offers_the_applicants_video_at_its_rate(
     await manager.close()
 
 
+async def test_an_applicant_preferring_h264_sends_vp8_and_is_recorded(
+    call: tuple[Call, RecordedEvents],
+) -> None:
+    """Safari lists H.264 first; the server answers with VP8 first, so both sides
+    send the codec the other side and the WebM recording can take unchanged."""
+    running, _events = call
+    applicant = Client(Side.APPLICANT, offer_first="H264")
+    await running.join(Side.APPLICANT, "applicant-user", applicant.notify)
+    await applicant.connect(running)
+    video_line = next(x for x in applicant.offered.splitlines() if x.startswith("m=video"))
+    first_format = video_line.split()[3]
+    assert f"a=rtpmap:{first_format} H264/90000" in applicant.offered
+    manager = await joined(running, Side.MANAGER)
+    await manager.wait_for_frames(20)
+    assert len(set(manager.codes)) > 10
+    await running.end("manager_ended")
+    await applicant.close()
+    await manager.close()
+    segment = next(s for s in running.segments if s.path.name.startswith("applicant"))
+    info = streams_of(segment.path)
+    assert info["codecs"] == ["opus", "vp8"] and info["frames"] > 20
+
+
 def test_a_call_runs_on_the_services_event_loop(tmp_path: Path) -> None:
     """`signroom serve` runs on uvloop (web.event_loop): media flows both ways and
     both sides are recorded there too."""

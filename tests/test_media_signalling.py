@@ -15,6 +15,7 @@ import pytest
 from aiortc.rtp import RtpPacket
 
 from media.call import Call, CallSettings, Side
+from media.codec_preference import prefer_vp8
 from media.ice import IceSettings, turn_credential
 from media.keyframes import is_keyframe, starts_keyframe
 from media.quality import Badge, QualitySample
@@ -240,3 +241,63 @@ def test_forwarding_starts_a_new_receiver_at_the_first_packet_of_a_key_frame(
     codec: str, payload: bytes, data: bytes, starts: bool
 ) -> None:
     assert starts_keyframe(codec, _rtp(payload, data)) is starts
+
+
+def _sdp(*lines: str) -> str:
+    return "\r\n".join(lines) + "\r\n"
+
+
+AUDIO_SECTION = ("m=audio 9 UDP/TLS/RTP/SAVPF 111 0", "a=rtpmap:111 opus/48000/2", "a=mid:0")
+
+
+def test_vp8_goes_first_in_each_video_section_and_nothing_else_moves() -> None:
+    # As Safari offers: H.264 first, in the m= line and in the attribute lines.
+    safari = _sdp(
+        "v=0",
+        *AUDIO_SECTION,
+        "m=video 9 UDP/TLS/RTP/SAVPF 98 99 96 97 100",
+        "a=mid:1",
+        "a=rtpmap:98 H264/90000",
+        "a=rtcp-fb:98 nack pli",
+        "a=fmtp:98 packetization-mode=1",
+        "a=rtpmap:99 rtx/90000",
+        "a=fmtp:99 apt=98",
+        "a=rtpmap:96 VP8/90000",
+        "a=rtcp-fb:96 nack pli",
+        "a=rtpmap:97 rtx/90000",
+        "a=fmtp:97 apt=96",
+        "a=rtpmap:100 red/90000",
+        "a=sendrecv",
+    )
+    assert prefer_vp8(safari) == _sdp(
+        "v=0",
+        *AUDIO_SECTION,
+        "m=video 9 UDP/TLS/RTP/SAVPF 96 97 98 99 100",
+        "a=mid:1",
+        "a=rtpmap:96 VP8/90000",
+        "a=rtcp-fb:96 nack pli",
+        "a=rtpmap:97 rtx/90000",
+        "a=fmtp:97 apt=96",
+        "a=rtpmap:98 H264/90000",
+        "a=rtcp-fb:98 nack pli",
+        "a=fmtp:98 packetization-mode=1",
+        "a=rtpmap:99 rtx/90000",
+        "a=fmtp:99 apt=98",
+        "a=rtpmap:100 red/90000",
+        "a=sendrecv",
+    )
+
+
+@pytest.mark.parametrize(
+    "sdp",
+    [
+        "",
+        "garbage",
+        "m=video 9 UDP/TLS/RTP/SAVPF 98\r\na=rtpmap:98 H264/90000\r\n",  # no VP8 offered
+        "m=video 9 UDP/TLS/RTP/SAVPF\r\n",  # no formats
+        "m=video 0\r\n",
+        "m=video 9 RTP/AVP 96\r\na=rtpmap:96\r\na=fmtp:96 apt=\r\n",
+    ],
+)
+def test_offers_without_a_vp8_section_pass_unchanged(sdp: str) -> None:
+    assert prefer_vp8(sdp).splitlines() == sdp.splitlines()
