@@ -2,8 +2,8 @@
 
 Media never flows peer to peer. Each participant's connection receives their camera
 and microphone as RTP packets (media.rtp_intercept) and relays them to the other
-side's connection (media.rtp_output), never decoding them; every connection is a
-recording segment.
+side's connection (media.rtp_output), never decoding them, on a direct path between
+socket and handlers (media.direct_path); every connection is a recording segment.
 A participant who drops (reload, network switch, locked phone) may come back with
 a fresh connection within the grace period; the other side sees "reconnecting"
 meanwhile, and after the grace period the call ends. Everything that happens is
@@ -29,7 +29,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtp import RtpPacket
 from aiortc.sdp import candidate_from_sdp
 
-from media import rtp_intercept
+from media import direct_path, rtp_intercept
 from media.codec_preference import prefer_vp8
 from media.fanout import Fanout
 from media.ice import IceSettings
@@ -298,6 +298,8 @@ class Call:
             )
             try:
                 await pc.setRemoteDescription(RTCSessionDescription(prefer_vp8(sdp), "offer"))
+                for transceiver in pc.getTransceivers():
+                    direct_path.install(transceiver.receiver.transport)
                 kinds = {t.kind for t in pc.getTransceivers()}
                 for kind in KINDS:
                     if kind in kinds:

@@ -27,6 +27,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpSendParameters
 from aiortc.rtp import RTP_HISTORY_SIZE, RtpPacket
 
+from media import direct_path
 from media.fanout import Fanout
 from media.keyframes import starts_keyframe
 
@@ -152,8 +153,13 @@ class RtpOutput:
         out.extensions.mid = getattr(self._sender, _PRIVATE + "mid")
         out.extensions.audio_level = packet.extensions.audio_level
         self._history[out.sequence_number % RTP_HISTORY_SIZE] = out
+        data = out.serialize(self._extensions)
+        path = direct_path.installed(self._sender.transport)
         try:
-            await self._sender.transport._send_rtp(out.serialize(self._extensions))
+            if path is not None:
+                path.send_rtp(data)
+            else:
+                await self._sender.transport._send_rtp(data)
         except ConnectionError:
             return  # not connected yet, or already closing
         self._count(out, now)
