@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Callable
 from typing import Any
 
 from aiortc import RTCRtpSender
-from aiortc.clock import current_ntp_time
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpSendParameters
 from aiortc.rtp import RTP_HISTORY_SIZE, RtpPacket
@@ -44,6 +44,18 @@ _REQUIRED = (
     "octet_count",
     "packet_count",
 )
+_MID, _NTP_TIMESTAMP, _RTP_TIMESTAMP, _OCTET_COUNT, _PACKET_COUNT = (
+    _PRIVATE + name
+    for name in ("mid", "ntp_timestamp", "rtp_timestamp", "octet_count", "packet_count")
+)
+_NTP_EPOCH_NS = 2_208_988_800 * 1_000_000_000  # 1900-01-01 to 1970-01-01
+
+
+def ntp_now() -> int:
+    """Now as a 64-bit NTP timestamp (what aiortc's clock gives, without datetimes:
+    this runs for every packet)."""
+    seconds, nanoseconds = divmod(time.time_ns() + _NTP_EPOCH_NS, 1_000_000_000)
+    return (seconds << 32) | ((nanoseconds << 32) // 1_000_000_000)
 
 
 class OutputUnavailable(RuntimeError):
@@ -148,9 +160,9 @@ class RtpOutput:
             ssrc=self._sender._ssrc,
             payload=packet.payload,
         )
-        now = current_ntp_time()
+        now = ntp_now()
         out.extensions.abs_send_time = (now >> 14) & 0x00FFFFFF
-        out.extensions.mid = getattr(self._sender, _PRIVATE + "mid")
+        out.extensions.mid = getattr(self._sender, _MID)
         out.extensions.audio_level = packet.extensions.audio_level
         self._history[out.sequence_number % RTP_HISTORY_SIZE] = out
         data = out.serialize(self._extensions)
@@ -166,12 +178,11 @@ class RtpOutput:
 
     def _count(self, out: RtpPacket, now: int) -> None:
         # What aiortc's sender puts in its RTCP sender reports and statistics.
-        sender, private = self._sender, _PRIVATE
-        setattr(sender, private + "ntp_timestamp", now)
-        setattr(sender, private + "rtp_timestamp", out.timestamp)
-        octets = getattr(sender, private + "octet_count") + len(out.payload)
-        setattr(sender, private + "octet_count", octets)
-        setattr(sender, private + "packet_count", getattr(sender, private + "packet_count") + 1)
+        sender = self._sender
+        setattr(sender, _NTP_TIMESTAMP, now)
+        setattr(sender, _RTP_TIMESTAMP, out.timestamp)
+        setattr(sender, _OCTET_COUNT, getattr(sender, _OCTET_COUNT) + len(out.payload))
+        setattr(sender, _PACKET_COUNT, getattr(sender, _PACKET_COUNT) + 1)
         self.forwarded += 1
         following_sequence, _ = self._next
         if (out.sequence_number - following_sequence) & 0xFFFF < 0x8000:  # not a late one
