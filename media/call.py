@@ -29,7 +29,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtp import RtpPacket
 from aiortc.sdp import candidate_from_sdp
 
-from media import direct_path, rtp_intercept
+from media import bitrate_limit, direct_path, rtp_intercept
 from media.codec_preference import prefer_vp8
 from media.fanout import Fanout
 from media.ice import IceSettings
@@ -98,6 +98,8 @@ class Connection:
         # What this participant receives of the other side, per kind.
         self.outputs: dict[str, RtpOutput] = {}
         self.recorder = SegmentRecorder(path)
+        # What this participant's browser says it can receive of the other's video.
+        self.downstream = bitrate_limit.DownstreamBitrate()
         self.bytes_in = {"audio": 0, "video": 0}
         self.closed = False
         self._last_pli = 0.0
@@ -310,6 +312,7 @@ class Call:
                             sender._send_keyframe = lambda: self._keyframe_from(  # type: ignore[method-assign]
                                 participant.side.other
                             )
+                            bitrate_limit.watch(sender, connection.downstream)
                 await pc.setLocalDescription(await pc.createAnswer())
             except (ValueError, AttributeError, TypeError, KeyError) as exc:
                 await pc.close()
@@ -349,6 +352,8 @@ class Call:
         kind = track.kind
         fanout = Fanout(kind, on_packet=lambda packet: connection.on_packet(kind, packet))
         rtp_intercept.install(receiver, fanout.deliver)
+        if kind == "video":
+            bitrate_limit.cap(receiver, lambda: self._downstream_of(participant.side.other))
         connection.receivers[kind] = receiver
         connection.fanouts[kind] = fanout
         other = self.participants.get(participant.side.other)
@@ -362,6 +367,13 @@ class Call:
     def _on_state(self, participant: Participant, connection: Connection) -> None:
         if connection.pc.connectionState == "failed" and participant.connection is connection:
             self._spawn(self._dropped(participant, "connection_failed"))
+
+    def _downstream_of(self, side: Side) -> int | None:
+        """The video bitrate `side`'s browser can receive now, if it said so lately."""
+        participant = self.participants.get(side)
+        if participant is None or participant.connection is None:
+            return None
+        return participant.connection.downstream.current()
 
     def _keyframe_from(self, side: Side) -> None:
         source = self.participants.get(side)
