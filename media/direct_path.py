@@ -13,6 +13,9 @@ callback; `run_now` hands anything that does wait to a task.
 
 STUN and DTLS datagrams, and any packet arriving while older ones still wait in the
 queue, take aiortc's own path, so packets are handled in the order they arrive.
+Empty datagrams are dropped from the moment the path is installed: on one, aiortc
+1.16's receive task fails and the connection's media stops for good, so anyone who
+can reach the port could end a call with a single packet.
 
 This reaches into private attributes of aiortc 1.16 and aioice 0.13 (pinned in
 constraints.txt); `install` fails loudly if a future version renames them.
@@ -76,7 +79,7 @@ class DirectPath:
 
         def data_received(data: bytes, component: int) -> None:
             if not data:
-                return  # carries nothing, and aiortc's task would fail on it
+                return  # carries nothing, and aiortc's task would die on it
             if self._open and 127 < data[0] < 192 and self._queue.empty():
                 self.direct += 1
                 try:
