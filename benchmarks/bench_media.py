@@ -54,6 +54,7 @@ import av
 import numpy as np
 from aiohttp import ClientSession, web
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.codecs.vpx import PACKET_MAX, VpxPayloadDescriptor
 from aiortc.contrib.media import MediaRecorder, MediaRelay
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack, VideoStreamTrack
 from aiortc.rtp import RtpPacket
@@ -75,14 +76,25 @@ NO_ICE = RTCConfiguration(iceServers=[])
 
 
 def make_clip(path: Path, seconds: int = 10) -> Path:
-    """A pre-encoded WebM: moving 640x480 VP8 at ~500 kbit/s and an Opus tone."""
+    """A pre-encoded WebM: moving 640x480 VP8 at ~500 kbit/s in two temporal layers
+    (what the applicant's browser sends, web/static/js/call.js) and an Opus tone."""
     with av.open(str(path), "w", format="webm") as out:
         video = out.add_stream("libvpx", rate=FPS)
         video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
         video.bit_rate = 500_000
-        # A key frame every second: a file cannot answer a keyframe request (PLI),
-        # and a receiver that joins waits for the next one.
-        video.codec_context.gop_size = FPS
+        # A key frame about every second: a file cannot answer a keyframe request
+        # (PLI), and a receiver that joins waits for the next one. An even interval
+        # keeps key frames in the base layer, as a browser's are.
+        video.codec_context.gop_size = FPS + 1
+        # libvpx's two-layer pattern: even frames are the base layer, odd frames
+        # reference the base layer only and nothing references them (LayeredVp8).
+        video.codec_context.options = {
+            "ts-parameters": (
+                "ts_number_layers=2:ts_target_bitrate=300,500:ts_rate_decimator=2,1"
+                ":ts_periodicity=2:ts_layer_id=0,1:ts_layering_mode=2"
+            ),
+            "error-resilient": "default",
+        }
         audio = out.add_stream("libopus", rate=48_000)
         audio.layout = "mono"
         rng = np.random.default_rng(0)
@@ -346,6 +358,37 @@ class PacedTrack(MediaStreamTrack):
         return packet
 
 
+class LayeredVp8:
+    """The aiortc sender's packetiser for the clip's VP8, naming each frame's
+    temporal layer in the payload descriptor as a browser does (RFC 7741): frame n
+    of the clip is in layer n % 2, and upper-layer frames depend on the base layer
+    only (Y). Stands in for the sender's own VP8 packetiser, which names none."""
+
+    def __init__(self) -> None:
+        self._picture_id = 0
+        self._tl0_index = 0
+
+    def pack(self, packet: av.Packet[Any]) -> tuple[list[bytes], int]:
+        assert packet.pts is not None  # PacedTrack stamps every frame (90 kHz)
+        layer = packet.pts // (90_000 // FPS) % 2  # the clip has an even frame count
+        if layer == 0:
+            self._tl0_index = (self._tl0_index + 1) % 256
+        descriptor = VpxPayloadDescriptor(
+            partition_start=1,
+            partition_id=0,
+            picture_id=self._picture_id,
+            tl0picidx=self._tl0_index,
+            tid=(layer, layer == 1),
+        )
+        self._picture_id = (self._picture_id + 1) % (1 << 15)
+        data, payloads = bytes(packet), []
+        chunk = PACKET_MAX - len(bytes(descriptor))  # as aiortc's packetiser cuts
+        for start in range(0, len(data), chunk):
+            payloads.append(bytes(descriptor) + data[start : start + chunk])
+            descriptor.partition_start = 0
+        return payloads, packet.pts
+
+
 def frame_counter(counter: Counter) -> rtp_intercept.OnPacket:
     """Count the video frames that arrive, reassembled but not decoded: the load
     generator stays cheap."""
@@ -368,7 +411,8 @@ async def cheap_client(
 ) -> RTCPeerConnection:
     pc = RTCPeerConnection(NO_ICE)
     pc.addTrack(PacedTrack("audio", clip["audio"], counter))
-    pc.addTrack(PacedTrack("video", clip["video"], counter))
+    video = pc.addTrack(PacedTrack("video", clip["video"], counter))
+    video._RTCRtpSender__encoder = LayeredVp8()  # type: ignore[attr-defined]
 
     @pc.on("track")
     def on_track(track: MediaStreamTrack) -> None:

@@ -21,12 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import av
 from aiortc.jitterbuffer import JitterBuffer
 from aiortc.rtcrtpreceiver import TimestampMapper
 from aiortc.rtp import RtpPacket
+
+from media.temporal_layers import TemporalLayer, vp8_temporal_layer
 
 QUEUE_PACKETS = 2048
 # Packets go to the muxer thread in batches: one hand-off (a lock and a thread
@@ -35,10 +37,20 @@ BATCH_PACKETS = 32
 BATCH_SECONDS = 0.25
 
 CLOCKS = {"video": 90_000, "audio": 48_000}
+_TIME_BASES = {kind: fractions.Fraction(1, clock) for kind, clock in CLOCKS.items()}
+_HALF_WRAP = 1 << 31  # RTP timestamps compare modulo 2**32
 Item = tuple[str, RtpPacket]
 Frame = tuple[str, bytes, int]  # kind, encoded frame, pts from 0 in the kind's clock
-# Called from the recorder's thread with each assembled video frame and its pts.
-VideoListener = Callable[[bytes, int], None]
+
+
+class AssembledFrame(NamedTuple):
+    data: bytes
+    pts: int  # from 0, in the stream's clock
+    layer: TemporalLayer | None  # VP8's temporal layer, when the stream has layers
+
+
+# Called from the recorder's thread with each assembled video frame.
+VideoListener = Callable[[AssembledFrame], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,20 +78,35 @@ def vp8_size(data: bytes) -> tuple[int, int] | None:
 class FrameAssembler:
     """Encoded frames out of one stream's RTP packets, as aiortc's receiver would
     assemble them for its decoder (same jitter buffer sizes), with timestamps
-    counted from the stream's first packet."""
+    counted from the stream's first packet and, for VP8 video, the temporal layer
+    each frame's packets named."""
 
     def __init__(self, kind: str) -> None:
-        video = kind == "video"
+        self._video = kind == "video"
         self._buffer = (
-            JitterBuffer(capacity=512, is_video=True) if video else JitterBuffer(16, prefetch=4)
+            JitterBuffer(capacity=512, is_video=True)
+            if self._video
+            else JitterBuffer(16, prefetch=4)
         )
         self._timestamps = TimestampMapper()
+        self._layers: dict[int, TemporalLayer | None] = {}  # by RTP timestamp
 
-    def add(self, packet: RtpPacket) -> tuple[bytes, int] | None:
+    def add(self, packet: RtpPacket) -> AssembledFrame | None:
+        if self._video:
+            self._layers[packet.timestamp] = vp8_temporal_layer(packet.payload)
         _, frame = self._buffer.add(packet)
         if frame is None:
             return None
-        return frame.data, self._timestamps.map(frame.timestamp)
+        layer = self._layers.pop(frame.timestamp, None)
+        if self._layers:
+            # Frames the jitter buffer gave up on (older than this one) leave
+            # their entries behind.
+            self._layers = {
+                t: known
+                for t, known in self._layers.items()
+                if (t - frame.timestamp) & 0xFFFFFFFF < _HALF_WRAP
+            }
+        return AssembledFrame(frame.data, self._timestamps.map(frame.timestamp), layer)
 
 
 class SegmentRecorder:
@@ -131,9 +158,9 @@ class SegmentRecorder:
                     assembled = assemblers[kind].add(packet)
                     if assembled is None:
                         continue
-                    data, pts = assembled
+                    data, pts, _ = assembled
                     if kind == "video" and self.on_video_frame is not None:
-                        self.on_video_frame(data, pts)
+                        self.on_video_frame(assembled)
                     if container is None:
                         # The video stream's size comes from the first key frame;
                         # audio that arrives before it waits (a second or so at most).
@@ -163,9 +190,9 @@ class SegmentRecorder:
         assert size is not None
         video = container.add_stream("vp8")
         video.width, video.height = size
-        video.time_base = fractions.Fraction(1, 90_000)
+        video.time_base = _TIME_BASES["video"]
         audio = container.add_stream("opus", rate=48_000)
-        audio.time_base = fractions.Fraction(1, 48_000)
+        audio.time_base = _TIME_BASES["audio"]
         return container, {"video": video, "audio": audio}
 
     def _mux_one(

@@ -2,11 +2,13 @@
 
 Forwarding and recording handle encoded data only; this is the one place the
 server decodes, in a thread of its own. It is fed the encoded frames the recorder
-assembles (`push`, from the recorder's thread). Every frame must be decoded (each
-VP8 frame depends on the previous ones), but only `fps` frames a second are
-converted to pixels and offered, newest first: a consumer that is slower simply
-sees fewer, fresher frames, and a decoder that falls behind skips to the next key
-frame. The event loop, the forwarding path and the recording never wait for it.
+assembles (`push`, from the recorder's thread). A VP8 frame depends on the ones
+before it, so every frame is decoded, except upper temporal layer frames when the
+base layer alone gives the rate (media.temporal_layers: the applicant's browser
+sends two layers). Only `fps` frames a second are converted to pixels and
+offered, newest first: a consumer that is slower simply sees fewer, fresher
+frames, and a decoder that falls behind skips to the next key frame. The event
+loop, the forwarding path and the recording never wait for it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import av
 import numpy as np
 
 from media.keyframes import is_keyframe
+from media.recording import AssembledFrame
+from media.temporal_layers import LayerSelector
 
 DECODE_BACKLOG = 16
 _TIME_BASE = fractions.Fraction(1, 90_000)
@@ -64,19 +68,29 @@ class FrameTap:
         self._loop = asyncio.get_running_loop()
         self.decoded = 0
         self.offered = 0
-        self.skipped = 0
+        self.skipped = 0  # dropped because the decoder was behind
+        self._layers = LayerSelector(fps)
         self._thread = threading.Thread(target=self._decode, name="frame-tap", daemon=True)
         self._thread.start()
 
-    def push(self, data: bytes, pts: int) -> None:
-        """One encoded VP8 frame (pts in the 90 kHz clock); never blocks."""
+    @property
+    def not_needed(self) -> int:
+        """Upper temporal layer frames left undecoded (media.temporal_layers)."""
+        return self._layers.skipped
+
+    def push(self, frame: AssembledFrame) -> None:
+        """One encoded VP8 frame as the recorder assembled it; never blocks."""
+        data, pts, layer = frame
         if self._closed:
             return
+        keyframe = is_keyframe("vp8", data)
         if self._waiting_for_keyframe:
-            if not is_keyframe("vp8", data):
+            if not keyframe:
                 self.skipped += 1
                 return
             self._waiting_for_keyframe = False
+        if not self._layers.wanted(layer, keyframe, pts):
+            return
         try:
             self._frames.put_nowait((data, pts))
         except queue.Full:

@@ -134,6 +134,16 @@ async def test_applicant_and_manager_see_each_other_through_the_server(
         assert frame is not None and frame.image.shape[:2] == (480, 640)
         faces = model("detector")(frame.image[:, :, ::-1].copy(), 1)
         assert len(faces) == 1
+        # The applicant's browser sends two temporal layers: the tap decodes the
+        # base layer (half the frames) and still offers its 5 frames a second,
+        # while the manager above got every frame.
+        tap = call.tap
+        decoded, not_needed, offered = tap.decoded, tap.not_needed, tap.offered
+        await asyncio.sleep(3)
+        decoded, not_needed = tap.decoded - decoded, tap.not_needed - not_needed
+        offered = tap.offered - offered
+        assert not_needed >= 0.4 * (decoded + not_needed), (decoded, not_needed)
+        assert offered >= 12, offered
 
         # Monitoring sees the call and its traffic (a quality sample is in by now).
         metrics = await service.browser().request("GET", "/metrics")

@@ -13,6 +13,8 @@ async function waitForManager(join, status) {
     const panel = section.querySelector(".call-view");
     const client = openCall(panel, section.dataset.application, {
       onEnded: () => { join.hidden = false; },
+      // The identity checks watch this video: see CallClient's layeredVideo.
+      layeredVideo: true,
     });
     section.querySelector("#call-switch").addEventListener("click", () => client.switchCamera());
     section.querySelector("#call-leave").addEventListener("click", () => client.leave());

@@ -3,10 +3,11 @@
 import { messages } from "./common.js";
 import { CallClient } from "./call.js";
 
-export function openCall(panel, applicationId, { onEnded } = {}) {
+export function openCall(panel, applicationId, { onEnded, layeredVideo = false } = {}) {
   const status = panel.querySelector(".call-status");
   const badge = panel.querySelector(".quality");
   const client = new CallClient(applicationId, {
+    layeredVideo,
     localVideo: panel.querySelector("video.local"),
     remoteVideo: panel.querySelector("video.remote"),
     onPeer: (state) => {

@@ -5,6 +5,8 @@
 import { api } from "./common.js";
 
 const RETRY_MS = 1500;
+// Two temporal layers: every other frame is one that no later frame needs.
+const VIDEO_LAYERS = "L1T2";
 
 // The call in progress on this page, if any: the liveness check borrows its camera.
 let active = null;
@@ -28,8 +30,14 @@ function gatheringComplete(pc) {
 }
 
 export class CallClient {
-  constructor(applicationId, { localVideo, remoteVideo, onPeer, onQuality, onEnded, onError }) {
+  // layeredVideo: send the camera in two temporal layers (VIDEO_LAYERS). The
+  // server's identity checks then decode only the base layer, half the frames;
+  // the other side and the recording still get every frame.
+  constructor(applicationId, {
+    localVideo, remoteVideo, onPeer, onQuality, onEnded, onError, layeredVideo = false,
+  }) {
     this.id = applicationId;
+    this.layeredVideo = layeredVideo;
     this.localVideo = localVideo;
     this.remoteVideo = remoteVideo;
     this.onPeer = onPeer || (() => {});
@@ -78,7 +86,7 @@ export class CallClient {
       iceTransportPolicy: ice.iceTransportPolicy,
     });
     this.pc = pc;
-    this.stream.getTracks().forEach((track) => pc.addTrack(track, this.stream));
+    this.stream.getTracks().forEach((track) => this.addTrack(pc, track));
     const remote = new MediaStream();
     this.remoteVideo.srcObject = remote;
     pc.addEventListener("track", (event) => remote.addTrack(event.track));
@@ -90,6 +98,21 @@ export class CallClient {
     await pc.setLocalDescription(await pc.createOffer());
     await gatheringComplete(pc);
     this.send({ type: "offer", sdp: pc.localDescription.sdp });
+  }
+
+  addTrack(pc, track) {
+    if (track.kind === "video" && this.layeredVideo) {
+      try {
+        pc.addTransceiver(track, {
+          streams: [this.stream],
+          sendEncodings: [{ scalabilityMode: VIDEO_LAYERS }],
+        });
+        return;
+      } catch (e) {
+        // A browser without temporal layers: one layer, all decoded by the server.
+      }
+    }
+    pc.addTrack(track, this.stream);
   }
 
   async handle(message) {

@@ -1,0 +1,231 @@
+"""Temporal layers: reading a VP8 frame's layer from its RTP payload, and the frame
+tap decoding only the frames it needs, with pictures identical to a full decode."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import time
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+from aiortc.codecs.vpx import VpxPayloadDescriptor
+from aiortc.rtp import RtpPacket
+
+from media.keyframes import is_keyframe
+from media.recording import AssembledFrame, FrameAssembler
+from media.tap import FrameTap
+from media.temporal_layers import LayerSelector, TemporalLayer, vp8_temporal_layer
+
+STEP = 6000  # 15 fps in the 90 kHz clock
+BASE, UPPER_SYNC, UPPER = TemporalLayer(0, False), TemporalLayer(1, True), TemporalLayer(1, False)
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        (b"", None),
+        (b"\x10", None),  # no extension: a stream without layers
+        (b"\x90", None),  # extension bit, extension octet missing
+        (b"\x90\x80\x05", None),  # picture ID only
+        (b"\x90\x20", None),  # T set, its octet missing
+        (b"\x90\xa0\x05", None),  # picture ID, then nothing
+        (b"\x90\xa0\x85", None),  # a long picture ID cut short
+        (b"\x90\xe0\x85\x01\x07", None),  # long picture ID, TL0PICIDX, no TID octet
+        (b"\x90\x20\x40", TemporalLayer(1, False)),
+        (b"\x90\x20\x60", TemporalLayer(1, True)),
+        (b"\x90\xa0\x05\x80", TemporalLayer(2, False)),
+        (b"\x90\xe0\x85\x01\x07\x00\x9d\x01", TemporalLayer(0, False)),
+        (b"\x90\x30\xff", TemporalLayer(3, True)),  # T and K share the octet
+    ],
+)
+def test_the_layer_is_read_from_the_payload_descriptor(
+    payload: bytes, expected: TemporalLayer | None
+) -> None:
+    assert vp8_temporal_layer(payload) == expected
+
+
+@pytest.mark.parametrize("picture_id", [None, 5, 127, 128, 0x7FFF])
+@pytest.mark.parametrize("tl0picidx", [None, 0, 255])
+@pytest.mark.parametrize("tid", [(0, False), (1, True), (2, False), (3, True)])
+def test_descriptors_written_by_aiortc_read_back(
+    picture_id: int | None, tl0picidx: int | None, tid: tuple[int, bool]
+) -> None:
+    descriptor = VpxPayloadDescriptor(
+        partition_start=1,
+        partition_id=0,
+        picture_id=picture_id,
+        tl0picidx=tl0picidx,
+        tid=(tid[0], int(tid[1])),
+    )
+    assert vp8_temporal_layer(bytes(descriptor) + b"\x9d\x01\x2a") == TemporalLayer(*tid)
+
+
+def test_upper_layers_are_skipped_while_the_base_layer_gives_the_rate() -> None:
+    selector = LayerSelector(fps=5)
+    decisions = [
+        selector.wanted(BASE if i % 2 == 0 else UPPER_SYNC, i == 0, i * STEP) for i in range(30)
+    ]
+    assert all(decisions[0::2])  # the base layer, 7.5 fps
+    # Upper frames are decoded until the base layer's rate is known, then skipped.
+    assert decisions[1] and not any(decisions[5::2])
+    assert selector.skipped == sum(not d for d in decisions)
+
+
+def test_without_layers_every_frame_is_decoded() -> None:
+    selector = LayerSelector(fps=5)
+    assert all(selector.wanted(None, i == 0, i * STEP) for i in range(30))
+    assert selector.skipped == 0
+
+
+def test_a_key_frame_is_decoded_whatever_layer_it_names() -> None:
+    selector = LayerSelector(fps=5)
+    for i in range(10):
+        selector.wanted(BASE if i % 2 == 0 else UPPER_SYNC, i == 0, i * STEP)
+    assert selector.wanted(UPPER, True, 10 * STEP)
+
+
+# Layer patterns with what each frame references (frames back). Three layers, as
+# WebRTC's L1T3 sends them: base frames the previous base frame, the two frames
+# after it base frames only (Y), the last of the cycle the layer 1 frame before it.
+L1T3 = [
+    (TemporalLayer(0, False), (4,)),
+    (TemporalLayer(2, True), (1,)),
+    (TemporalLayer(1, True), (2,)),
+    (TemporalLayer(2, False), (1, 3)),
+]
+# Two layers where an upper frame also references the upper frame before it
+# (through the golden buffer, as WebRTC's L1T2 does).
+L1T2_GOLDEN = [
+    (TemporalLayer(0, False), (2,)),
+    (TemporalLayer(1, True), (1,)),
+    (TemporalLayer(0, False), (2,)),
+    (TemporalLayer(1, False), (1, 2)),
+]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "fps"),
+    # At 15 fps, the base layer alone is 3.75 and 7.5 fps: short of these rates.
+    [(L1T3, 5.0), (L1T2_GOLDEN, 10.0)],
+    ids=["L1T3", "L1T2-golden"],
+)
+@pytest.mark.parametrize("shift", [0, 1, 2, 3])  # where in the pattern the rate drops
+def test_when_the_base_layer_is_too_slow_upper_layers_resume_cleanly(
+    pattern: list[tuple[TemporalLayer, tuple[int, ...]]], fps: float, shift: int
+) -> None:
+    selector = LayerSelector(fps=fps)
+    pts, decided = 0, []
+    # 15 fps, then 30 fps (the base layer alone is enough), then 15 fps again.
+    for frames, step in [(40, STEP), (80 + shift, STEP // 2), (80, STEP)]:
+        for _ in range(frames):
+            layer, _ = pattern[len(decided) % 4]
+            decided.append(selector.wanted(layer, not decided, pts))
+            pts += step
+    base = [pattern[n % 4][0].index == 0 for n in range(len(decided))]
+    assert all(decided[:40])
+    assert all(d for d, b in zip(decided, base, strict=True) if b)
+    assert not any(d for d, b in zip(decided[80:120], base[80:120], strict=True) if not b)
+    assert all(decided[-20:])
+    # Never a frame whose references were skipped: that would be a corrupt picture.
+    for n, wanted in enumerate(decided):
+        if wanted and n >= 4:
+            references = pattern[n % 4][1]
+            assert all(decided[n - back] for back in references), n
+    assert selector.skipped == decided.count(False)
+
+
+def layered_clip(frames: int) -> list[bytes]:
+    """VP8 in libvpx's two-layer pattern (as a browser asked for L1T2 sends):
+    frame n is in layer n % 2, and odd frames depend on the base layer only."""
+    encoder: Any = av.CodecContext.create("libvpx", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = 320, 240, "yuv420p"
+    encoder.framerate, encoder.time_base = 15, fractions.Fraction(1, 15)
+    encoder.bit_rate, encoder.gop_size = 400_000, 32
+    encoder.options = {
+        "ts-parameters": (
+            "ts_number_layers=2:ts_target_bitrate=250,400:ts_rate_decimator=2,1"
+            ":ts_periodicity=2:ts_layer_id=0,1:ts_layering_mode=2"
+        ),
+        "error-resilient": "default",
+    }
+    rng = np.random.default_rng(1)
+    scene = rng.integers(0, 255, (240, 640, 3), dtype=np.uint8)
+    out: list[bytes] = []
+    for n in range(frames):
+        # A moving scene with changing brightness: every frame differs.
+        image = np.clip(scene[:, n * 3 : n * 3 + 320].astype(int) + n, 0, 255).astype(np.uint8)
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        frame.pts = n
+        out += [bytes(p) for p in encoder.encode(frame)]
+    out += [bytes(p) for p in encoder.encode(None)]
+    assert len(out) == frames
+    return out
+
+
+def full_decode(clip: list[bytes]) -> list[np.ndarray[Any, Any]]:
+    decoder: Any = av.CodecContext.create("vp8", "r")
+    return [decoder.decode(av.Packet(data))[0].to_ndarray(format="bgr24") for data in clip]
+
+
+async def test_the_tap_skips_the_upper_layer_and_offers_exact_pictures() -> None:
+    clip = layered_clip(60)
+    expected = full_decode(clip)
+    tap = FrameTap(fps=5)
+    try:
+        for n, data in enumerate(clip):
+            if n == len(clip) - 2:
+                await asyncio.sleep(0.25)  # the last base frame comes due for offering
+            tap.push(AssembledFrame(data, n * STEP, BASE if n % 2 == 0 else UPPER_SYNC))
+            deadline = time.monotonic() + 5
+            while tap.decoded + tap.not_needed < n + 1 - 4 and time.monotonic() < deadline:
+                await asyncio.sleep(0.001)
+        deadline = time.monotonic() + 5
+        while tap.decoded + tap.not_needed < len(clip) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert tap.skipped == 0
+        # Upper frames are skipped once the base layer's rate is known.
+        assert tap.not_needed >= len(clip) // 2 - 3
+        assert tap.decoded + tap.not_needed == len(clip)
+        latest = tap.latest()
+        assert latest is not None
+        shown = round(latest.seconds * 90_000 / STEP)
+        assert shown == len(clip) - 2
+        # Decoding half the frames gives exactly the picture a full decode gives.
+        assert np.array_equal(latest.image, expected[shown])
+    finally:
+        await tap.close()
+
+
+def test_the_recorder_s_frames_carry_the_layer_their_packets_named() -> None:
+    clip = layered_clip(8)
+    assembler = FrameAssembler("video")
+    assembled: list[AssembledFrame] = []
+    sequence = 0
+    for n, data in enumerate(clip):
+        layer = (n % 2, n % 2)
+        chunks = [data[i : i + 1000] for i in range(0, len(data), 1000)]
+        for index, chunk in enumerate(chunks):
+            descriptor = VpxPayloadDescriptor(
+                partition_start=int(index == 0), partition_id=0, picture_id=n, tid=layer
+            )
+            packet = RtpPacket(
+                payload_type=96,
+                sequence_number=sequence,
+                timestamp=n * STEP,
+                marker=int(index == len(chunks) - 1),
+                payload=bytes(descriptor) + chunk,
+            )
+            packet._data = chunk  # type: ignore[attr-defined]  # as aiortc depayloads
+            sequence += 1
+            if (frame := assembler.add(packet)) is not None:
+                assembled.append(frame)
+    # The jitter buffer hands a frame over when the next one starts.
+    assert [frame.data for frame in assembled] == clip[: len(assembled)]
+    assert len(assembled) >= len(clip) - 1
+    assert [frame.layer for frame in assembled] == [
+        TemporalLayer(n % 2, n % 2 == 1) for n in range(len(assembled))
+    ]
+    assert is_keyframe("vp8", assembled[0].data)
