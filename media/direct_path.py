@@ -110,6 +110,12 @@ class DirectPath:
         except pylibsrtp.Error:
             return  # not for us, or replayed: aiortc drops these too
 
+    @property
+    def connected(self) -> bool:
+        """The transport's state is "connected" (read without aiortc's `state`,
+        which formats an enum: this is asked for every relayed packet)."""
+        return self._transport._state == State.CONNECTED
+
     def send_rtp(self, data: bytes) -> None:
         """Protect one RTP packet and send it now (what aiortc's `_send_rtp` does
         through four coroutines)."""

@@ -206,14 +206,13 @@ class SegmentRecorder:
     ) -> None:
         # Each stream starts at zero in the file; creation_time anchors it in time.
         start = origin.setdefault(kind, pts)
-        time_base = fractions.Fraction(1, CLOCKS[kind])
         packet = av.Packet(data)
         packet.pts = packet.dts = pts - start
-        packet.time_base = time_base
+        packet.time_base = _TIME_BASES[kind]
         packet.stream = streams[kind]
         container.mux(packet)
         self._counts[kind] += 1
-        seconds = float((pts - start) * time_base)
+        seconds = (pts - start) / CLOCKS[kind]
         self._first.setdefault(kind, seconds)
         self._last[kind] = seconds
 

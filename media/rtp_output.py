@@ -132,7 +132,10 @@ class RtpOutput:
 
     async def relay(self, packet: RtpPacket, codec: str) -> None:
         """Send one packet of the attached source (as received) to this participant."""
-        if self._codec is None or self._sender.transport.state != "connected":
+        transport = self._sender.transport
+        path = direct_path.installed(transport)
+        connected = path.connected if path is not None else transport.state == "connected"
+        if self._codec is None or not connected:
             return  # not negotiated, or not connected, yet
         name, payload_type = self._codec
         if codec != name:
@@ -166,12 +169,11 @@ class RtpOutput:
         out.extensions.audio_level = packet.extensions.audio_level
         self._history[out.sequence_number % RTP_HISTORY_SIZE] = out
         data = out.serialize(self._extensions)
-        path = direct_path.installed(self._sender.transport)
         try:
             if path is not None:
                 path.send_rtp(data)
             else:
-                await self._sender.transport._send_rtp(data)
+                await transport._send_rtp(data)
         except ConnectionError:
             return  # not connected yet, or already closing
         self._count(out, now)
