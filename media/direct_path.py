@@ -65,6 +65,12 @@ class DirectPath:
         self._connection = connection
         self._queue: asyncio.Queue[Any] = self._connection._queue
         self._open = False
+        self._counters = {
+            direction: (_COUNTERS + direction + "_bytes", _COUNTERS + direction + "_packets")
+            for direction in ("rx", "tx")
+        }
+        self._pair: Any = None  # the nominated pair, and its remote address
+        self._remote_addr: tuple[str, int] | None = None
 
     def install(self) -> None:
         queued: Callable[[bytes, int], None] = self._connection.data_received
@@ -97,7 +103,7 @@ class DirectPath:
     async def _handle_srtp(self, data: bytes) -> None:
         # What RTCDtlsTransport._recv_next does with an SRTP or SRTCP datagram.
         transport = self._transport
-        if transport._state != State.CONNECTED:
+        if transport._state is not State.CONNECTED:
             return
         self._count("rx", data)
         arrival_time_ms = clock.current_ms()
@@ -114,24 +120,28 @@ class DirectPath:
     def connected(self) -> bool:
         """The transport's state is "connected" (read without aiortc's `state`,
         which formats an enum: this is asked for every relayed packet)."""
-        return self._transport._state == State.CONNECTED
+        return self._transport._state is State.CONNECTED
 
     def send_rtp(self, data: bytes) -> None:
         """Protect one RTP packet and send it now (what aiortc's `_send_rtp` does
         through four coroutines)."""
         transport = self._transport
         pair = self._connection._nominated.get(1)
-        if transport._state != State.CONNECTED or pair is None:
+        if transport._state is not State.CONNECTED or pair is None:
             raise ConnectionError("not connected")
+        if pair is not self._pair:
+            # aioice builds the address tuple anew on every read.
+            self._pair, self._remote_addr = pair, pair.remote_addr
         protected = transport._tx_srtp.protect(data)
-        pair.protocol.transport.sendto(protected, pair.remote_addr)
+        pair.protocol.transport.sendto(protected, self._remote_addr)
         self._count("tx", protected)
 
     def _count(self, direction: str, data: bytes) -> None:
         # The transport's statistics (RTCTransportStats), as aiortc keeps them.
-        transport, prefix = self._transport, _COUNTERS + direction
-        setattr(transport, prefix + "_bytes", getattr(transport, prefix + "_bytes") + len(data))
-        setattr(transport, prefix + "_packets", getattr(transport, prefix + "_packets") + 1)
+        transport = self._transport
+        size_counter, packet_counter = self._counters[direction]
+        setattr(transport, size_counter, getattr(transport, size_counter) + len(data))
+        setattr(transport, packet_counter, getattr(transport, packet_counter) + 1)
 
 
 def install(transport: RTCDtlsTransport) -> DirectPath:

@@ -116,7 +116,9 @@ class SegmentRecorder:
         self.path = path
         self.started_at = started_at or datetime.now(UTC)
         self.on_video_frame: VideoListener | None = None
-        self._queue: queue.Queue[list[Item] | None] = queue.Queue(QUEUE_PACKETS // BATCH_PACKETS)
+        # A SimpleQueue (bounded by hand below): its put is a fraction of
+        # Queue.put's locks and condition, and it runs on the event loop.
+        self._queue: queue.SimpleQueue[list[Item] | None] = queue.SimpleQueue()
         self._batch: list[Item] = []
         self._batch_started = time.monotonic()
         self._dropped = 0
@@ -140,9 +142,9 @@ class SegmentRecorder:
     def _flush(self) -> None:
         if not self._batch:
             return
-        try:
+        if self._queue.qsize() < QUEUE_PACKETS // BATCH_PACKETS:
             self._queue.put_nowait(self._batch)
-        except queue.Full:
+        else:
             self._dropped += len(self._batch)
         self._batch = []
 

@@ -4,22 +4,21 @@ tap decoding only the frames it needs, with pictures identical to a full decode.
 from __future__ import annotations
 
 import asyncio
-import fractions
-import time
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import av
 import numpy as np
 import pytest
 from aiortc.codecs.vpx import VpxPayloadDescriptor
-from aiortc.rtp import RtpPacket
 
 from media.keyframes import is_keyframe
 from media.recording import AssembledFrame, FrameAssembler
 from media.tap import FrameTap
 from media.temporal_layers import LayerSelector, TemporalLayer, vp8_temporal_layer
+from tests.vp8_support import STEP, layered_clip, rtp_packets
 
-STEP = 6000  # 15 fps in the 90 kHz clock
 BASE, UPPER_SYNC, UPPER = TemporalLayer(0, False), TemporalLayer(1, True), TemporalLayer(1, False)
 
 
@@ -117,7 +116,7 @@ def test_when_the_base_layer_is_too_slow_upper_layers_resume_cleanly(
     pattern: list[tuple[TemporalLayer, tuple[int, ...]]], fps: float, shift: int
 ) -> None:
     selector = LayerSelector(fps=fps)
-    pts, decided = 0, []
+    pts, decided = 0, list[bool]()
     # 15 fps, then 30 fps (the base layer alone is enough), then 15 fps again.
     for frames, step in [(40, STEP), (80 + shift, STEP // 2), (80, STEP)]:
         for _ in range(frames):
@@ -137,32 +136,10 @@ def test_when_the_base_layer_is_too_slow_upper_layers_resume_cleanly(
     assert selector.skipped == decided.count(False)
 
 
-def layered_clip(frames: int) -> list[bytes]:
-    """VP8 in libvpx's two-layer pattern (as a browser asked for L1T2 sends):
-    frame n is in layer n % 2, and odd frames depend on the base layer only."""
-    encoder: Any = av.CodecContext.create("libvpx", "w")
-    encoder.width, encoder.height, encoder.pix_fmt = 320, 240, "yuv420p"
-    encoder.framerate, encoder.time_base = 15, fractions.Fraction(1, 15)
-    encoder.bit_rate, encoder.gop_size = 400_000, 32
-    encoder.options = {
-        "ts-parameters": (
-            "ts_number_layers=2:ts_target_bitrate=250,400:ts_rate_decimator=2,1"
-            ":ts_periodicity=2:ts_layer_id=0,1:ts_layering_mode=2"
-        ),
-        "error-resilient": "default",
-    }
-    rng = np.random.default_rng(1)
-    scene = rng.integers(0, 255, (240, 640, 3), dtype=np.uint8)
-    out: list[bytes] = []
-    for n in range(frames):
-        # A moving scene with changing brightness: every frame differs.
-        image = np.clip(scene[:, n * 3 : n * 3 + 320].astype(int) + n, 0, 255).astype(np.uint8)
-        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-        frame.pts = n
-        out += [bytes(p) for p in encoder.encode(frame)]
-    out += [bytes(p) for p in encoder.encode(None)]
-    assert len(out) == frames
-    return out
+async def until(condition: Callable[[], bool], seconds: float = 5) -> None:
+    async with asyncio.timeout(seconds):
+        while not condition():  # noqa: ASYNC110 (the tap's counters have no event)
+            await asyncio.sleep(0.001)
 
 
 def full_decode(clip: list[bytes]) -> list[np.ndarray[Any, Any]]:
@@ -179,12 +156,9 @@ async def test_the_tap_skips_the_upper_layer_and_offers_exact_pictures() -> None
             if n == len(clip) - 2:
                 await asyncio.sleep(0.25)  # the last base frame comes due for offering
             tap.push(AssembledFrame(data, n * STEP, BASE if n % 2 == 0 else UPPER_SYNC))
-            deadline = time.monotonic() + 5
-            while tap.decoded + tap.not_needed < n + 1 - 4 and time.monotonic() < deadline:
-                await asyncio.sleep(0.001)
-        deadline = time.monotonic() + 5
-        while tap.decoded + tap.not_needed < len(clip) and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
+            # Paced, so the decoder never falls behind (it would skip frames).
+            await until(partial(lambda n: tap.decoded + tap.not_needed >= n + 1 - 4, n))
+        await until(lambda: tap.decoded + tap.not_needed == len(clip))
         assert tap.skipped == 0
         # Upper frames are skipped once the base layer's rate is known.
         assert tap.not_needed >= len(clip) // 2 - 3
@@ -202,29 +176,12 @@ async def test_the_tap_skips_the_upper_layer_and_offers_exact_pictures() -> None
 def test_the_recorder_s_frames_carry_the_layer_their_packets_named() -> None:
     clip = layered_clip(8)
     assembler = FrameAssembler("video")
-    assembled: list[AssembledFrame] = []
-    sequence = 0
-    for n, data in enumerate(clip):
-        layer = (n % 2, n % 2)
-        chunks = [data[i : i + 1000] for i in range(0, len(data), 1000)]
-        for index, chunk in enumerate(chunks):
-            descriptor = VpxPayloadDescriptor(
-                partition_start=int(index == 0), partition_id=0, picture_id=n, tid=layer
-            )
-            packet = RtpPacket(
-                payload_type=96,
-                sequence_number=sequence,
-                timestamp=n * STEP,
-                marker=int(index == len(chunks) - 1),
-                payload=bytes(descriptor) + chunk,
-            )
-            packet._data = chunk  # type: ignore[attr-defined]  # as aiortc depayloads
-            sequence += 1
-            if (frame := assembler.add(packet)) is not None:
-                assembled.append(frame)
+    assembled = [
+        frame for packet in rtp_packets(clip) if (frame := assembler.add(packet)) is not None
+    ]
     # The jitter buffer hands a frame over when the next one starts.
-    assert [frame.data for frame in assembled] == clip[: len(assembled)]
     assert len(assembled) >= len(clip) - 1
+    assert [frame.data for frame in assembled] == clip[: len(assembled)]
     assert [frame.layer for frame in assembled] == [
         TemporalLayer(n % 2, n % 2 == 1) for n in range(len(assembled))
     ]
