@@ -10,10 +10,13 @@ The server runs in its own process, on the event loop `signroom serve` uses
 of aiortc clients, which send pre-encoded 640x480 15 fps VP8 at about 500 kbit/s
 and Opus both ways (the clip's packets, read once and paced at real time, so the
 load generator stays cheap and sends exactly 15 fps) and count the frames they
-receive, reassembled but not decoded. The forwarding server also records every
-segment and decodes the applicant's video for the KYC tap, offering 5 frames a
-second (converted to pixels only when read; nothing reads them here). Calls per
-core is the number of calls over the server process's CPU (cores) while they run.
+receive, reassembled but not decoded. The VP8 is in two temporal layers, named in
+each packet as a browser names them, because the applicant's page asks the browser
+for that (web/static/js/call.js). The forwarding server also records every
+segment and decodes the applicant's video for the KYC tap (the base layer: 7.5
+frames a second), offering 5 frames a second (converted to pixels only when read;
+nothing reads them here). Calls per core is the number of calls over the server
+process's CPU (cores) while they run.
 
 The host's load drifts over minutes, so the two modes run back to back in each of
 `--rounds` rounds, and the summary gives medians over the rounds (each round's
