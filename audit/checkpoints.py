@@ -31,6 +31,8 @@ from audit.verify import ChainVerdict, verify_log
 from store.schema import audit_checkpoints, audit_log
 
 STATEMENT_TYPE = "signroom.audit-checkpoint/1"
+# The entry each checkpoint appends to the log it has just sealed.
+CHECKPOINT_ACTION = "audit.checkpoint"
 
 # Returns a DER CMS SignedData over the statement (detached, timestamped).
 Sealer = Callable[[bytes], Awaitable[bytes]]
@@ -163,7 +165,7 @@ async def make_checkpoint(
         await audit.append(
             conn,
             audit.SYSTEM,
-            "audit.checkpoint",
+            CHECKPOINT_ACTION,
             # The whole export document, so that the webhook event made from this
             # entry (audit.checkpoint) carries it to an outside archive over HTTP.
             details={
@@ -191,29 +193,43 @@ def write_export(directory: Path, document: dict[str, Any], size: int) -> None:
 
 
 async def checkpoints_due(
-    engine: AsyncEngine, *, every_entries: int, every_seconds: float, session_actions: set[str]
+    engine: AsyncEngine,
+    *,
+    every_entries: int,
+    every_seconds: float,
+    session_actions: set[str],
+    now: datetime | None = None,
 ) -> str | None:
-    """Why a checkpoint is due now (entries, time, session_end), or None."""
+    """Why a checkpoint is due now (entries, time, session_end), or None.
+
+    The time rule bounds how long any entry waits unanchored: it counts from the
+    oldest entry no checkpoint covers, not from the last checkpoint, so a fresh log's
+    first entries are not sealed the moment they appear, ahead of the entry rule.
+    """
+    now = now or datetime.now(UTC)
     async with engine.connect() as conn:
         last = (await conn.execute(select(func.max(audit_checkpoints.c.tree_size)))).scalar_one()
-        last_at = (
-            await conn.execute(select(func.max(audit_checkpoints.c.created_at)))
-        ).scalar_one()
-        head = await audit.count(conn)
         covered = int(last or 0)
-        # Our own checkpoint entry follows each checkpoint: one new entry is not news.
-        new = head - covered - (1 if last else 0)
-        if new <= 0:
+        # Each checkpoint's own entry follows it; alone it is not news.
+        uncovered = (audit_log.c.seq > covered) & (audit_log.c.action != CHECKPOINT_ACTION)
+        new, oldest = (
+            await conn.execute(
+                select(func.count(), func.min(audit_log.c.at))
+                .select_from(audit_log)
+                .where(uncovered)
+            )
+        ).one()
+        if not new:
             return None
         if new >= every_entries:
             return "entries"
-        if last_at is None or (datetime.now(UTC) - last_at).total_seconds() >= every_seconds:
+        if (now - oldest).total_seconds() >= every_seconds:
             return "time"
         ended = (
             await conn.execute(
                 select(func.count())
                 .select_from(audit_log)
-                .where(audit_log.c.seq > covered, audit_log.c.action.in_(session_actions))
+                .where(uncovered, audit_log.c.action.in_(session_actions))
             )
         ).scalar_one()
         return "session_end" if ended else None

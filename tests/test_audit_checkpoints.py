@@ -19,7 +19,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from audit import log as audit
 from audit import merkle
 from audit.chain import (
     GENESIS_HASH,
@@ -30,9 +32,11 @@ from audit.chain import (
 from audit.checkpoints import (
     Checkpoint,
     anchored_problems,
+    checkpoints_due,
     export_problems,
     leaf,
     load_checkpoints,
+    make_checkpoint,
     statement,
     verify_checkpoints,
 )
@@ -256,6 +260,45 @@ def test_a_thousand_rewrites_of_a_ten_thousand_entry_log_are_all_caught() -> Non
             missed.append(what)
     assert missed == []
     assert len(kinds) == 8 and min(kinds.values()) > 80, kinds  # every kind, both ways
+
+
+async def test_checkpoints_fall_due_by_entries_by_age_and_by_session_end(
+    engine: AsyncEngine,
+) -> None:
+    start = datetime.now(UTC)
+    hour = timedelta(hours=1)
+
+    async def due(at: datetime) -> str | None:
+        return await checkpoints_due(
+            engine, every_entries=5, every_seconds=3600, session_actions={"call.ended"}, now=at
+        )
+
+    async def append(action: str, at: datetime) -> None:
+        async with engine.begin() as conn:
+            await audit.append(conn, audit.SYSTEM, action, at=at)
+
+    async def unsealed_seal(text: bytes) -> bytes:
+        return b"not a CMS: only when checkpoints fall due is under test"
+
+    assert await due(start) is None
+    for minute in range(3):
+        await append("application.created", start + timedelta(minutes=minute))
+    # A fresh log is not sealed ahead of its entry count: time counts from the
+    # oldest entry left unsealed.
+    assert await due(start + timedelta(minutes=59)) is None
+    assert await due(start + hour) == "time"
+    await append("call.ended", start + timedelta(minutes=3))
+    assert await due(start + timedelta(minutes=4)) == "session_end"
+    await append("application.created", start + timedelta(minutes=4))
+    assert await due(start + timedelta(minutes=5)) == "entries"
+
+    assert await make_checkpoint(engine, unsealed_seal, "entries") is not None
+    # The checkpoint's own entry is all that follows it: nothing to seal, however late.
+    assert await due(datetime.now(UTC) + 10 * hour) is None
+    later = datetime.now(UTC) + hour
+    await append("application.created", later)
+    assert await due(later + timedelta(minutes=59)) is None
+    assert await due(later + hour) == "time"
 
 
 @pytest.fixture

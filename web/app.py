@@ -213,7 +213,7 @@ SESSION_END_ACTIONS = {"call.ended", "contract.signed"}
 
 
 async def _checkpoints(app: web.Application) -> AsyncIterator[None]:
-    """Seal the audit log every N entries, every T minutes, and after each session."""
+    """Seal the audit log every N entries, within T minutes of any entry, and after each session."""
     settings = app[SETTINGS]
 
     async def loop() -> None:
