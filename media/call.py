@@ -34,7 +34,7 @@ from media.codec_preference import prefer_vp8
 from media.fanout import Fanout
 from media.ice import IceSettings
 from media.quality import QualitySample
-from media.recording import SegmentInfo, SegmentRecorder
+from media.recording import NothingRecordable, SegmentInfo, SegmentRecorder
 from media.rtp_output import IdleTrack, RtpOutput
 from media.signalling import Candidate, Leave, Message, Offer, Ping, SignallingError
 from media.tap import FrameTap
@@ -409,7 +409,7 @@ class Call:
                     other.connection.outputs[kind].detach_from(fanout)
         try:
             segment = await connection.close()
-        except (av.FFmpegError, OSError) as exc:
+        except (av.FFmpegError, OSError, NothingRecordable) as exc:
             # The call goes on; the gap in the evidence is itself recorded.
             logger.exception("recording of the %s's segment failed", participant.side.value)
             await self.events.record(
@@ -433,6 +433,7 @@ class Call:
                 "video_packets": segment.video_packets,
                 "audio_packets": segment.audio_packets,
                 "dropped_packets": segment.dropped_packets,
+                "unrecorded_video_frames": segment.unrecorded_video_frames,
             },
         )
 

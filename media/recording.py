@@ -5,9 +5,12 @@ so a gap is visible as two files, not hidden inside one. The recorder gets the R
 packets the server received (media.rtp_intercept), reassembles the encoded frames
 in a thread of its own (aiortc's jitter buffer: reordering, retransmissions) and
 muxes them as they are (VP8 + Opus: what WebM holds); the wall-clock start is the
-container's creation_time. The thread is fed by a bounded queue, so a slow disk
-never stalls the event loop or the forwarding path. The assembled video frames are
-also offered to a listener (the KYC frame tap) from that thread.
+container's creation_time. A participant whose video never gives a VP8 key frame
+(no camera, or a codec WebM cannot hold) is recorded without video, and the frames
+left out are counted: a gap in the evidence is never silent. The thread is fed by
+a bounded queue, so a slow disk never stalls the event loop or the forwarding path.
+The assembled video frames are also offered to a listener (the KYC frame tap) from
+that thread.
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ BATCH_PACKETS = 32
 BATCH_SECONDS = 0.25
 
 CLOCKS = {"video": 90_000, "audio": 48_000}
+# How much audio (media time) waits for the first VP8 key frame before the segment
+# is written without video.
+AUDIO_WAITS_SECONDS = 10
 _TIME_BASES = {kind: fractions.Fraction(1, clock) for kind, clock in CLOCKS.items()}
 _HALF_WRAP = 1 << 31  # RTP timestamps compare modulo 2**32
 Item = tuple[str, RtpPacket]
@@ -64,6 +70,13 @@ class SegmentInfo:
     video_packets: int
     audio_packets: int
     dropped_packets: int
+    # Assembled video frames not in the file: those before the first key frame,
+    # and all of them when the segment holds audio only (no VP8 key frame came).
+    unrecorded_video_frames: int
+
+
+class NothingRecordable(RuntimeError):
+    """Video arrived, but no VP8 key frame and no audio: there is no file."""
 
 
 def vp8_size(data: bytes) -> tuple[int, int] | None:
@@ -122,6 +135,7 @@ class SegmentRecorder:
         self._batch: list[Item] = []
         self._batch_started = time.monotonic()
         self._dropped = 0
+        self._unrecorded_video = 0
         self._counts = {"video": 0, "audio": 0}
         self._first: dict[str, float] = {}
         self._last: dict[str, float] = {}
@@ -152,8 +166,16 @@ class SegmentRecorder:
         container: Any = None
         streams: dict[str, Any] = {}
         origin: dict[str, int] = {}
-        pending: list[Frame] = []
+        waiting_audio: list[Frame] = []
         assemblers = {kind: FrameAssembler(kind) for kind in CLOCKS}
+
+        def start(keyframe: bytes | None) -> None:
+            nonlocal container, streams
+            container, streams = self._open(keyframe)
+            for early in waiting_audio:
+                self._mux_one(container, streams, origin, *early)
+            waiting_audio.clear()
+
         try:
             while (batch := self._queue.get()) is not None:
                 for kind, packet in batch:
@@ -165,17 +187,25 @@ class SegmentRecorder:
                         self.on_video_frame(assembled)
                     if container is None:
                         # The video stream's size comes from the first key frame;
-                        # audio that arrives before it waits (a second or so at most).
-                        if kind == "video" and vp8_size(data) is None:
+                        # audio waits for it, but not for ever: a participant
+                        # without a camera, or sending a codec WebM cannot hold,
+                        # is still heard in the recording.
+                        if kind == "video" and vp8_size(data) is not None:
+                            start(data)
+                        elif kind == "audio" and (
+                            not waiting_audio
+                            or pts - waiting_audio[0][2] < AUDIO_WAITS_SECONDS * CLOCKS["audio"]
+                        ):
+                            waiting_audio.append((kind, data, pts))
                             continue
-                        if kind == "audio":
-                            pending.append((kind, data, pts))
-                            continue
-                        container, streams = self._open(data)
-                        for early in pending:
-                            self._mux_one(container, streams, origin, *early)
-                        pending.clear()
+                        elif kind == "audio":
+                            start(None)
+                    if kind not in streams:
+                        self._unrecorded_video += 1
+                        continue
                     self._mux_one(container, streams, origin, kind, data, pts)
+            if container is None and waiting_audio:
+                start(None)
         except Exception as exc:  # recorded and re-raised by close()
             self._error = exc
             while self._queue.get() is not None:
@@ -184,18 +214,24 @@ class SegmentRecorder:
             if container is not None:
                 container.close()
 
-    def _open(self, keyframe: bytes) -> tuple[Any, dict[str, Any]]:
+    def _open(self, keyframe: bytes | None) -> tuple[Any, dict[str, Any]]:
+        """The file, with a VP8 stream sized by `keyframe` (none without one) and
+        an Opus stream."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         container = av.open(str(self.path), "w", format="webm")
         container.metadata["creation_time"] = self.started_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        size = vp8_size(keyframe)
-        assert size is not None
-        video = container.add_stream("vp8")
-        video.width, video.height = size
-        video.time_base = _TIME_BASES["video"]
+        streams: dict[str, Any] = {}
+        if keyframe is not None:
+            size = vp8_size(keyframe)
+            assert size is not None
+            video = container.add_stream("vp8")
+            video.width, video.height = size
+            video.time_base = _TIME_BASES["video"]
+            streams["video"] = video
         audio = container.add_stream("opus", rate=48_000)
         audio.time_base = _TIME_BASES["audio"]
-        return container, {"video": video, "audio": audio}
+        streams["audio"] = audio
+        return container, streams
 
     def _mux_one(
         self,
@@ -219,7 +255,8 @@ class SegmentRecorder:
         self._last[kind] = seconds
 
     def close(self) -> SegmentInfo | None:
-        """Finish the file; None when nothing decodable arrived (no file written)."""
+        """Finish the file; None when no media arrived (no file written).
+        Raises NothingRecordable when video arrived and nothing could be written."""
         self._flush()
         self._queue.put(None)
         self._thread.join()
@@ -227,6 +264,11 @@ class SegmentRecorder:
         if self._error is not None:
             raise self._error
         if not self.path.exists():
+            if self._unrecorded_video:
+                raise NothingRecordable(
+                    f"{self._unrecorded_video} video frames arrived and none could be"
+                    " recorded: no VP8 key frame (another codec?) and no audio"
+                )
             return None
         digest = hashlib.sha256()
         with self.path.open("rb") as handle:
@@ -243,4 +285,5 @@ class SegmentRecorder:
             self._counts["video"],
             self._counts["audio"],
             self._dropped,
+            self._unrecorded_video,
         )

@@ -1,14 +1,20 @@
-"""The recorder's hand-off to its thread: bounded, never blocking the event loop."""
+"""The recorder: its hand-off to its thread (bounded, never blocking the event loop),
+and what it writes when the video is not what WebM holds."""
 
 from __future__ import annotations
 
+import fractions
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
+import av
+import numpy as np
+import pytest
 from aiortc.rtp import RtpPacket
 
-from media.recording import QUEUE_PACKETS, AssembledFrame, SegmentRecorder
+from media.recording import QUEUE_PACKETS, AssembledFrame, NothingRecordable, SegmentRecorder
 from tests.vp8_support import STEP, layered_clip, rtp_packets
 
 
@@ -49,3 +55,106 @@ def test_a_stalled_recorder_drops_packets_and_never_blocks_the_writer(tmp_path: 
     assert info.path.stat().st_size > 0
     # The writer only appended: nothing it did waited for the stalled thread.
     assert writing < 5, writing
+
+
+def opus_packets(seconds: float) -> list[RtpPacket]:
+    """Real Opus, 20 ms a packet, as aiortc's receiver leaves it."""
+    encoder: Any = av.CodecContext.create("libopus", "w")
+    encoder.sample_rate, encoder.layout, encoder.format = 48_000, "mono", "s16"
+    packets: list[RtpPacket] = []
+    for n in range(int(seconds * 50)):
+        t = (np.arange(960) + n * 960) / 48_000
+        wave = (3000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16)
+        tone = av.AudioFrame.from_ndarray(wave[None, :], format="s16", layout="mono")
+        tone.sample_rate, tone.pts = 48_000, n * 960
+        for encoded in encoder.encode(tone):
+            packet = RtpPacket(
+                payload_type=111,
+                sequence_number=len(packets),
+                timestamp=int(encoded.pts or 0) & 0xFFFFFFFF,
+                payload=bytes(encoded),
+            )
+            packet._data = packet.payload  # type: ignore[attr-defined]
+            packets.append(packet)
+    return packets
+
+
+def h264_packets(frames: int) -> list[RtpPacket]:
+    """Real H.264 (Annex B, as aiortc depacketises it), one packet a frame at 15 fps:
+    what a browser that offers H.264 only would send."""
+    encoder: Any = av.CodecContext.create("libx264", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = 320, 240, "yuv420p"
+    encoder.framerate, encoder.time_base = 15, fractions.Fraction(1, 15)
+    packets: list[RtpPacket] = []
+    encoded: list[bytes] = []
+    for n in range(frames):
+        image = np.full((240, 320, 3), n * 4 % 255, dtype=np.uint8)
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        frame.pts = n
+        encoded += [bytes(p) for p in encoder.encode(frame)]
+    encoded += [bytes(p) for p in encoder.encode(None)]
+    for n, data in enumerate(encoded):
+        packet = RtpPacket(
+            payload_type=102, sequence_number=n, timestamp=n * STEP, marker=1, payload=data
+        )
+        packet._data = data  # type: ignore[attr-defined]
+        packets.append(packet)
+    return packets
+
+
+def in_time_order(audio: list[RtpPacket], video: list[RtpPacket]) -> list[tuple[str, RtpPacket]]:
+    timed = [(p.timestamp / 48_000, "audio", p) for p in audio]
+    timed += [(p.timestamp / 90_000, "video", p) for p in video]
+    return [(kind, packet) for _, kind, packet in sorted(timed, key=lambda t: (t[0], t[1]))]
+
+
+def streams_in(path: Path) -> tuple[list[str], float]:
+    with av.open(str(path)) as container:
+        codecs = sorted(s.codec_context.name for s in container.streams)
+        return codecs, (container.duration or 0) / 1_000_000
+
+
+@pytest.mark.parametrize("seconds", [4, 14])
+def test_video_webm_cannot_hold_is_counted_and_the_audio_is_still_recorded(
+    tmp_path: Path, seconds: int
+) -> None:
+    """An H.264-only browser (relayed, not recordable as WebM): its voice is in the
+    file, whether the call is shorter or longer than audio waits for a key frame."""
+    video = h264_packets(seconds * 15)
+    recorder = SegmentRecorder(tmp_path / "segment.webm")
+    for kind, packet in in_time_order(opus_packets(seconds), video):
+        recorder.write(kind, packet)
+    info = recorder.close()
+    assert info is not None
+    codecs, duration = streams_in(info.path)
+    assert codecs == ["opus"]
+    assert abs(duration - seconds) < 0.5, duration
+    assert info.video_packets == 0 and info.audio_packets >= seconds * 50 - 5
+    # Every assembled frame is counted (the jitter buffer holds back the last one).
+    assert len(video) - 2 <= info.unrecorded_video_frames <= len(video)
+
+
+def test_vp8_arriving_late_still_gets_the_audio_that_waited(tmp_path: Path) -> None:
+    clip = layered_clip(32)
+    # Video starts 3 s into the audio: the audio waits for its key frame and is kept.
+    video = rtp_packets(clip, first_frame=45)
+    recorder = SegmentRecorder(tmp_path / "segment.webm")
+    for kind, packet in in_time_order(opus_packets(5), video):
+        recorder.write(kind, packet)
+    info = recorder.close()
+    assert info is not None
+    codecs, duration = streams_in(info.path)
+    assert codecs == ["opus", "vp8"]
+    assert abs(duration - 5) < 0.5, duration
+    assert info.video_packets >= 30 and info.unrecorded_video_frames == 0
+
+
+def test_video_with_nothing_recordable_is_an_error_not_a_silent_gap(tmp_path: Path) -> None:
+    recorder = SegmentRecorder(tmp_path / "segment.webm")
+    for packet in h264_packets(30):
+        recorder.write("video", packet)
+    with pytest.raises(NothingRecordable, match="video frames arrived"):
+        recorder.close()
+    assert not (tmp_path / "segment.webm").exists()
+    # No media at all is simply no segment.
+    assert SegmentRecorder(tmp_path / "empty.webm").close() is None
