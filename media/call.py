@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
@@ -306,7 +307,13 @@ class Call:
                 for kind in KINDS:
                     if kind in kinds:
                         sender = pc.addTrack(IdleTrack(kind))
-                        connection.outputs[kind] = RtpOutput(sender, kind)
+                        connection.outputs[kind] = RtpOutput(
+                            sender,
+                            kind,
+                            on_codec_mismatch=functools.partial(
+                                self._codec_mismatch, participant.side, kind
+                            ),
+                        )
                         if kind == "video":
                             # The browser's key frame requests go to the other side.
                             sender._send_keyframe = lambda: self._keyframe_from(  # type: ignore[method-assign]
@@ -363,6 +370,17 @@ class Call:
             self._retire_tap()
             self.tap = FrameTap(fps=self.settings.tap_fps)
             connection.recorder.on_video_frame = self.tap.push
+
+    def _codec_mismatch(self, side: Side, kind: str, sent: str, accepted: str) -> None:
+        logger.warning(
+            "the %s sends %s %s; the %s accepted %s", side.other, kind, sent, side, accepted
+        )
+        self._spawn(
+            self.events.record(
+                "call.codec_mismatch",
+                {"to": side.value, "kind": kind, "sent": sent, "accepted": accepted},
+            )
+        )
 
     def _on_state(self, participant: Participant, connection: Connection) -> None:
         if connection.pc.connectionState == "failed" and participant.connection is connection:

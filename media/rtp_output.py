@@ -80,8 +80,15 @@ class IdleTrack(MediaStreamTrack):
         super().stop()
 
 
+# Told once per source when it sends a codec this participant did not accept:
+# (codec sent, codec accepted).
+CodecMismatch = Callable[[str, str], None]
+
+
 class RtpOutput:
-    def __init__(self, sender: RTCRtpSender, kind: str) -> None:
+    def __init__(
+        self, sender: RTCRtpSender, kind: str, *, on_codec_mismatch: CodecMismatch | None = None
+    ) -> None:
         missing = [name for name in _REQUIRED if not hasattr(sender, _PRIVATE + name)]
         if missing:
             raise OutputUnavailable(f"this aiortc version's sender lacks {missing}")
@@ -94,6 +101,8 @@ class RtpOutput:
         self._source: Fanout | None = None
         self._waiting_for_keyframe = False
         self._request_keyframe: Callable[[], None] = lambda: None
+        self._on_codec_mismatch = on_codec_mismatch
+        self._mismatch_told = False
         self._offsets: tuple[int, int] | None = None
         # The next sequence number and timestamp: random to start with (RFC 3550).
         self._next = (random.getrandbits(16), random.getrandbits(32))
@@ -116,6 +125,7 @@ class RtpOutput:
         source.subscribe(self)
         self._offsets = None
         self._request_keyframe = request_keyframe
+        self._mismatch_told = False
         if self.kind == "video":
             self._waiting_for_keyframe = True
             request_keyframe()
@@ -139,7 +149,13 @@ class RtpOutput:
             return  # not negotiated, or not connected, yet
         name, payload_type = self._codec
         if codec != name:
-            return  # a codec this participant did not agree to receive
+            # A codec this participant did not agree to receive (a browser that
+            # offered H.264 only, facing one answered VP8): nothing to relay, and
+            # the call should know rather than show a frozen picture in silence.
+            if not self._mismatch_told and self._on_codec_mismatch is not None:
+                self._mismatch_told = True
+                self._on_codec_mismatch(codec, name)
+            return
         if self._waiting_for_keyframe:
             if not starts_keyframe(codec, packet):
                 # Keep asking (the source limits how often): the first request

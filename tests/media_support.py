@@ -21,7 +21,7 @@ from typing import Any
 
 import av
 import numpy as np
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import (
     AudioStreamTrack,
     MediaStreamError,
@@ -105,6 +105,8 @@ class Client:
     # A video codec this client's offer lists first, as Safari does H.264; like a
     # browser, the client then sends whatever the answer lists first.
     offer_first: str | None = None
+    # The only video codec this client offers, as a browser without VP8 would.
+    offer_only: str | None = None
     offered: str = ""
     video_frames: int = 0
     audio_frames: int = 0
@@ -119,6 +121,11 @@ class Client:
     async def connect(self, call: Call) -> None:
         self.pc.addTrack(self.camera)
         self.pc.addTrack(Tone())
+        if self.offer_only is not None:
+            wanted = {f"video/{self.offer_only}".lower(), "video/rtx"}
+            codecs = RTCRtpSender.getCapabilities("video").codecs
+            video = next(t for t in self.pc.getTransceivers() if t.kind == "video")
+            video.setCodecPreferences([c for c in codecs if c.mimeType.lower() in wanted])
         self.pc.on("track", self._on_track)
         await self.pc.setLocalDescription(await self.pc.createOffer())
         self.offered = self.pc.localDescription.sdp

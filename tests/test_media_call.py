@@ -49,7 +49,7 @@ def streams_of(path: Path) -> dict[str, Any]:
             "codecs": sorted(s.codec_context.name for s in container.streams),
             "seconds": (container.duration or 0) / 1_000_000,
             "creation_time": container.metadata.get("creation_time"),
-            "frames": sum(1 for _ in container.decode(video=0)),
+            "frames": sum(1 for _ in container.decode(video=0)) if container.streams.video else 0,
         }
 
 
@@ -209,6 +209,40 @@ async def test_an_applicant_preferring_h264_sends_vp8_and_is_recorded(
     segment = next(s for s in running.segments if s.path.name.startswith("applicant"))
     info = streams_of(segment.path)
     assert info["codecs"] == ["opus", "vp8"] and info["frames"] > 20
+
+
+async def test_an_applicant_offering_h264_only_is_heard_and_the_gap_is_on_record(
+    call: tuple[Call, RecordedEvents],
+) -> None:
+    """A browser without VP8: the server answers it H.264, which the manager (answered
+    VP8) cannot take unchanged, nor it the manager's VP8, and which WebM cannot hold.
+    The call goes on with sound; the mismatch and every unrecorded frame are on
+    record: nothing fails silently."""
+    running, events = call
+    applicant = Client(Side.APPLICANT, offer_only="H264")
+    await running.join(Side.APPLICANT, "applicant-user", applicant.notify)
+    await applicant.connect(running)
+    assert "VP8" not in applicant.offered and "H264/90000" in applicant.offered
+    manager = await joined(running, Side.MANAGER)
+    async with asyncio.timeout(10):
+        while min(manager.audio_frames, applicant.audio_frames) < 50:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    await asyncio.sleep(1)
+    assert manager.video_frames == applicant.video_frames == 0
+    await running.end("manager_ended")
+    await applicant.close()
+    await manager.close()
+    mismatches = [d for a, d in events.records if a == "call.codec_mismatch"]
+    assert sorted(mismatches, key=str) == [
+        {"to": "applicant", "kind": "video", "sent": "vp8", "accepted": "h264"},
+        {"to": "manager", "kind": "video", "sent": "h264", "accepted": "vp8"},
+    ]
+    recorded = {d["side"]: d for a, d in events.records if a == "call.segment_recorded"}
+    assert int(str(recorded["applicant"]["unrecorded_video_frames"])) > 20
+    assert recorded["manager"]["unrecorded_video_frames"] == 0
+    segment = next(s for s in running.segments if s.path.name.startswith("applicant"))
+    assert streams_of(segment.path)["codecs"] == ["opus"]
+    assert segment.audio_packets > 50
 
 
 def test_a_call_runs_on_the_services_event_loop(tmp_path: Path) -> None:

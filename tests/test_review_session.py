@@ -9,11 +9,14 @@ import io
 import json
 import zipfile
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pyhanko.keys import load_cert_from_pemder
 
+from audit.chain import AuditEntry
 from loans.roles import Role
 from tests.signing_support import (
     applicant_in_interview,
@@ -23,6 +26,7 @@ from tests.signing_support import (
 )
 from tests.web_support import Service, start_service, stop_service
 from web.evidence_check import verify_package
+from web.review_timeline import timeline
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pyhanko.*")
 
@@ -63,6 +67,38 @@ async def test_the_timeline_marks_what_happened_and_points_at_both_recordings(
     other = await service.staff("m2")
     refused = await other.request("GET", f"/api/applications/{app_id}/timeline")
     assert refused.status == 403
+
+
+def test_gaps_in_what_a_reviewer_can_see_are_marked() -> None:
+    start = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    recorded: list[tuple[str, dict[str, Any]]] = [
+        ("call.started", {}),
+        ("call.codec_mismatch", {"to": "manager", "kind": "video", "sent": "h264"}),
+        ("call.recording_failed", {"side": "applicant", "segment": 1, "error": "..."}),
+        ("call.ended", {"reason": "manager_ended"}),
+    ]
+    entries = [
+        AuditEntry(
+            n,
+            start + timedelta(seconds=n),
+            "system",
+            "system",
+            action,
+            "a",
+            None,
+            details,
+            "0" * 64,
+            "1" * 64,
+        )
+        for n, (action, details) in enumerate(recorded, start=1)
+    ]
+    markers = timeline(entries, "/{file}")["markers"]
+    assert [(m["kind"], m.get("side")) for m in markers] == [
+        ("call_started", None),
+        ("video_not_relayed", "manager"),
+        ("recording_failed", "applicant"),
+        ("call_ended", None),
+    ]
 
 
 async def test_recordings_are_served_with_ranges_and_their_first_read_is_audited(

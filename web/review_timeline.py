@@ -101,6 +101,12 @@ def _marker(entry: AuditEntry) -> tuple[str, dict[str, Any]] | None:
             return "rejoined", {"side": d.get("side")}
         case "call.ended":
             return "call_ended", {"reason": d.get("reason")}
+        # Gaps in what the reviewer can see: video one side could not be shown
+        # (media.rtp_output), a segment that could not be written (media.recording).
+        case "call.codec_mismatch":
+            return "video_not_relayed", {"side": d.get("to")}
+        case "call.recording_failed":
+            return "recording_failed", {"side": d.get("side")}
     return None
 
 
