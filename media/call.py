@@ -263,8 +263,6 @@ class Call:
             await self._close_connection(participant)
         self._retire_tap()
         await asyncio.gather(*self._background, return_exceptions=True)
-        for side in self.participants:
-            await self._tell(side, {"type": "ended", "reason": reason})
         duration = (datetime.now(UTC) - self.started_at).total_seconds()
         await self.events.record(
             "call.ended",
@@ -274,7 +272,12 @@ class Call:
                 "segments": len(self.segments),
             },
         )
+        # The case leaves the interview before the pages hear of the end: the
+        # manager's console reloads on it, and one that still saw the interview
+        # would start a new call.
         await self.events.ended(reason)
+        for side in self.participants:
+            await self._tell(side, {"type": "ended", "reason": reason})
 
     # Connections ----------------------------------------------------------------
 

@@ -7,7 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -130,6 +130,25 @@ async def test_out_of_order_and_unusable_messages_leave_the_call_as_it_was(
     assert not running.ended
     await applicant.close()
     await manager.close()
+
+
+async def test_the_case_leaves_the_interview_before_the_pages_hear_the_call_ended(
+    call: tuple[Call, RecordedEvents],
+) -> None:
+    """The manager's console reloads when told the call ended; had the case still
+    been in the interview then, it would have started another call."""
+    running, events = call
+    manager = Client(Side.MANAGER)
+    ended_before: list[list[str]] = []
+
+    async def notify(message: Mapping[str, object]) -> None:
+        if message.get("type") == "ended":
+            ended_before.append(list(events.ended_reasons))
+        await manager.notify(message)
+
+    await running.join(Side.MANAGER, "manager-user", notify)
+    await running.end("manager_ended")
+    assert ended_before == [["manager_ended"]]
 
 
 def test_turn_credentials_follow_coturns_rest_api() -> None:
