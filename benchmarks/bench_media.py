@@ -435,7 +435,7 @@ def frame_counter(counter: Counter) -> rtp_intercept.OnPacket:
     frames = FrameAssembler("video")
 
     async def count(packet: RtpPacket, codec: str) -> None:
-        if frames.add(packet) is not None:
+        if frames.add(packet, codec) is not None:
             counter.video += 1
 
     return count

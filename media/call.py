@@ -31,7 +31,7 @@ from aiortc.rtp import RtpPacket
 from aiortc.sdp import candidate_from_sdp
 
 from media import bitrate_limit, direct_path, rtp_intercept
-from media.codec_preference import prefer_vp8
+from media.codec_preference import prefer_video_codecs, video_codecs
 from media.fanout import Fanout
 from media.ice import IceSettings
 from media.quality import QualitySample
@@ -98,6 +98,9 @@ class Connection:
         self.receivers: dict[str, RTCRtpReceiver] = {}
         # What this participant receives of the other side, per kind.
         self.outputs: dict[str, RtpOutput] = {}
+        # The video codecs this participant's answer lists: it sends the first
+        # and can receive them all.
+        self.video_codecs: list[str] = []
         self.recorder = SegmentRecorder(path)
         # What this participant's browser says it can receive of the other's video.
         self.downstream = bitrate_limit.DownstreamBitrate()
@@ -106,11 +109,11 @@ class Connection:
         self._last_pli = 0.0
         self._quality_marks: tuple[float, int] | None = None
 
-    def on_packet(self, kind: str, packet: RtpPacket) -> None:
+    def on_packet(self, kind: str, packet: RtpPacket, codec: str) -> None:
         size = len(packet.payload)
         self.bytes_in[kind] += size
         self._traffic.add(size)
-        self.recorder.write(kind, packet)
+        self.recorder.write(kind, packet, codec)
 
     def request_keyframe(self) -> None:
         """Ask this participant's browser for a key frame (RTCP PLI), at most twice
@@ -302,8 +305,12 @@ class Call:
                 "connectionstatechange",
                 lambda: self._on_state(participant, connection),
             )
+            other = self.participants.get(participant.side.other)
+            peer = other.connection if other is not None else None
+            preferred = [peer.video_codecs[0]] if peer is not None and peer.video_codecs else []
+            offer = prefer_video_codecs(sdp, *preferred, "vp8")
             try:
-                await pc.setRemoteDescription(RTCSessionDescription(prefer_vp8(sdp), "offer"))
+                await pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
                 for transceiver in pc.getTransceivers():
                     direct_path.install(transceiver.receiver.transport)
                 kinds = {t.kind for t in pc.getTransceivers()}
@@ -324,17 +331,17 @@ class Call:
                             )
                             bitrate_limit.watch(sender, connection.downstream)
                 await pc.setLocalDescription(await pc.createAnswer())
+                connection.video_codecs = video_codecs(pc.localDescription.sdp)
             except (ValueError, AttributeError, TypeError, KeyError) as exc:
                 await pc.close()
                 await asyncio.to_thread(connection.recorder.close)
                 participant.segments -= 1
                 raise SignallingError("bad_sdp", f"the offer could not be used: {exc}") from None
             participant.connection = connection
-            other = self.participants.get(participant.side.other)
-            if other is not None and other.connection is not None:
-                for kind, source in other.connection.fanouts.items():
+            if peer is not None:
+                for kind, source in peer.fanouts.items():
                     if kind in connection.outputs:
-                        connection.outputs[kind].attach(source, other.connection.request_keyframe)
+                        connection.outputs[kind].attach(source, peer.request_keyframe)
             gap = None
             if participant.dropped_at is not None:
                 gap = (now - participant.dropped_at).total_seconds()
@@ -350,6 +357,8 @@ class Call:
         else:
             await self.events.record("call.connected", details)
         await self._tell(participant.side.other, {"type": "peer", "state": "connected"})
+        if peer is not None and peer is self._connection_of(participant.side.other):
+            await self._align_video_codec(connection, peer)
 
     def _on_track(
         self, participant: Participant, connection: Connection, track: MediaStreamTrack
@@ -360,7 +369,7 @@ class Call:
             t.receiver for t in connection.pc.getTransceivers() if t.receiver.track is track
         )
         kind = track.kind
-        fanout = Fanout(kind, on_packet=lambda packet: connection.on_packet(kind, packet))
+        fanout = Fanout(kind, on_packet=functools.partial(connection.on_packet, kind))
         rtp_intercept.install(receiver, fanout.deliver)
         if kind == "video":
             bitrate_limit.cap(receiver, lambda: self._downstream_of(participant.side.other))
@@ -373,6 +382,25 @@ class Call:
             self._retire_tap()
             self.tap = FrameTap(fps=self.settings.tap_fps)
             connection.recorder.on_video_frame = self.tap.push
+
+    def _connection_of(self, side: Side) -> Connection | None:
+        participant = self.participants.get(side)
+        return participant.connection if participant is not None else None
+
+    async def _align_video_codec(self, joined: Connection, peer: Connection) -> None:
+        """`joined` was answered a video codec `peer` does not send (a browser
+        without VP8): if `peer` can send it too, ask it to connect again, and its
+        new offer is answered with that codec first (see _connect)."""
+        if not joined.video_codecs or not peer.video_codecs:
+            return
+        codec = joined.video_codecs[0]
+        if peer.video_codecs[0] == codec or codec not in peer.video_codecs:
+            return
+        await self._tell(peer.side, {"type": "reconnect", "reason": "video_codec"})
+        await self.events.record(
+            "call.reconnect_requested",
+            {"side": peer.side.value, "reason": "video_codec", "codec": codec},
+        )
 
     def _codec_mismatch(self, side: Side, kind: str, sent: str, accepted: str) -> None:
         logger.warning(

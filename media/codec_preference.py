@@ -1,13 +1,15 @@
-"""Which video codec the participants send: VP8 whenever a browser offers it.
+"""Which video codec the participants send: the same one, VP8 when it can be.
 
 A browser sends with the first codec of the answer it gets, and aiortc answers in
 the order of the offer (the order of its `a=rtpmap` lines, not of the `m=` line).
-Safari lists H.264 first, Chrome and Firefox VP8. Left alone, an iPhone would send
-H.264 to a manager whose browser agreed on VP8: the relay forwards packets
-unchanged, so the two sides must send the same codec, and the recording is WebM,
-which holds VP8 and not H.264. The server therefore moves VP8 to the front of each
-video section of the offer before answering it, in the `m=` line and in the
-formats' attribute lines.
+Safari lists H.264 first, Chrome and Firefox VP8. The relay forwards packets
+unchanged, so a participant can only see the other's video in a codec its own
+answer lists. The server therefore moves a codec to the front of each video
+section of the offer before answering it (in the `m=` line and in the formats'
+attribute lines): the codec the other participant already sends, when there is
+one and this offer has it, otherwise VP8. A browser without VP8 (H.264 only) is
+answered H.264; media.call then asks the other participant, if it is sending VP8
+and can send H.264, to connect again, so that both send H.264.
 """
 
 from __future__ import annotations
@@ -19,6 +21,34 @@ _MEDIA = re.compile(r"^m=(\w+) (\S+) (\S+)(?: (.*))?$")
 _RTPMAP = re.compile(r"^a=rtpmap:(\d+) ([^/\s]+)/")
 _FMTP_APT = re.compile(r"^a=fmtp:(\d+) .*\bapt=(\d+)")
 _FORMAT_ATTRIBUTE = re.compile(r"^a=(?:rtpmap|fmtp|rtcp-fb):(\d+)[ \t]")
+# Formats that carry no picture of their own.
+_NOT_CODECS = frozenset({"rtx", "red", "ulpfec", "flexfec-03"})
+
+
+def prefer_video_codecs(sdp: str, *codecs: str) -> str:
+    """`sdp` with the first of `codecs` it offers first in each video section."""
+    for codec in reversed(codecs):
+        sdp = prefer_video_codec(sdp, codec)
+    return sdp
+
+
+def video_codecs(sdp: str) -> list[str]:
+    """The video codecs (lower case) of the first video section, in its order."""
+    lines = sdp.splitlines()
+    for start, line in enumerate(lines):
+        match = _MEDIA.match(line)
+        if match is None or match.group(1) != "video":
+            continue
+        names = {}
+        for attribute in lines[start + 1 :]:
+            if attribute.startswith("m="):
+                break
+            if found := _RTPMAP.match(attribute):
+                names[found.group(1)] = found.group(2).lower()
+        formats = (match.group(4) or "").split()
+        found_names = [names[f] for f in formats if f in names]
+        return [n for n in dict.fromkeys(found_names) if n not in _NOT_CODECS]
+    return []
 
 
 def prefer_vp8(sdp: str) -> str:

@@ -21,7 +21,7 @@ class Relay(Protocol):
 
 
 class Fanout:
-    def __init__(self, kind: str, *, on_packet: Callable[[RtpPacket], None]) -> None:
+    def __init__(self, kind: str, *, on_packet: Callable[[RtpPacket, str], None]) -> None:
         self.kind = kind
         self.packets = 0
         self._on_packet = on_packet
@@ -39,6 +39,6 @@ class Fanout:
         if not packet.payload:
             return  # padding only: bandwidth probing, nothing to relay or record
         self.packets += 1
-        self._on_packet(packet)
+        self._on_packet(packet, codec)
         for output in tuple(self._outputs):
             await output.relay(packet, codec)

@@ -1,13 +1,14 @@
-"""A participant's media written to a WebM file as it arrives, without re-encoding.
+"""A participant's media written to a file as it arrives, without re-encoding.
 
 One file per participant per connection segment: a reconnect starts a new segment,
 so a gap is visible as two files, not hidden inside one. The recorder gets the RTP
 packets the server received (media.rtp_intercept), reassembles the encoded frames
 in a thread of its own (aiortc's jitter buffer: reordering, retransmissions) and
-muxes them as they are (VP8 + Opus: what WebM holds); the wall-clock start is the
-container's creation_time. A participant whose video never gives a VP8 key frame
-(no camera, or a codec WebM cannot hold) is recorded without video, and the frames
-left out are counted: a gap in the evidence is never silent. The thread is fed by
+muxes them as they are: VP8 and Opus into WebM, H.264 and Opus into Matroska
+(media.video_format); the wall-clock start is the container's creation_time. A
+participant whose video never gives a key frame (no camera, or a camera that
+starts late) is recorded without video, and the frames left out are counted: a
+gap in the evidence is never silent. The thread is fed by
 a bounded queue, so a slow disk never stalls the event loop or the forwarding path.
 The assembled video frames are also offered to a listener (the KYC frame tap) from
 that thread.
@@ -32,6 +33,7 @@ from aiortc.rtcrtpreceiver import TimestampMapper
 from aiortc.rtp import RtpPacket
 
 from media.temporal_layers import TemporalLayer, vp8_temporal_layer
+from media.video_format import CONTAINERS, VideoFormat, video_format
 
 QUEUE_PACKETS = 2048
 # Packets go to the muxer thread in batches: one hand-off (a lock and a thread
@@ -40,12 +42,12 @@ BATCH_PACKETS = 32
 BATCH_SECONDS = 0.25
 
 CLOCKS = {"video": 90_000, "audio": 48_000}
-# How much audio (media time) waits for the first VP8 key frame before the segment
-# is written without video.
+# How much audio (media time) waits for the first video key frame before the
+# segment is written without video.
 AUDIO_WAITS_SECONDS = 10
 _TIME_BASES = {kind: fractions.Fraction(1, clock) for kind, clock in CLOCKS.items()}
 _HALF_WRAP = 1 << 31  # RTP timestamps compare modulo 2**32
-Item = tuple[str, RtpPacket]
+Item = tuple[str, RtpPacket, str]  # kind, packet, codec
 Frame = tuple[str, bytes, int]  # kind, encoded frame, pts from 0 in the kind's clock
 
 
@@ -53,6 +55,7 @@ class AssembledFrame(NamedTuple):
     data: bytes
     pts: int  # from 0, in the stream's clock
     layer: TemporalLayer | None  # VP8's temporal layer, when the stream has layers
+    codec: str
 
 
 # Called from the recorder's thread with each assembled video frame.
@@ -71,21 +74,13 @@ class SegmentInfo:
     audio_packets: int
     dropped_packets: int
     # Assembled video frames not in the file: those before the first key frame,
-    # and all of them when the segment holds audio only (no VP8 key frame came).
+    # those in a codec other than the file's, and all of them when the segment
+    # holds audio only (no key frame came).
     unrecorded_video_frames: int
 
 
 class NothingRecordable(RuntimeError):
-    """Video arrived, but no VP8 key frame and no audio: there is no file."""
-
-
-def vp8_size(data: bytes) -> tuple[int, int] | None:
-    """Width and height from a VP8 key frame header (RFC 6386 section 9.1)."""
-    if len(data) < 10 or data[0] & 0x01 or data[3:6] != b"\x9d\x01\x2a":
-        return None
-    width = int.from_bytes(data[6:8], "little") & 0x3FFF
-    height = int.from_bytes(data[8:10], "little") & 0x3FFF
-    return width, height
+    """Video arrived, but no key frame to start it and no audio: there is no file."""
 
 
 class FrameAssembler:
@@ -104,9 +99,11 @@ class FrameAssembler:
         self._timestamps = TimestampMapper()
         self._layers: dict[int, TemporalLayer | None] = {}  # by RTP timestamp
 
-    def add(self, packet: RtpPacket) -> AssembledFrame | None:
+    def add(self, packet: RtpPacket, codec: str) -> AssembledFrame | None:
         if self._video:
-            self._layers[packet.timestamp] = vp8_temporal_layer(packet.payload)
+            self._layers[packet.timestamp] = (
+                vp8_temporal_layer(packet.payload) if codec == "vp8" else None
+            )
         _, frame = self._buffer.add(packet)
         if frame is None:
             return None
@@ -119,11 +116,12 @@ class FrameAssembler:
                 for t, known in self._layers.items()
                 if (t - frame.timestamp) & 0xFFFFFFFF < _HALF_WRAP
             }
-        return AssembledFrame(frame.data, self._timestamps.map(frame.timestamp), layer)
+        return AssembledFrame(frame.data, self._timestamps.map(frame.timestamp), layer, codec)
 
 
 class SegmentRecorder:
-    """Call `write(kind, packet)` from the event loop; `close()` returns the segment."""
+    """Call `write(kind, packet, codec)` from the event loop; `close()` returns the
+    segment. Its file is `path` with the suffix of the container the video needs."""
 
     def __init__(self, path: Path, *, started_at: datetime | None = None) -> None:
         self.path = path
@@ -143,10 +141,10 @@ class SegmentRecorder:
         self._thread = threading.Thread(target=self._mux, name=f"recorder-{path.name}")
         self._thread.start()
 
-    def write(self, kind: str, packet: RtpPacket) -> None:
+    def write(self, kind: str, packet: RtpPacket, codec: str) -> None:
         if not self._batch:
             self._batch_started = time.monotonic()
-        self._batch.append((kind, packet))
+        self._batch.append((kind, packet, codec))
         if (
             len(self._batch) >= BATCH_PACKETS
             or time.monotonic() - self._batch_started >= BATCH_SECONDS
@@ -169,29 +167,32 @@ class SegmentRecorder:
         waiting_audio: list[Frame] = []
         assemblers = {kind: FrameAssembler(kind) for kind in CLOCKS}
 
-        def start(keyframe: bytes | None) -> None:
-            nonlocal container, streams
-            container, streams = self._open(keyframe)
+        recorded_codec = ""
+
+        def start(video: VideoFormat | None) -> None:
+            nonlocal container, streams, recorded_codec
+            recorded_codec = video.codec if video is not None else ""
+            container, streams = self._open(video)
             for early in waiting_audio:
                 self._mux_one(container, streams, origin, *early)
             waiting_audio.clear()
 
         try:
             while (batch := self._queue.get()) is not None:
-                for kind, packet in batch:
-                    assembled = assemblers[kind].add(packet)
+                for kind, packet, codec in batch:
+                    assembled = assemblers[kind].add(packet, codec)
                     if assembled is None:
                         continue
-                    data, pts, _ = assembled
+                    data, pts = assembled.data, assembled.pts
                     if kind == "video" and self.on_video_frame is not None:
                         self.on_video_frame(assembled)
                     if container is None:
-                        # The video stream's size comes from the first key frame;
-                        # audio waits for it, but not for ever: a participant
-                        # without a camera, or sending a codec WebM cannot hold,
-                        # is still heard in the recording.
-                        if kind == "video" and vp8_size(data) is not None:
-                            start(data)
+                        # The video stream's format comes from the first key
+                        # frame; audio waits for it, but not for ever: a
+                        # participant without a camera is still heard in the
+                        # recording.
+                        if kind == "video" and (found := video_format(codec, data)):
+                            start(found)
                         elif kind == "audio" and (
                             not waiting_audio
                             or pts - waiting_audio[0][2] < AUDIO_WAITS_SECONDS * CLOCKS["audio"]
@@ -200,7 +201,7 @@ class SegmentRecorder:
                             continue
                         elif kind == "audio":
                             start(None)
-                    if kind not in streams:
+                    if kind not in streams or (kind == "video" and codec != recorded_codec):
                         self._unrecorded_video += 1
                         continue
                     self._mux_one(container, streams, origin, kind, data, pts)
@@ -214,19 +215,21 @@ class SegmentRecorder:
             if container is not None:
                 container.close()
 
-    def _open(self, keyframe: bytes | None) -> tuple[Any, dict[str, Any]]:
-        """The file, with a VP8 stream sized by `keyframe` (none without one) and
-        an Opus stream."""
+    def _open(self, video_format: VideoFormat | None) -> tuple[Any, dict[str, Any]]:
+        """The file, with a stream for the video (none without it) and an Opus
+        stream, in the container the video needs (WebM without video)."""
+        kind = CONTAINERS[video_format.codec if video_format else "vp8"]
+        self.path = self.path.with_suffix(kind.suffix)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        container = av.open(str(self.path), "w", format="webm")
+        container = av.open(str(self.path), "w", format=kind.format)
         container.metadata["creation_time"] = self.started_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         streams: dict[str, Any] = {}
-        if keyframe is not None:
-            size = vp8_size(keyframe)
-            assert size is not None
-            video = container.add_stream("vp8")
-            video.width, video.height = size
+        if video_format is not None:
+            video: Any = container.add_stream(video_format.codec)
+            video.width, video.height = video_format.width, video_format.height
             video.time_base = _TIME_BASES["video"]
+            if video_format.extradata:
+                video.codec_context.extradata = video_format.extradata
             streams["video"] = video
         audio = container.add_stream("opus", rate=48_000)
         audio.time_base = _TIME_BASES["audio"]
@@ -267,7 +270,7 @@ class SegmentRecorder:
             if self._unrecorded_video:
                 raise NothingRecordable(
                     f"{self._unrecorded_video} video frames arrived and none could be"
-                    " recorded: no VP8 key frame (another codec?) and no audio"
+                    " recorded: no key frame in a codec recorded, and no audio"
                 )
             return None
         digest = hashlib.sha256()

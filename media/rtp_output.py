@@ -81,7 +81,7 @@ class IdleTrack(MediaStreamTrack):
 
 
 # Told once per source when it sends a codec this participant did not accept:
-# (codec sent, codec accepted).
+# (codec sent, codecs accepted, comma-separated).
 CodecMismatch = Callable[[str, str], None]
 
 
@@ -97,7 +97,11 @@ class RtpOutput:
         self._sender = sender
         self._history: dict[int, RtpPacket] = getattr(sender, _PRIVATE + "rtp_history")
         self._extensions = getattr(sender, _PRIVATE + "rtp_header_extensions_map")
-        self._codec: tuple[str, int] | None = None
+        # The negotiated codecs by name: their payload types, the first the one
+        # this participant sends with and whose retransmissions aiortc's sender
+        # answers.
+        self._payload_types: dict[str, int] = {}
+        self._retransmitted: int | None = None
         self._source: Fanout | None = None
         self._waiting_for_keyframe = False
         self._request_keyframe: Callable[[], None] = lambda: None
@@ -106,14 +110,17 @@ class RtpOutput:
         self._offsets: tuple[int, int] | None = None
         # The next sequence number and timestamp: random to start with (RFC 3550).
         self._next = (random.getrandbits(16), random.getrandbits(32))
-        # The negotiated codec (name, payload type) is known when aiortc starts the
-        # sender with the parameters both sides agreed on.
+        # The negotiated codecs are known when aiortc starts the sender with the
+        # parameters both sides agreed on.
         start = sender.send
 
         async def send(parameters: RTCRtpSendParameters) -> None:
-            codec = parameters.codecs[0]
-            if codec.payloadType is not None:
-                self._codec = (codec.mimeType.split("/")[1].lower(), codec.payloadType)
+            for codec in parameters.codecs:
+                name = codec.mimeType.split("/")[1].lower()
+                if codec.payloadType is not None and name != "rtx":
+                    self._payload_types.setdefault(name, codec.payloadType)
+                    if self._retransmitted is None:
+                        self._retransmitted = codec.payloadType
             await start(parameters)
 
         sender.send = send  # type: ignore[method-assign]
@@ -145,16 +152,16 @@ class RtpOutput:
         transport = self._sender.transport
         path = direct_path.installed(transport)
         connected = path.connected if path is not None else transport.state == "connected"
-        if self._codec is None or not connected:
+        if not self._payload_types or not connected:
             return  # not negotiated, or not connected, yet
-        name, payload_type = self._codec
-        if codec != name:
+        payload_type = self._payload_types.get(codec)
+        if payload_type is None:
             # A codec this participant did not agree to receive (a browser that
-            # offered H.264 only, facing one answered VP8): nothing to relay, and
-            # the call should know rather than show a frozen picture in silence.
+            # offered H.264 only, facing one answered VP8 alone): nothing to relay,
+            # and the call should know rather than show a frozen picture in silence.
             if not self._mismatch_told and self._on_codec_mismatch is not None:
                 self._mismatch_told = True
-                self._on_codec_mismatch(codec, name)
+                self._on_codec_mismatch(codec, ",".join(self._payload_types))
             return
         if self._waiting_for_keyframe:
             if not starts_keyframe(codec, packet):
@@ -183,7 +190,12 @@ class RtpOutput:
         out.extensions.abs_send_time = (now >> 14) & 0x00FFFFFF
         out.extensions.mid = getattr(self._sender, _MID)
         out.extensions.audio_level = packet.extensions.audio_level
-        self._history[out.sequence_number % RTP_HISTORY_SIZE] = out
+        if payload_type == self._retransmitted:
+            # aiortc's sender answers a NACK with its history packet wrapped for
+            # the first codec's retransmission format: another codec's packet
+            # would come back as the wrong codec. Those are left to a key frame
+            # request instead.
+            self._history[out.sequence_number % RTP_HISTORY_SIZE] = out
         data = out.serialize(self._extensions)
         try:
             if path is not None:

@@ -13,6 +13,10 @@ Server to client:
   {"type": "peer", "state": "waiting" | "connected" | "reconnecting" | "left"}
   {"type": "quality", "self": BADGE, "peer": BADGE, ...}
   {"type": "ended", "reason": ...}
+  {"type": "reconnect", "reason": "video_codec"}
+                                            offer again on a fresh connection: the
+                                            other side can only send a video codec
+                                            this one can too, but is not sending
   {"type": "error", "code": ..., "message": ...}
 
 Anything else is answered with an error message and changes nothing.

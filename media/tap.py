@@ -2,10 +2,10 @@
 
 Forwarding and recording handle encoded data only; this is the one place the
 server decodes, in a thread of its own. It is fed the encoded frames the recorder
-assembles (`push`, from the recorder's thread). A VP8 frame depends on the ones
-before it, so every frame is decoded, except upper temporal layer frames when the
-base layer alone gives the rate (media.temporal_layers: the applicant's browser
-sends two layers). Only `fps` frames a second are converted to pixels and
+assembles (`push`, from the recorder's thread), VP8 or H.264. A frame depends on
+the ones before it, so every frame is decoded, except upper temporal layer frames
+when the base layer alone gives the rate (media.temporal_layers: the applicant's
+browser sends VP8 in two layers). Only `fps` frames a second are converted to pixels and
 offered, newest first: a consumer that is slower simply sees fewer, fresher
 frames, and a decoder that falls behind skips to the next key frame. The event
 loop, the forwarding path and the recording never wait for it.
@@ -59,7 +59,7 @@ class TappedFrame:
 class FrameTap:
     def __init__(self, *, fps: float = 5.0) -> None:
         self.fps = fps
-        self._frames: queue.Queue[tuple[bytes, int] | None] = queue.Queue(DECODE_BACKLOG)
+        self._frames: queue.Queue[tuple[bytes, int, str] | None] = queue.Queue(DECODE_BACKLOG)
         self._waiting_for_keyframe = False
         self._closed = False
         self._latest: TappedFrame | None = None
@@ -79,11 +79,11 @@ class FrameTap:
         return self._layers.skipped
 
     def push(self, frame: AssembledFrame) -> None:
-        """One encoded VP8 frame as the recorder assembled it; never blocks."""
-        data, pts, layer = frame
+        """One encoded frame as the recorder assembled it; never blocks."""
+        data, pts, layer, codec = frame
         if self._closed:
             return
-        keyframe = is_keyframe("vp8", data)
+        keyframe = is_keyframe(codec, data)
         if self._waiting_for_keyframe:
             if not keyframe:
                 self.skipped += 1
@@ -92,7 +92,7 @@ class FrameTap:
         if not self._layers.wanted(layer, keyframe, pts):
             return
         try:
-            self._frames.put_nowait((data, pts))
+            self._frames.put_nowait((data, pts, codec))
         except queue.Full:
             # The decoder is behind: drop the backlog and restart at a key frame.
             with contextlib.suppress(queue.Empty):
@@ -103,14 +103,16 @@ class FrameTap:
             self._waiting_for_keyframe = True
 
     def _decode(self) -> None:
-        decoder = av.CodecContext.create("vp8", "r")
-        # Many calls each decode one stream: threads inside one decoder would only
-        # add hand-offs.
-        decoder.thread_count = 1
+        decoder: Any = None
         interval = 1.0 / self.fps
         next_offer = 0.0
         while (item := self._frames.get()) is not None:
-            data, pts = item
+            data, pts, codec = item
+            if decoder is None or decoder.name != codec:
+                decoder = av.CodecContext.create(codec, "r")
+                # Many calls each decode one stream: threads inside one decoder
+                # would only add hand-offs.
+                decoder.thread_count = 1
             packet = av.Packet(data)
             packet.pts = packet.dts = pts
             packet.time_base = _TIME_BASE

@@ -140,6 +140,15 @@ class Client:
     def _on_track(self, track: MediaStreamTrack) -> None:
         self._sinks.append(asyncio.ensure_future(self._sink(track)))
 
+    async def reconnect(self, call: Call) -> None:
+        """Offer again on a fresh peer connection over the same socket, as the page
+        does when the server asks it to (`reconnect`)."""
+        await self.close()
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.camera = NumberedCamera()
+        self._sinks = []
+        await self.connect(call)
+
     async def _sink(self, track: MediaStreamTrack) -> None:
         with contextlib.suppress(MediaStreamError):
             while True:

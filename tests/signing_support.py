@@ -22,6 +22,7 @@ from loans import applications as apps
 from loans.access import SYSTEM_PRINCIPAL, Principal
 from loans.roles import Role
 from loans.states import Action
+from media.video_format import CONTAINERS
 from tests.test_web_documents import consenting_applicant, matching_documents, upload
 from tests.web_support import Browser, Service
 
@@ -137,10 +138,18 @@ def nss_trusting(directory: Path, root_pem: Path) -> Path:
     return directory
 
 
-def webm_clip(target: Path, *, seconds: int, pattern: str) -> Path:
-    """A VP8 + Opus WebM made by ffmpeg, standing in for a recorded segment where a
-    test needs the review side and not the call (tests/test_browser_call.py records
-    real ones)."""
+# A segment's video as ffmpeg encodes it, by the codec a browser sent (the file
+# is WebM for VP8, Matroska for H.264: media.video_format).
+_ENCODERS = {
+    "vp8": ["libvpx", "-deadline", "realtime"],
+    "h264": ["libx264", "-preset", "ultrafast", "-tune", "zerolatency"],
+}
+
+
+def segment_clip(target: Path, *, seconds: int, pattern: str, video_codec: str = "vp8") -> Path:
+    """A video + Opus file made by ffmpeg, standing in for a recorded segment where
+    a test needs the review side and not the call (tests/test_browser_call.py
+    records real ones)."""
     subprocess.run(
         [
             require_tool("ffmpeg"),
@@ -158,9 +167,7 @@ def webm_clip(target: Path, *, seconds: int, pattern: str) -> Path:
             "-t",
             str(seconds),
             "-c:v",
-            "libvpx",
-            "-deadline",
-            "realtime",
+            *_ENCODERS[video_codec],
             "-b:v",
             "300k",
             "-c:a",
@@ -174,15 +181,22 @@ def webm_clip(target: Path, *, seconds: int, pattern: str) -> Path:
     return target
 
 
-async def recorded_segments(service: Service, app_id: str, *, seconds: int = 6) -> list[str]:
-    """Both participants' segments as the call leaves them: WebM files under the
-    recordings directory and a `call.segment_recorded` entry each (see media/call.py)."""
+async def recorded_segments(
+    service: Service, app_id: str, *, seconds: int = 6, manager_video: str = "vp8"
+) -> list[str]:
+    """Both participants' segments as the call leaves them: files under the
+    recordings directory and a `call.segment_recorded` entry each (see media/call.py).
+    The applicant's video is VP8; the manager's `manager_video`."""
     directory = service.settings.recordings_dir / app_id
     directory.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC) - timedelta(seconds=seconds + 1)
     names = []
-    for side, pattern in (("applicant", "testsrc2"), ("manager", "smptebars")):
-        path = webm_clip(directory / f"{side}-1.webm", seconds=seconds, pattern=pattern)
+    segments = (("applicant", "testsrc2", "vp8"), ("manager", "smptebars", manager_video))
+    for side, pattern, codec in segments:
+        suffix = CONTAINERS[codec].suffix
+        path = segment_clip(
+            directory / f"{side}-1{suffix}", seconds=seconds, pattern=pattern, video_codec=codec
+        )
         data = path.read_bytes()
         async with service.engine.begin() as conn:
             await audit.append(

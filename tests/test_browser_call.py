@@ -1,7 +1,8 @@
 """The video interview in real browsers: an applicant on a phone-sized Chromium
 with a fake camera playing a real face, a manager on a desktop Chromium, both
 through the server. Pictures flow both ways, the recording holds both tracks, the
-frame tap sees a face, and a reload mid-call rejoins the same call."""
+frame tap sees a face, and a reload mid-call rejoins the same call; an applicant
+browser that offers H.264 only is seen, tapped and recorded too."""
 
 from __future__ import annotations
 
@@ -231,3 +232,66 @@ async def test_applicant_and_manager_see_each_other_through_the_server(
     for path in recordings:
         kinds, _duration = await asyncio.to_thread(ffprobe, path)
         assert kinds == ["audio", "video"], path.name
+
+
+# Makes the page's connections offer H.264 only, as a browser without VP8 would.
+H264_ONLY = """
+const createOffer = RTCPeerConnection.prototype.createOffer;
+RTCPeerConnection.prototype.createOffer = function (...args) {
+  const h264 = RTCRtpSender.getCapabilities("video").codecs.filter(
+    (codec) => /^video\\/(h264|rtx)$/i.test(codec.mimeType));
+  for (const transceiver of this.getTransceivers()) {
+    if (transceiver.receiver.track.kind === "video") transceiver.setCodecPreferences(h264);
+  }
+  return createOffer.apply(this, args);
+};
+"""
+
+
+async def test_an_applicant_browser_without_vp8_is_seen_and_recorded_in_h264(
+    service: Service, camera: Path
+) -> None:
+    application_id = await service.new_application("m1")
+    async with async_playwright() as playwright:
+        phone = await launch(playwright, camera)
+        desk = await launch(playwright)
+        context = await phone.new_context(**PHONE)  # type: ignore[arg-type]
+        await context.add_init_script(H264_ONLY)
+        applicant = await context.new_page()
+        manager = await (await desk.new_context()).new_page()
+        await applicant_page(service, applicant, application_id)
+        await manager_page(service, manager, application_id)
+        await applicant.click("#call-join")
+        await applicant.wait_for_selector("#call-waiting:has-text('…')")
+        await manager.goto(str(service.base.with_path("/manager")))
+        await manager.click(f"#call-queue a[href$='{application_id}']")
+        await manager.click("#call-accept")
+
+        # Whichever page connected first, both end up sending H.264 and seeing
+        # each other.
+        on_desk = await wait_for_moving_video(manager, "#call video.remote")
+        await wait_for_moving_video(applicant, "#call video.remote")
+        assert on_desk["width"] == 640 and on_desk["height"] == 480
+        call = service.server.app[CALLS].get(application_id)
+        assert call is not None and call.tap is not None
+        frame = call.tap.latest()
+        assert frame is not None and frame.image.shape[:2] == (480, 640)
+        assert len(model("detector")(frame.image[:, :, ::-1].copy(), 1)) == 1
+
+        await manager.click("#call-end")
+        await applicant.wait_for_selector("#call .call-view[data-ended]")
+        await ended_without_a_new_call(service, manager, application_id)
+        await phone.close()
+        await desk.close()
+
+    recordings = service.settings.recordings_dir / application_id
+    applicant_files = sorted(recordings.glob("applicant-*"))
+    assert applicant_files and all(p.suffix == ".mkv" for p in applicant_files)
+    for path in applicant_files:
+        kinds, _duration = await asyncio.to_thread(ffprobe, path)
+        assert kinds == ["audio", "video"], path.name
+    # The manager's last segment is H.264 too (an earlier VP8 one if the manager's
+    # page connected first and was asked to switch).
+    assert sorted(recordings.glob("manager-*"))[-1].suffix == ".mkv"
+    trail = await actions(service, application_id)
+    assert "call.codec_mismatch" not in trail or "call.reconnect_requested" in trail

@@ -1,5 +1,6 @@
 """The recorder: its hand-off to its thread (bounded, never blocking the event loop),
-and what it writes when the video is not what WebM holds."""
+the container each codec goes into, and what it writes when the video gives it
+nothing to start from."""
 
 from __future__ import annotations
 
@@ -40,11 +41,11 @@ def test_a_stalled_recorder_drops_packets_and_never_blocks_the_writer(tmp_path: 
     split = next(i for i, packet in enumerate(packets) if packet.timestamp >= 3 * STEP)
     first, rest = packets[:split], packets[split:]
     for packet in first:
-        recorder.write("video", packet)
+        recorder.write("video", packet, "vp8")
     assert stalled.wait(5)
     started = time.monotonic()
     for packet in rest:
-        recorder.write("video", packet)
+        recorder.write("video", packet, "vp8")
     writing = time.monotonic() - started
     release.set()
     info = recorder.close()
@@ -85,6 +86,8 @@ def h264_packets(frames: int) -> list[RtpPacket]:
     encoder: Any = av.CodecContext.create("libx264", "w")
     encoder.width, encoder.height, encoder.pix_fmt = 320, 240, "yuv420p"
     encoder.framerate, encoder.time_base = 15, fractions.Fraction(1, 15)
+    # As a browser encodes for a call: no B-frames, nothing held back.
+    encoder.options = {"tune": "zerolatency"}
     packets: list[RtpPacket] = []
     encoded: list[bytes] = []
     for n in range(frames):
@@ -102,10 +105,25 @@ def h264_packets(frames: int) -> list[RtpPacket]:
     return packets
 
 
-def in_time_order(audio: list[RtpPacket], video: list[RtpPacket]) -> list[tuple[str, RtpPacket]]:
-    timed = [(p.timestamp / 48_000, "audio", p) for p in audio]
-    timed += [(p.timestamp / 90_000, "video", p) for p in video]
-    return [(kind, packet) for _, kind, packet in sorted(timed, key=lambda t: (t[0], t[1]))]
+def in_time_order(
+    audio: list[RtpPacket], video: list[RtpPacket], video_codec: str
+) -> list[tuple[str, RtpPacket, str]]:
+    timed = [(p.timestamp / 48_000, "audio", p, "opus") for p in audio]
+    timed += [(p.timestamp / 90_000, "video", p, video_codec) for p in video]
+    return [(kind, packet, codec) for _, kind, packet, codec in sorted(timed, key=_by_time)]
+
+
+def _by_time(item: tuple[float, str, RtpPacket, str]) -> tuple[float, str]:
+    return item[0], item[1]
+
+
+def without_keyframes(packets: list[RtpPacket]) -> list[RtpPacket]:
+    """VP8 with its key frames left out (layered_clip has one every 32 frames): a
+    camera whose first key frame never comes. Numbered without gaps: nothing was lost."""
+    kept = [p for p in packets if p.timestamp % (32 * STEP)]
+    for sequence, packet in enumerate(kept):
+        packet.sequence_number = sequence
+    return kept
 
 
 def streams_in(path: Path) -> tuple[list[str], float]:
@@ -114,16 +132,38 @@ def streams_in(path: Path) -> tuple[list[str], float]:
         return codecs, (container.duration or 0) / 1_000_000
 
 
+def test_h264_goes_into_matroska_with_the_audio_and_plays_back(tmp_path: Path) -> None:
+    """A browser that sends H.264 (which WebM cannot hold): the same segment, in
+    Matroska, frames as they came."""
+    video = h264_packets(4 * 15)
+    recorder = SegmentRecorder(tmp_path / "segment.webm")
+    for kind, packet, codec in in_time_order(opus_packets(4), video, "h264"):
+        recorder.write(kind, packet, codec)
+    info = recorder.close()
+    assert info is not None
+    assert info.path == tmp_path / "segment.mkv" and not (tmp_path / "segment.webm").exists()
+    codecs, duration = streams_in(info.path)
+    assert codecs == ["h264", "opus"]
+    assert abs(duration - 4) < 0.5, duration
+    assert info.unrecorded_video_frames == 0
+    with av.open(str(info.path)) as container:
+        pictures = list(container.decode(video=0))
+    # Every frame decodes (the jitter buffer holds back the last one).
+    assert len(video) - 1 <= len(pictures) <= len(video)
+    assert (pictures[0].width, pictures[0].height) == (320, 240)
+
+
 @pytest.mark.parametrize("seconds", [4, 14])
-def test_video_webm_cannot_hold_is_counted_and_the_audio_is_still_recorded(
+def test_video_without_a_key_frame_is_counted_and_the_audio_is_still_recorded(
     tmp_path: Path, seconds: int
 ) -> None:
-    """An H.264-only browser (relayed, not recordable as WebM): its voice is in the
-    file, whether the call is shorter or longer than audio waits for a key frame."""
-    video = h264_packets(seconds * 15)
+    """Video that never gives a key frame to start from: the voice is in the file,
+    whether the call is shorter or longer than audio waits for a key frame."""
+    video = without_keyframes(rtp_packets(layered_clip(seconds * 15)))
+    frames = len({p.timestamp for p in video})
     recorder = SegmentRecorder(tmp_path / "segment.webm")
-    for kind, packet in in_time_order(opus_packets(seconds), video):
-        recorder.write(kind, packet)
+    for kind, packet, codec in in_time_order(opus_packets(seconds), video, "vp8"):
+        recorder.write(kind, packet, codec)
     info = recorder.close()
     assert info is not None
     codecs, duration = streams_in(info.path)
@@ -131,7 +171,7 @@ def test_video_webm_cannot_hold_is_counted_and_the_audio_is_still_recorded(
     assert abs(duration - seconds) < 0.5, duration
     assert info.video_packets == 0 and info.audio_packets >= seconds * 50 - 5
     # Every assembled frame is counted (the jitter buffer holds back the last one).
-    assert len(video) - 2 <= info.unrecorded_video_frames <= len(video)
+    assert frames - 2 <= info.unrecorded_video_frames <= frames
 
 
 def test_vp8_arriving_late_still_gets_the_audio_that_waited(tmp_path: Path) -> None:
@@ -139,8 +179,8 @@ def test_vp8_arriving_late_still_gets_the_audio_that_waited(tmp_path: Path) -> N
     # Video starts 3 s into the audio: the audio waits for its key frame and is kept.
     video = rtp_packets(clip, first_frame=45)
     recorder = SegmentRecorder(tmp_path / "segment.webm")
-    for kind, packet in in_time_order(opus_packets(5), video):
-        recorder.write(kind, packet)
+    for kind, packet, codec in in_time_order(opus_packets(5), video, "vp8"):
+        recorder.write(kind, packet, codec)
     info = recorder.close()
     assert info is not None
     codecs, duration = streams_in(info.path)
@@ -151,8 +191,8 @@ def test_vp8_arriving_late_still_gets_the_audio_that_waited(tmp_path: Path) -> N
 
 def test_video_with_nothing_recordable_is_an_error_not_a_silent_gap(tmp_path: Path) -> None:
     recorder = SegmentRecorder(tmp_path / "segment.webm")
-    for packet in h264_packets(30):
-        recorder.write("video", packet)
+    for packet in without_keyframes(rtp_packets(layered_clip(30))):
+        recorder.write("video", packet, "vp8")
     with pytest.raises(NothingRecordable, match="video frames arrived"):
         recorder.close()
     assert not (tmp_path / "segment.webm").exists()

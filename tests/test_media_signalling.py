@@ -15,12 +15,12 @@ import pytest
 from aiortc.rtp import RtpPacket
 
 from media.call import Call, CallSettings, Side
-from media.codec_preference import prefer_vp8
+from media.codec_preference import prefer_video_codecs, prefer_vp8, video_codecs
 from media.ice import IceSettings, turn_credential
 from media.keyframes import is_keyframe, starts_keyframe
 from media.quality import Badge, QualitySample
-from media.recording import vp8_size
 from media.signalling import Candidate, Leave, Offer, Ping, SignallingError, parse
+from media.video_format import vp8_size
 from tests.media_support import Client, RecordedEvents
 
 GOOD_SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
@@ -320,3 +320,27 @@ def test_vp8_goes_first_in_each_video_section_and_nothing_else_moves() -> None:
 )
 def test_offers_without_a_vp8_section_pass_unchanged(sdp: str) -> None:
     assert prefer_vp8(sdp).splitlines() == sdp.splitlines()
+
+
+SAFARI_VIDEO = (
+    "m=video 9 UDP/TLS/RTP/SAVPF 98 99 96 97 100",
+    "a=rtpmap:98 H264/90000",
+    "a=rtpmap:99 rtx/90000",
+    "a=fmtp:99 apt=98",
+    "a=rtpmap:96 VP8/90000",
+    "a=rtpmap:97 rtx/90000",
+    "a=fmtp:97 apt=96",
+    "a=rtpmap:100 red/90000",
+)
+
+
+def test_the_codec_the_other_side_sends_goes_first_else_vp8() -> None:
+    offer = _sdp("v=0", *AUDIO_SECTION, *SAFARI_VIDEO)
+    assert video_codecs(offer) == ["h264", "vp8"]
+    # Nobody else sends yet, or they send VP8: VP8 first.
+    assert video_codecs(prefer_video_codecs(offer, "vp8")) == ["vp8", "h264"]
+    # The other side sends H.264 (a browser without VP8): H.264 first.
+    assert video_codecs(prefer_video_codecs(offer, "h264", "vp8")) == ["h264", "vp8"]
+    # A codec the offer lacks changes nothing but the fallback.
+    assert video_codecs(prefer_video_codecs(offer, "av1", "vp8")) == ["vp8", "h264"]
+    assert video_codecs(_sdp("v=0", *AUDIO_SECTION)) == []

@@ -155,7 +155,7 @@ async def test_the_tap_skips_the_upper_layer_and_offers_exact_pictures() -> None
         for n, data in enumerate(clip):
             if n == len(clip) - 2:
                 await asyncio.sleep(0.25)  # the last base frame comes due for offering
-            tap.push(AssembledFrame(data, n * STEP, BASE if n % 2 == 0 else UPPER_SYNC))
+            tap.push(AssembledFrame(data, n * STEP, BASE if n % 2 == 0 else UPPER_SYNC, "vp8"))
             # Paced, so the decoder never falls behind (it would skip frames).
             await until(partial(lambda n: tap.decoded + tap.not_needed >= n + 1 - 4, n))
         await until(lambda: tap.decoded + tap.not_needed == len(clip))
@@ -177,7 +177,7 @@ def test_the_recorder_s_frames_carry_the_layer_their_packets_named() -> None:
     clip = layered_clip(8)
     assembler = FrameAssembler("video")
     assembled = [
-        frame for packet in rtp_packets(clip) if (frame := assembler.add(packet)) is not None
+        frame for packet in rtp_packets(clip) if (frame := assembler.add(packet, "vp8")) is not None
     ]
     # The jitter buffer hands a frame over when the next one starts.
     assert len(assembled) >= len(clip) - 1

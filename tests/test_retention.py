@@ -49,7 +49,8 @@ async def closed_case(tmp_path: Path, database_url: str) -> AsyncIterator[tuple[
     await service.add_user("c1", Role.COMPLIANCE)
     try:
         applicant, app_id = await applicant_in_interview(service)
-        await recorded_segments(service, app_id)
+        # The manager's browser sent H.264: a Matroska segment beside a WebM one.
+        await recorded_segments(service, app_id, manager_video="h264")
         await sign_in_interview(service, applicant, app_id)
         manager = Principal(Role.MANAGER, user_id=service.user_ids["m1"])
         await apps.act(service.engine, manager, app_id, Action.SUBMIT_FOR_REVIEW)
@@ -114,18 +115,15 @@ async def test_each_kind_expires_on_its_own_day_and_packages_stay_verifiable(
     # An approved case one day after closing: nothing is due yet.
     assert await sweeper.sweep(closed_at + timedelta(days=1)) == {}
     recordings = service.settings.recordings_dir / app_id
-    assert sorted(p.name for p in recordings.glob("*.webm")) == [
-        "applicant-1.webm",
-        "manager-1.webm",
-    ]
+    assert sorted(p.name for p in recordings.iterdir()) == ["applicant-1.webm", "manager-1.mkv"]
 
     # Day 31: recordings only.
     done = await sweeper.sweep(closed_at + timedelta(days=31))
     assert done == {app_id: {"recordings": 2}}
-    assert not list(recordings.glob("*.webm"))
+    assert not list(recordings.iterdir())
     [entry] = await expiry_entries(service)
     assert entry["kind"] == "recordings" and entry["retention_days"] == 30
-    assert {i["name"] for i in entry["items"]} == {"applicant-1.webm", "manager-1.webm"}  # type: ignore[attr-defined]
+    assert {i["name"] for i in entry["items"]} == {"applicant-1.webm", "manager-1.mkv"}  # type: ignore[attr-defined]
     # Swept again the same day: nothing left to delete, nothing new in the log.
     assert await sweeper.sweep(closed_at + timedelta(days=31)) == {}
     assert len(await expiry_entries(service)) == 1
@@ -157,7 +155,7 @@ async def test_each_kind_expires_on_its_own_day_and_packages_stay_verifiable(
     manifest = json.loads(zipfile.ZipFile(io.BytesIO(after)).read("manifest.json"))
     assert set(manifest["expired"]) >= {
         "recordings/applicant-1.webm",
-        "recordings/manager-1.webm",
+        "recordings/manager-1.mkv",
         "kyc/documents/id_front.jpg",
     }
     report = await verify_package(after, roots(service))

@@ -32,14 +32,18 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pyhanko.*")
 
 
 @pytest.fixture
-async def signed(tmp_path: Path, sqlite_url: str) -> AsyncIterator[tuple[Service, str]]:
+async def signed(
+    tmp_path: Path, sqlite_url: str, request: pytest.FixtureRequest
+) -> AsyncIterator[tuple[Service, str]]:
+    """A signed case with both recordings; the manager's video in the codec the
+    test names (indirect parameter), VP8 by default."""
     service = await start_service(tmp_path, sqlite_url, port=free_port())
     await service.add_user("m1", Role.MANAGER)
     await service.add_user("m2", Role.MANAGER)
     await service.add_user("c1", Role.COMPLIANCE)
     try:
         applicant, app_id = await applicant_in_interview(service)
-        await recorded_segments(service, app_id)
+        await recorded_segments(service, app_id, manager_video=getattr(request, "param", "vp8"))
         await sign_in_interview(service, applicant, app_id)
         yield service, app_id
     finally:
@@ -75,6 +79,7 @@ def test_gaps_in_what_a_reviewer_can_see_are_marked() -> None:
         ("call.started", {}),
         ("call.codec_mismatch", {"to": "manager", "kind": "video", "sent": "h264"}),
         ("call.recording_failed", {"side": "applicant", "segment": 1, "error": "..."}),
+        ("call.reconnect_requested", {"side": "manager", "reason": "video_codec", "codec": "h264"}),
         ("call.ended", {"reason": "manager_ended"}),
     ]
     entries = [
@@ -97,6 +102,7 @@ def test_gaps_in_what_a_reviewer_can_see_are_marked() -> None:
         ("call_started", None),
         ("video_not_relayed", "manager"),
         ("recording_failed", "applicant"),
+        ("codec_switch", "manager"),
         ("call_ended", None),
     ]
 
@@ -191,6 +197,31 @@ async def test_personal_data_export_holds_the_application_and_consents_sealed(
     # The copy kept at export is the same bytes that left.
     digest = hashlib.sha256(package).hexdigest()
     assert service.settings.blob_dir.joinpath(digest[:2], digest[2:4], digest).is_file()
+
+
+@pytest.mark.parametrize("signed", ["h264"], indirect=True)
+async def test_an_h264_recording_is_served_as_matroska_and_goes_into_the_evidence(
+    signed: tuple[Service, str],
+) -> None:
+    """A browser that sent H.264 leaves a Matroska segment: the reviewer gets it
+    with its own media type, and the evidence package carries it and verifies."""
+    service, app_id = signed
+    compliance = await service.staff("c1")
+    timeline = (await compliance.request("GET", f"/api/applications/{app_id}/timeline")).body
+    files = sorted(s["file"] for s in timeline["segments"])
+    assert files == ["applicant-1.webm", "manager-1.mkv"]
+    on_disk = (service.settings.recordings_dir / app_id / "manager-1.mkv").read_bytes()
+    served = await compliance.session.get(f"/api/applications/{app_id}/recordings/manager-1.mkv")
+    assert served.status == 200 and served.headers["Content-Type"] == "video/x-matroska"
+    assert await served.read() == on_disk
+    package = await (
+        await compliance.session.get(f"/api/applications/{app_id}/evidence.zip")
+    ).read()
+    archive = zipfile.ZipFile(io.BytesIO(package))
+    assert archive.read("recordings/manager-1.mkv") == on_disk
+    root = load_cert_from_pemder(str(service.settings.pki_dir / "root.pem"))  # type: ignore[no-untyped-call]
+    report = await verify_package(package, [root])
+    assert report.ok, report.problems
 
 
 async def test_a_recording_swapped_after_signing_is_caught_by_the_interview_manifest(

@@ -29,6 +29,7 @@ from audit.chain import canonical_json
 from audit.checkpoints import leaf, load_checkpoints, make_checkpoint
 from audit.log import entries_for_application, iter_entries
 from kyc.records import latest_face_match, latest_liveness, latest_readings
+from media.video_format import RECORDING_TYPES
 from signing import records
 from store.database import read_only
 from store.errors import BlobNotFound
@@ -207,7 +208,7 @@ async def build_package(
     ).encode()
     recordings = app[SETTINGS].recordings_dir / application_id
     if recordings.is_dir():
-        for path in sorted(recordings.glob("*.webm")):
+        for path in sorted(p for p in recordings.iterdir() if p.suffix in RECORDING_TYPES):
             out.files[f"recordings/{path.name}"] = await asyncio.to_thread(path.read_bytes)
     for segment in segments(history):
         name = f"recordings/{segment.file}"

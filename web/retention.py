@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from audit import log as audit
 from audit.log import entries_for_application
 from loans.states import TERMINAL_STATES
+from media.video_format import RECORDING_TYPES
 from store.blobs import BlobStore
 from store.database import read_only
 from store.schema import applications, face_matches, kyc_documents, liveness_attempts
@@ -174,7 +175,11 @@ class RetentionSweeper:
         directory = self.recordings_dir / application_id
         if not directory.is_dir():
             return []
-        return [Item(p.name, _sha256_file(p)) for p in sorted(directory.glob("*.webm"))]
+        return [
+            Item(p.name, _sha256_file(p))
+            for p in sorted(directory.iterdir())
+            if p.suffix in RECORDING_TYPES
+        ]
 
     async def _delete(self, application_id: str, kind: DataKind, items: list[Item]) -> None:
         if kind is DataKind.RECORDINGS:

@@ -16,8 +16,10 @@ from datetime import datetime
 from typing import Any
 
 from audit.chain import AuditEntry
+from media.video_format import RECORDING_TYPES
 
-RECORDING_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}\.webm$")
+_SUFFIXES = "|".join(map(re.escape, RECORDING_TYPES))
+RECORDING_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}(?:" + _SUFFIXES + ")$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +109,10 @@ def _marker(entry: AuditEntry) -> tuple[str, dict[str, Any]] | None:
             return "video_not_relayed", {"side": d.get("to")}
         case "call.recording_failed":
             return "recording_failed", {"side": d.get("side")}
+        # Why a segment ends with no drop before it: that side was asked to
+        # connect again in the other's video codec (media.call).
+        case "call.reconnect_requested":
+            return "codec_switch", {"side": d.get("side"), "codec": d.get("codec")}
     return None
 
 

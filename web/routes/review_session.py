@@ -11,6 +11,7 @@ from audit.log import entries_for_application
 from loans import applications as apps
 from loans.models import Application
 from loans.roles import Role
+from media.video_format import RECORDING_TYPES
 from signing import records
 from store.database import read_only
 from store.errors import BlobNotFound
@@ -72,7 +73,10 @@ async def recording(request: web.Request) -> web.StreamResponse:
             )
     return web.FileResponse(
         path,
-        headers={"Content-Type": "video/webm", "Cache-Control": "private, no-store"},
+        headers={
+            "Content-Type": RECORDING_TYPES[path.suffix],
+            "Cache-Control": "private, no-store",
+        },
     )
 
 

@@ -129,6 +129,10 @@ export class CallClient {
       case "ended":
         this.finish(message.reason);
         break;
+      case "reconnect":
+        // The other side's browser has a video codec this one must send too.
+        await this.connect();
+        break;
       case "error":
         this.onError(message);
         break;
