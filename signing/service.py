@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -23,7 +23,12 @@ from signing import pades, seal_cms
 from signing.contract.appearance import seal_image
 from signing.errors import SealUnavailable
 from signing.pki import authority as ca
-from signing.pki.event import EventCredential, SignerIdentity, issue_event_credential
+from signing.pki.event import (
+    EVENT_LIFETIME,
+    EventCredential,
+    SignerIdentity,
+    issue_event_credential,
+)
 from signing.pki.keys import Clock, asn1_certificate, simple_signer
 from signing.pki.revocation import build_crl, ocsp_response
 from signing.pki.seal import TokenSettings, provision_token_key, seal_signer
@@ -40,6 +45,7 @@ class SigningSettings:
     public_url: str
     token: TokenSettings | None = None
     tsa_url: str = ""  # empty: the built-in TSA
+    event_lifetime: timedelta = EVENT_LIFETIME
 
 
 def utc_now() -> datetime:
@@ -137,7 +143,12 @@ class SigningService:
         self, identity: SignerIdentity, *, test: bool = False
     ) -> EventCredential:
         return issue_event_credential(
-            self.authority.issuing, self.authority.endpoints, identity, self.clock(), test=test
+            self.authority.issuing,
+            self.authority.endpoints,
+            identity,
+            self.clock(),
+            test=test,
+            lifetime=self.settings.event_lifetime,
         )
 
     async def sign_applicant(

@@ -120,7 +120,7 @@ def _spec(
         trust_manager=SimpleTrustManager.build(
             trust_roots=[CertTrustAnchor(root) for root in trust_roots]
         ),
-        revinfo_policy=CertRevTrustPolicy(REQUIRE_REVINFO),
+        revinfo_policy=TIMESTAMP_REVINFO_POLICY,
     )
     timestamp_policy = CertValidationPolicySpec(
         trust_manager=policy.trust_manager, revinfo_policy=TIMESTAMP_REVINFO_POLICY

@@ -236,6 +236,33 @@ async def test_a_revoked_applicant_certificate_stops_the_pipeline(signed: Signed
     assert caught.value.code == "certificate_revoked"
 
 
+async def test_status_data_naming_the_applicant_revoked_before_signing_is_caught(
+    signed: Signed,
+) -> None:
+    # The OCSP answer says good but the issuing CA's CRL lists the applicant's
+    # certificate as revoked an hour before it signed: the weaker freshness rule
+    # that lets a contract outlive its event certificate must still see that.
+    service, book = signed.service, signed.book
+    rendered = render_contract(builtin_template(), 1, terms())
+    credential = service.issue_event_credential(IDENTITY)
+    serial = credential.certificate.serial_number
+    book.issued.add(serial)
+    pdf = await service.sign_applicant(
+        rendered.pdf, credential, rendered.applicant_box, drawn_mark()
+    )
+    pdf = await service.sign_bank(pdf, rendered.bank_box)
+    revoked = [
+        Revocation(serial, datetime.now(UTC) - timedelta(hours=1), x509.ReasonFlags.key_compromise)
+    ]
+    listed = StatusBook(book.status, lambda: revoked, lambda: [])
+    pdf = await service.add_long_term_validation(pdf, listed, signer_certificates(pdf))
+    for at in (None, datetime.now(UTC) + timedelta(days=3653)):
+        report = await validate_pdf(pdf, [signed.root], at=at)
+        assert report.verdict is Verdict.INVALID, (at, report)
+        applicant = next(r for r in report.signatures if r.field_name == "applicant")
+        assert not applicant.valid
+
+
 async def test_garbage_is_not_a_pdf(signed: Signed) -> None:
     from signing.errors import PdfUnreadable
 

@@ -90,6 +90,9 @@ class Settings:
     seal_pkcs11_pin: str = field(default="", repr=False)
     seal_pkcs11_key_label: str = "signroom-seal"
     signing_code_minutes: int = 5
+    # The applicant's one-signature certificate lives this long from issue; the
+    # signature stays valid after it expires (README, "Signed contracts").
+    event_certificate_seconds: int = 600
     notifier: str = "demo"
     notifier_webhook_url: str = ""
     notifier_webhook_secret: str = field(default="", repr=False)
@@ -245,6 +248,7 @@ class Settings:
             "call_grace_seconds",
             "frame_tap_fps",
             "signing_code_minutes",
+            "event_certificate_seconds",
             "notifier_smtp_port",
             "max_pdf_bytes",
             "validation_timeout_seconds",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from signing.notify import DemoNotifier, Notifier, SmtpNotifier, WebhookNotifier
@@ -41,6 +42,7 @@ def signing_settings(settings: Settings) -> SigningSettings:
         public_url=settings.public_url,
         token=token,
         tsa_url=settings.tsa_url,
+        event_lifetime=timedelta(seconds=settings.event_certificate_seconds),
     )
 
 

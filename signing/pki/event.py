@@ -24,6 +24,7 @@ from signing.pki.policies import (
     TEST_SUBJECT_MARK,
 )
 
+# Long enough for the three signing steps; a deployment may shorten it (tests do).
 EVENT_LIFETIME = timedelta(minutes=10)
 
 
@@ -55,6 +56,7 @@ def issue_event_credential(
     now: datetime,
     *,
     test: bool = False,
+    lifetime: timedelta = EVENT_LIFETIME,
 ) -> EventCredential:
     salt = secrets.token_hex(16)
     digest = id_number_hash(identity.id_number, salt)
@@ -72,7 +74,7 @@ def issue_event_credential(
         issuer_key=issuing.key,
         profile=signer_profile(TEST_CERTIFICATE_POLICY if test else EVENT_CERTIFICATE_POLICY),
         not_before=now,
-        lifetime=EVENT_LIFETIME,
+        lifetime=lifetime,
         publication=endpoints.leaf_publication,
     )
     return EventCredential(certificate, key, digest, salt)
