@@ -102,6 +102,8 @@ class Connection:
         # and can receive them all.
         self.video_codecs: list[str] = []
         self.recorder = SegmentRecorder(path)
+        self._loop = asyncio.get_running_loop()
+        self.recorder.on_keyframe_wanted = self._keyframe_wanted
         # What this participant's browser says it can receive of the other's video.
         self.downstream = bitrate_limit.DownstreamBitrate()
         self.bytes_in = {"audio": 0, "video": 0}
@@ -125,6 +127,12 @@ class Connection:
         self._last_pli = now
         for source in receiver.getSynchronizationSources():
             self._spawn(receiver._send_rtcp_pli(source.source))
+
+    def _keyframe_wanted(self) -> None:
+        """From the recorder's thread: its video needs a key frame to stay seekable."""
+        # A closed loop means the call, and this recording, are over.
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self.request_keyframe)
 
     async def quality(self) -> QualitySample:
         rtt: list[float] = []
@@ -483,6 +491,8 @@ class Call:
                 "audio_packets": segment.audio_packets,
                 "dropped_packets": segment.dropped_packets,
                 "unrecorded_video_frames": segment.unrecorded_video_frames,
+                "late_frames": segment.late_frames,
+                "wall_seconds": f"{segment.wall_seconds:.2f}",
             },
         )
 

@@ -29,9 +29,9 @@ from typing import Any, NamedTuple
 
 import av
 from aiortc.jitterbuffer import JitterBuffer
-from aiortc.rtcrtpreceiver import TimestampMapper
 from aiortc.rtp import RtpPacket
 
+from media.keyframes import is_keyframe
 from media.temporal_layers import TemporalLayer, vp8_temporal_layer
 from media.video_format import CONTAINERS, VideoFormat, video_format
 
@@ -47,6 +47,10 @@ CLOCKS = {"video": 90_000, "audio": 48_000}
 AUDIO_WAITS_SECONDS = 10
 _TIME_BASES = {kind: fractions.Fraction(1, clock) for kind, clock in CLOCKS.items()}
 _HALF_WRAP = 1 << 31  # RTP timestamps compare modulo 2**32
+# A recorded video gets a key frame at least this often (media time): a player
+# seeks to the key frame before the point asked for and decodes from there, so
+# this bounds how far back it starts. Browsers otherwise send one only when asked.
+KEYFRAME_SECONDS = 4
 Item = tuple[str, RtpPacket, str]  # kind, packet, codec
 Frame = tuple[str, bytes, int]  # kind, encoded frame, pts from 0 in the kind's clock
 
@@ -77,10 +81,35 @@ class SegmentInfo:
     # those in a codec other than the file's, and all of them when the segment
     # holds audio only (no key frame came).
     unrecorded_video_frames: int
+    # Frames older than one already in the file (a packet delivered late, after
+    # its stream moved on): left out, since a file's timestamps only go forward.
+    late_frames: int = 0
+    # Wall-clock time from the first packet to the last: what the file's
+    # duration should come to.
+    wall_seconds: float = 0.0
 
 
 class NothingRecordable(RuntimeError):
     """Video arrived, but no key frame to start it and no audio: there is no file."""
+
+
+class MediaClock:
+    """RTP timestamps as a count from the stream's first one, unwrapped modulo 2**32
+    with each step taken as the shorter way round: a frame a little older than the
+    last one (a late or repeated packet) maps a little earlier, not 2**32 ticks
+    later (aiortc's TimestampMapper treats every step back as a wrap, which once
+    gave a two-minute segment a duration of 99 hours)."""
+
+    def __init__(self) -> None:
+        self._last: int | None = None
+        self._count = 0
+
+    def map(self, timestamp: int) -> int:
+        if self._last is not None:
+            step = (timestamp - self._last) & 0xFFFFFFFF
+            self._count += step - (1 << 32) if step >= _HALF_WRAP else step
+        self._last = timestamp
+        return self._count
 
 
 class FrameAssembler:
@@ -96,7 +125,7 @@ class FrameAssembler:
             if self._video
             else JitterBuffer(16, prefetch=4)
         )
-        self._timestamps = TimestampMapper()
+        self._timestamps = MediaClock()
         self._layers: dict[int, TemporalLayer | None] = {}  # by RTP timestamp
 
     def add(self, packet: RtpPacket, codec: str) -> AssembledFrame | None:
@@ -127,13 +156,22 @@ class SegmentRecorder:
         self.path = path
         self.started_at = started_at or datetime.now(UTC)
         self.on_video_frame: VideoListener | None = None
+        # Called from the recorder's thread when the recorded video has gone
+        # KEYFRAME_SECONDS without a key frame: ask the browser for one.
+        self.on_keyframe_wanted: Callable[[], None] | None = None
+        self._last_key: int | None = None  # video pts of the newest key frame
+        self._keyframe_asked: int | None = None  # video pts when one was last asked for
         # A SimpleQueue (bounded by hand below): its put is a fraction of
         # Queue.put's locks and condition, and it runs on the event loop.
         self._queue: queue.SimpleQueue[list[Item] | None] = queue.SimpleQueue()
         self._batch: list[Item] = []
         self._batch_started = time.monotonic()
+        self._first_write: float | None = None
+        self._last_write = 0.0
         self._dropped = 0
         self._unrecorded_video = 0
+        self._late = 0
+        self._muxed: dict[str, int] = {}  # per kind, the newest pts in the file
         self._counts = {"video": 0, "audio": 0}
         self._first: dict[str, float] = {}
         self._last: dict[str, float] = {}
@@ -142,13 +180,14 @@ class SegmentRecorder:
         self._thread.start()
 
     def write(self, kind: str, packet: RtpPacket, codec: str) -> None:
+        now = time.monotonic()
+        if self._first_write is None:
+            self._first_write = now
+        self._last_write = now
         if not self._batch:
-            self._batch_started = time.monotonic()
+            self._batch_started = now
         self._batch.append((kind, packet, codec))
-        if (
-            len(self._batch) >= BATCH_PACKETS
-            or time.monotonic() - self._batch_started >= BATCH_SECONDS
-        ):
+        if len(self._batch) >= BATCH_PACKETS or now - self._batch_started >= BATCH_SECONDS:
             self._flush()
 
     def _flush(self) -> None:
@@ -174,7 +213,7 @@ class SegmentRecorder:
             recorded_codec = video.codec if video is not None else ""
             container, streams = self._open(video)
             for early in waiting_audio:
-                self._mux_one(container, streams, origin, *early)
+                self._mux_one(container, streams, origin, *early, "opus")
             waiting_audio.clear()
 
         try:
@@ -204,7 +243,7 @@ class SegmentRecorder:
                     if kind not in streams or (kind == "video" and codec != recorded_codec):
                         self._unrecorded_video += 1
                         continue
-                    self._mux_one(container, streams, origin, kind, data, pts)
+                    self._mux_one(container, streams, origin, kind, data, pts, codec)
             if container is None and waiting_audio:
                 start(None)
         except Exception as exc:  # recorded and re-raised by close()
@@ -244,18 +283,45 @@ class SegmentRecorder:
         kind: str,
         data: bytes,
         pts: int,
+        codec: str,
     ) -> None:
         # Each stream starts at zero in the file; creation_time anchors it in time.
         start = origin.setdefault(kind, pts)
+        relative = pts - start
+        if relative < 0 or relative <= self._muxed.get(kind, -1):
+            self._late += 1
+            return
+        key = kind == "audio" or is_keyframe(codec, data)
+        if kind == "video":
+            self._want_keyframes(pts, key)
         packet = av.Packet(data)
-        packet.pts = packet.dts = pts - start
+        packet.pts = packet.dts = relative
         packet.time_base = _TIME_BASES[kind]
         packet.stream = streams[kind]
+        # The flag makes the muxer mark the block a key frame and index it in the
+        # Cues written at close: without them a player cannot seek the file.
+        packet.is_keyframe = key
         container.mux(packet)
+        self._muxed[kind] = relative
         self._counts[kind] += 1
         seconds = (pts - start) / CLOCKS[kind]
         self._first.setdefault(kind, seconds)
         self._last[kind] = seconds
+
+    def _want_keyframes(self, pts: int, key: bool) -> None:
+        clock = CLOCKS["video"]
+        if key or self._last_key is None:
+            self._last_key = pts
+            self._keyframe_asked = None
+            return
+        if pts - self._last_key < KEYFRAME_SECONDS * clock:
+            return
+        # Asked again each second until one comes (a PLI can be lost).
+        if self._keyframe_asked is not None and pts - self._keyframe_asked < clock:
+            return
+        self._keyframe_asked = pts
+        if self.on_keyframe_wanted is not None:
+            self.on_keyframe_wanted()
 
     def close(self) -> SegmentInfo | None:
         """Finish the file; None when no media arrived (no file written).
@@ -289,4 +355,6 @@ class SegmentRecorder:
             self._counts["audio"],
             self._dropped,
             self._unrecorded_video,
+            self._late,
+            self._last_write - (self._first_write or self._last_write),
         )

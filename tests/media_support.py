@@ -33,6 +33,7 @@ from aiortc.rtp import RtpPacket
 from media.call import Call, Side
 from media.codec_preference import prefer_video_codec
 from media.signalling import Offer, parse
+from tests.vp8_support import STEP
 
 WIDTH, HEIGHT = 320, 240
 CODE_BITS = 16
@@ -243,3 +244,84 @@ def ffprobe(path: Path) -> tuple[list[str], float]:
     )
     duration = float(output.split("duration=")[1].split()[0])
     return kinds, duration
+
+
+def seek_lands(path: Path, target: float) -> tuple[float, float]:
+    """Seek the video to `target` seconds as a player does: to the key frame before
+    it, then decode forward. Returns (where the seek landed, the first frame shown
+    at or after the target)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        time_base = stream.time_base
+        assert time_base is not None
+        container.seek(int(target / time_base), stream=stream)
+        landed: float | None = None
+        for picture in container.decode(stream):
+            assert picture.pts is not None
+            seconds = float(picture.pts * time_base)
+            if landed is None:
+                landed = seconds
+                assert picture.key_frame, "the seek landed on a frame that is not a key frame"
+            if seconds >= target - 0.1:
+                return landed, seconds
+    raise AssertionError(f"no frame at or after {target} s")
+
+
+def opus_packets(seconds: float) -> list[RtpPacket]:
+    """Real Opus, 20 ms a packet, as aiortc's receiver leaves it."""
+    encoder: Any = av.CodecContext.create("libopus", "w")
+    encoder.sample_rate, encoder.layout, encoder.format = 48_000, "mono", "s16"
+    packets: list[RtpPacket] = []
+    for n in range(int(seconds * 50)):
+        t = (np.arange(960) + n * 960) / 48_000
+        wave = (3000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16)
+        tone = av.AudioFrame.from_ndarray(wave[None, :], format="s16", layout="mono")
+        tone.sample_rate, tone.pts = 48_000, n * 960
+        for encoded in encoder.encode(tone):
+            packet = RtpPacket(
+                payload_type=111,
+                sequence_number=len(packets),
+                timestamp=int(encoded.pts or 0) & 0xFFFFFFFF,
+                payload=bytes(encoded),
+            )
+            packet._data = packet.payload  # type: ignore[attr-defined]
+            packets.append(packet)
+    return packets
+
+
+def h264_packets(frames: int, *, keyframe_every: int = 250) -> list[RtpPacket]:
+    """Real H.264 (Annex B, as aiortc depacketises it), one packet a frame at 15 fps:
+    what a browser that offers H.264 only would send."""
+    encoder: Any = av.CodecContext.create("libx264", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = 320, 240, "yuv420p"
+    encoder.framerate, encoder.time_base = 15, fractions.Fraction(1, 15)
+    encoder.gop_size = keyframe_every
+    # As a browser encodes for a call: no B-frames, nothing held back.
+    encoder.options = {"tune": "zerolatency"}
+    packets: list[RtpPacket] = []
+    encoded: list[bytes] = []
+    for n in range(frames):
+        image = np.full((240, 320, 3), n * 4 % 255, dtype=np.uint8)
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        frame.pts = n
+        encoded += [bytes(p) for p in encoder.encode(frame)]
+    encoded += [bytes(p) for p in encoder.encode(None)]
+    for n, data in enumerate(encoded):
+        packet = RtpPacket(
+            payload_type=102, sequence_number=n, timestamp=n * STEP, marker=1, payload=data
+        )
+        packet._data = data  # type: ignore[attr-defined]
+        packets.append(packet)
+    return packets
+
+
+def in_time_order(
+    audio: list[RtpPacket], video: list[RtpPacket], video_codec: str
+) -> list[tuple[str, RtpPacket, str]]:
+    timed = [(p.timestamp / 48_000, "audio", p, "opus") for p in audio]
+    timed += [(p.timestamp / 90_000, "video", p, video_codec) for p in video]
+    return [(kind, packet, codec) for _, kind, packet, codec in sorted(timed, key=_by_time)]
+
+
+def _by_time(item: tuple[float, str, RtpPacket, str]) -> tuple[float, str]:
+    return item[0], item[1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import io
@@ -22,8 +23,10 @@ from loans import applications as apps
 from loans.access import SYSTEM_PRINCIPAL, Principal
 from loans.roles import Role
 from loans.states import Action
-from media.video_format import CONTAINERS
+from media.recording import KEYFRAME_SECONDS, SegmentRecorder
+from tests.media_support import h264_packets, in_time_order, opus_packets
 from tests.test_web_documents import consenting_applicant, matching_documents, upload
+from tests.vp8_support import layered_clip, rtp_packets
 from tests.web_support import Browser, Service
 
 SYSTEM = Actor("system", "system")
@@ -138,47 +141,23 @@ def nss_trusting(directory: Path, root_pem: Path) -> Path:
     return directory
 
 
-# A segment's video as ffmpeg encodes it, by the codec a browser sent (the file
-# is WebM for VP8, Matroska for H.264: media.video_format).
-_ENCODERS = {
-    "vp8": ["libvpx", "-deadline", "realtime"],
-    "h264": ["libx264", "-preset", "ultrafast", "-tune", "zerolatency"],
-}
-
-
-def segment_clip(target: Path, *, seconds: int, pattern: str, video_codec: str = "vp8") -> Path:
-    """A video + Opus file made by ffmpeg, standing in for a recorded segment where
-    a test needs the review side and not the call (tests/test_browser_call.py
-    records real ones)."""
-    subprocess.run(
-        [
-            require_tool("ffmpeg"),
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            f"{pattern}=size=320x240:rate=15",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=48000",
-            "-t",
-            str(seconds),
-            "-c:v",
-            *_ENCODERS[video_codec],
-            "-b:v",
-            "300k",
-            "-c:a",
-            "libopus",
-            "-y",
-            str(target),
-        ],
-        check=True,
-        timeout=60,
+def segment_recording(directory: Path, side: str, *, seconds: int, video_codec: str) -> Path:
+    """A segment as the server's recorder writes it (media.recording): real VP8 or
+    H.264 and Opus, fed as RTP packets, with a key frame where the recorder would
+    have asked for one. Stands in for a call where a test needs the review side and
+    not the call (tests/test_browser_call.py records real ones)."""
+    every = KEYFRAME_SECONDS * 15
+    video = (
+        rtp_packets(layered_clip(seconds * 15, keyframe_every=every))
+        if video_codec == "vp8"
+        else h264_packets(seconds * 15, keyframe_every=every)
     )
-    return target
+    recorder = SegmentRecorder(directory / f"{side}-1.webm")
+    for kind, packet, codec in in_time_order(opus_packets(seconds), video, video_codec):
+        recorder.write(kind, packet, codec)
+    info = recorder.close()
+    assert info is not None
+    return info.path
 
 
 async def recorded_segments(
@@ -191,11 +170,9 @@ async def recorded_segments(
     directory.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC) - timedelta(seconds=seconds + 1)
     names = []
-    segments = (("applicant", "testsrc2", "vp8"), ("manager", "smptebars", manager_video))
-    for side, pattern, codec in segments:
-        suffix = CONTAINERS[codec].suffix
-        path = segment_clip(
-            directory / f"{side}-1{suffix}", seconds=seconds, pattern=pattern, video_codec=codec
+    for side, codec in (("applicant", "vp8"), ("manager", manager_video)):
+        path = await asyncio.to_thread(
+            segment_recording, directory, side, seconds=seconds, video_codec=codec
         )
         data = path.read_bytes()
         async with service.engine.begin() as conn:

@@ -16,11 +16,13 @@ import pytest
 from playwright.async_api import Page, async_playwright
 from sqlalchemy import select
 
+from audit import log as audit
 from kyc.faces import model
 from loans import applications as apps
 from loans.access import SYSTEM_PRINCIPAL
 from loans.roles import Role
 from loans.states import Action
+from media.recording import KEYFRAME_SECONDS
 from store.schema import audit_log
 from tests.browser_support import (
     PHONE,
@@ -31,7 +33,7 @@ from tests.browser_support import (
     y4m_from_photo,
     y4m_from_video,
 )
-from tests.media_support import ffprobe
+from tests.media_support import ffprobe, seek_lands
 from tests.web_support import PASSWORD, Service, start_service, stop_service
 from web.keys import CALLS
 
@@ -188,6 +190,9 @@ async def test_applicant_and_manager_see_each_other_through_the_server(
             application_id,
         )
         assert snapshot[0] == 201 and snapshot[1]["width"] == 640
+        # Chromium sends a key frame only when asked: long enough for the
+        # recorder to ask, so the segment after the reload can be sought.
+        await asyncio.sleep(2 * KEYFRAME_SECONDS + 1)
 
         await manager.click("#call-end")
         await applicant.wait_for_selector("#call .call-view[data-ended]")
@@ -232,6 +237,20 @@ async def test_applicant_and_manager_see_each_other_through_the_server(
     for path in recordings:
         kinds, _duration = await asyncio.to_thread(ffprobe, path)
         assert kinds == ["audio", "video"], path.name
+    # Each segment, the one after the reconnect included, knows its length and
+    # seeks: to a key frame at most KEYFRAME_SECONDS (and a frame) before the middle.
+    async with service.engine.connect() as conn:
+        entries = await audit.entries_for_application(conn, application_id)
+    segments = [e.details for e in entries if e.action == "call.segment_recorded"]
+    assert len(segments) == 3
+    for details in segments:
+        path = service.settings.recordings_dir / application_id / str(details["file"])
+        _kinds, duration = await asyncio.to_thread(ffprobe, path)
+        assert abs(duration - float(str(details["wall_seconds"]))) < 1, (details, duration)
+        middle = duration / 2
+        landed, shown = await asyncio.to_thread(seek_lands, path, middle)
+        assert middle - KEYFRAME_SECONDS - 1 <= landed <= middle, (details, landed)
+        assert abs(shown - middle) < 1, (details, shown)
 
 
 # Makes the page's connections offer H.264 only, as a browser without VP8 would.

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,8 @@ async def test_a_reviewer_replays_approves_and_exports_a_verifiable_package(
     owner = Principal(Role.MANAGER, user_id=service.user_ids["m1"])
     await apps.act(service.engine, owner, app_id, Action.SUBMIT_FOR_REVIEW)
 
+    compliance = await service.staff("c1")
+    timeline = (await compliance.request("GET", f"/api/applications/{app_id}/timeline")).body
     async with async_playwright() as playwright:
         desk = await launch(playwright)
         context = await desk.new_context(
@@ -112,6 +115,35 @@ async def test_a_reviewer_replays_approves_and_exports_a_verifiable_package(
         # (they were closed before the push), so both players show the gap notice.
         await page.click("#session-marker-list li[data-kind='page_confirmed'] button")
         await page.wait_for_selector("#gap-applicant:not([hidden])")
+        # The slider to the middle of the recordings: both players seek there
+        # and show a picture (the recorder's files carry cues and key frames).
+        start = datetime.fromisoformat(str(await page.get_attribute("#session", "data-start")))
+        span = float(str(await page.get_attribute("#session", "data-span")))
+        recorded_from = datetime.fromisoformat(timeline["segments"][0]["started_at"])
+        middle = 4.0
+        position = (recorded_from - start).total_seconds() * 1000 + middle * 1000
+        await page.fill("#session-seek", str(round(position / span * 1000)))
+        await page.wait_for_function(
+            """(t) => ['applicant', 'manager'].every((s) => {
+              const video = document.getElementById(`play-${s}`);
+              return video.readyState >= 2 && !video.seeking && Math.abs(video.currentTime - t) < 1;
+            })""",
+            arg=middle,
+            timeout=20_000,
+        )
+        lit = await page.evaluate(
+            """() => ['applicant', 'manager'].map((s) => {
+              const canvas = document.createElement("canvas");
+              canvas.width = 64; canvas.height = 48;
+              const context = canvas.getContext("2d");
+              context.drawImage(document.getElementById(`play-${s}`), 0, 0, 64, 48);
+              const data = context.getImageData(0, 0, 64, 48).data;
+              let lit = 0;
+              for (let i = 0; i < data.length; i += 4) if (data[i] > 30) lit++;
+              return lit;
+            })"""
+        )
+        assert min(lit) > 500, lit
         # The slider back to the start puts both videos at the beginning again.
         await page.fill("#session-seek", "0")
         await page.wait_for_function(

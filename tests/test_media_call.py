@@ -18,7 +18,8 @@ import uvloop
 
 from media.call import Call, CallSettings, Side
 from media.ice import IceSettings
-from tests.media_support import Client, RecordedEvents, ffprobe, watch_rtp
+from media.recording import KEYFRAME_SECONDS
+from tests.media_support import Client, RecordedEvents, ffprobe, seek_lands, watch_rtp
 from web.event_loop import new_event_loop
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:aioice")
@@ -144,8 +145,24 @@ async def test_a_dropped_participant_rejoins_and_the_gap_is_recorded(
         d for a, d in events.records if a == "call.segment_recorded" and d["side"] == "applicant"
     ]
     assert len(applicant_segments) == 1  # the first one, closed at the drop
+
+    # Long enough after the reconnect for the recorder to ask for key frames
+    # (aiortc's encoder, like a browser, sends one only when asked).
+    await asyncio.sleep(2 * KEYFRAME_SECONDS + 1)
+    await running.end("manager_ended")
     await again.close()
     await manager.close()
+    recorded = [d for a, d in events.records if a == "call.segment_recorded"]
+    assert len(recorded) == 3
+    for details in recorded:
+        path = running.settings.recordings_dir / running.id / str(details["file"])
+        _kinds, duration = await asyncio.to_thread(ffprobe, path)
+        wall = float(str(details["wall_seconds"]))
+        assert abs(duration - wall) < 1, (details, duration)
+        middle = duration / 2
+        landed, shown = await asyncio.to_thread(seek_lands, path, middle)
+        assert middle - KEYFRAME_SECONDS - 1 <= landed <= middle, (details, landed)
+        assert abs(shown - middle) < 1, (details, shown)
 
 
 async def test_the_call_ends_when_the_grace_period_passes(

@@ -4,18 +4,23 @@ nothing to start from."""
 
 from __future__ import annotations
 
-import fractions
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import av
-import numpy as np
 import pytest
 from aiortc.rtp import RtpPacket
 
-from media.recording import QUEUE_PACKETS, AssembledFrame, NothingRecordable, SegmentRecorder
+from media.recording import (
+    KEYFRAME_SECONDS,
+    QUEUE_PACKETS,
+    AssembledFrame,
+    MediaClock,
+    NothingRecordable,
+    SegmentRecorder,
+)
+from tests.media_support import ffprobe, h264_packets, in_time_order, opus_packets, seek_lands
 from tests.vp8_support import STEP, layered_clip, rtp_packets
 
 
@@ -56,65 +61,6 @@ def test_a_stalled_recorder_drops_packets_and_never_blocks_the_writer(tmp_path: 
     assert info.path.stat().st_size > 0
     # The writer only appended: nothing it did waited for the stalled thread.
     assert writing < 5, writing
-
-
-def opus_packets(seconds: float) -> list[RtpPacket]:
-    """Real Opus, 20 ms a packet, as aiortc's receiver leaves it."""
-    encoder: Any = av.CodecContext.create("libopus", "w")
-    encoder.sample_rate, encoder.layout, encoder.format = 48_000, "mono", "s16"
-    packets: list[RtpPacket] = []
-    for n in range(int(seconds * 50)):
-        t = (np.arange(960) + n * 960) / 48_000
-        wave = (3000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16)
-        tone = av.AudioFrame.from_ndarray(wave[None, :], format="s16", layout="mono")
-        tone.sample_rate, tone.pts = 48_000, n * 960
-        for encoded in encoder.encode(tone):
-            packet = RtpPacket(
-                payload_type=111,
-                sequence_number=len(packets),
-                timestamp=int(encoded.pts or 0) & 0xFFFFFFFF,
-                payload=bytes(encoded),
-            )
-            packet._data = packet.payload  # type: ignore[attr-defined]
-            packets.append(packet)
-    return packets
-
-
-def h264_packets(frames: int) -> list[RtpPacket]:
-    """Real H.264 (Annex B, as aiortc depacketises it), one packet a frame at 15 fps:
-    what a browser that offers H.264 only would send."""
-    encoder: Any = av.CodecContext.create("libx264", "w")
-    encoder.width, encoder.height, encoder.pix_fmt = 320, 240, "yuv420p"
-    encoder.framerate, encoder.time_base = 15, fractions.Fraction(1, 15)
-    # As a browser encodes for a call: no B-frames, nothing held back.
-    encoder.options = {"tune": "zerolatency"}
-    packets: list[RtpPacket] = []
-    encoded: list[bytes] = []
-    for n in range(frames):
-        image = np.full((240, 320, 3), n * 4 % 255, dtype=np.uint8)
-        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-        frame.pts = n
-        encoded += [bytes(p) for p in encoder.encode(frame)]
-    encoded += [bytes(p) for p in encoder.encode(None)]
-    for n, data in enumerate(encoded):
-        packet = RtpPacket(
-            payload_type=102, sequence_number=n, timestamp=n * STEP, marker=1, payload=data
-        )
-        packet._data = data  # type: ignore[attr-defined]
-        packets.append(packet)
-    return packets
-
-
-def in_time_order(
-    audio: list[RtpPacket], video: list[RtpPacket], video_codec: str
-) -> list[tuple[str, RtpPacket, str]]:
-    timed = [(p.timestamp / 48_000, "audio", p, "opus") for p in audio]
-    timed += [(p.timestamp / 90_000, "video", p, video_codec) for p in video]
-    return [(kind, packet, codec) for _, kind, packet, codec in sorted(timed, key=_by_time)]
-
-
-def _by_time(item: tuple[float, str, RtpPacket, str]) -> tuple[float, str]:
-    return item[0], item[1]
 
 
 def without_keyframes(packets: list[RtpPacket]) -> list[RtpPacket]:
@@ -198,3 +144,78 @@ def test_video_with_nothing_recordable_is_an_error_not_a_silent_gap(tmp_path: Pa
     assert not (tmp_path / "segment.webm").exists()
     # No media at all is simply no segment.
     assert SegmentRecorder(tmp_path / "empty.webm").close() is None
+
+
+@pytest.mark.parametrize("codec", ["vp8", "h264"])
+def test_a_segment_carries_its_duration_and_cues_and_seeks(tmp_path: Path, codec: str) -> None:
+    """What Chromium's player and the review page need: a duration, and a seek index
+    naming the key frames, so a seek starts at the key frame before the point asked
+    for (both players of the review seek together on this)."""
+    seconds = 12
+    video = (
+        rtp_packets(layered_clip(seconds * 15, keyframe_every=30))
+        if codec == "vp8"
+        else h264_packets(seconds * 15, keyframe_every=30)
+    )
+    recorder = SegmentRecorder(tmp_path / "segment.webm")
+    for kind, packet, name in in_time_order(opus_packets(seconds), video, codec):
+        recorder.write(kind, packet, name)
+    info = recorder.close()
+    assert info is not None
+    assert abs(ffprobe(info.path)[1] - seconds) < 1
+    assert abs(info.duration_seconds - seconds) < 1
+    landed, shown = seek_lands(info.path, seconds / 2)
+    assert seconds / 2 - 2.5 <= landed <= seconds / 2, landed  # key frames every 2 s
+    assert abs(shown - seconds / 2) < 1
+
+
+def test_the_recorder_asks_for_key_frames_a_browser_would_not_send(tmp_path: Path) -> None:
+    """A browser sends a key frame when it starts and when asked, so an unasked
+    segment has one and cannot be sought: the recorder asks every KEYFRAME_SECONDS."""
+    seconds = 3 * KEYFRAME_SECONDS
+    video = rtp_packets(layered_clip(seconds * 15, keyframe_every=10_000))
+    recorder = SegmentRecorder(tmp_path / "segment.webm")
+    asked: list[float] = []
+    recorder.on_keyframe_wanted = lambda: asked.append(time.monotonic())
+    for packet in video:
+        recorder.write("video", packet, "vp8")
+    info = recorder.close()
+    assert info is not None
+    # The first ask at KEYFRAME_SECONDS, then once a second while none comes.
+    expected = seconds - KEYFRAME_SECONDS
+    assert expected - 1 <= len(asked) <= expected + 1, len(asked)
+
+
+def test_late_packets_neither_stretch_the_segment_nor_break_its_order(tmp_path: Path) -> None:
+    """Packets that arrive again long after their stream moved on (a retransmission
+    or a network that replays), as after a reconnect: the file keeps its true length
+    and the late frames are counted, not muxed."""
+    seconds = 8
+    audio = opus_packets(seconds)
+    video = rtp_packets(layered_clip(seconds * 15))
+    items = in_time_order(audio, video, "vp8")
+    late_audio = [(k, p, c) for k, p, c in items if k == "audio"][10:22]
+    halfway = len(items) // 2
+    items = items[:halfway] + late_audio + items[halfway:] + late_audio
+    recorder = SegmentRecorder(tmp_path / "segment.webm")
+    for kind, packet, codec in items:
+        recorder.write(kind, packet, codec)
+    info = recorder.close()
+    assert info is not None
+    assert abs(ffprobe(info.path)[1] - seconds) < 1
+    assert abs(info.duration_seconds - seconds) < 1
+    assert info.late_frames >= len(late_audio)
+    codecs, _ = streams_in(info.path)
+    assert codecs == ["opus", "vp8"]
+
+
+def test_the_media_clock_unwraps_both_ways() -> None:
+    clock = MediaClock()
+    top = (1 << 32) - 3000
+    assert [clock.map(t) for t in (top, top + 1000, 500, 200, 4000)] == [
+        0,
+        1000,
+        3500,
+        3200,
+        7000,
+    ]

@@ -15,13 +15,15 @@ from aiortc.rtp import RtpPacket
 STEP = 6000  # 15 fps in the 90 kHz clock
 
 
-def layered_clip(frames: int) -> list[bytes]:
+def layered_clip(frames: int, *, keyframe_every: int = 32) -> list[bytes]:
     """320x240 VP8 in libvpx's two-layer pattern: frame n is in layer n % 2, and
-    odd frames depend on the base layer only. A key frame every 32 frames."""
+    odd frames depend on the base layer only. A key frame every `keyframe_every`
+    frames (a browser sends one only when asked: give it more than the clip's
+    length for that)."""
     encoder: Any = av.CodecContext.create("libvpx", "w")
     encoder.width, encoder.height, encoder.pix_fmt = 320, 240, "yuv420p"
     encoder.framerate, encoder.time_base = 15, fractions.Fraction(1, 15)
-    encoder.bit_rate, encoder.gop_size = 400_000, 32
+    encoder.bit_rate, encoder.gop_size = 400_000, keyframe_every
     encoder.options = {
         "ts-parameters": (
             "ts_number_layers=2:ts_target_bitrate=250,400:ts_rate_decimator=2,1"

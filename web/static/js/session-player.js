@@ -107,6 +107,9 @@ if (section) {
     ];
     t0 = Math.min(...times);
     span = Math.max(1000, Math.max(...times) - t0);
+    // Where the slider's ends are, for tests and tools that drive the player.
+    section.dataset.start = new Date(t0).toISOString();
+    section.dataset.span = String(span);
     const bar = document.getElementById("session-markers");
     const list = document.getElementById("session-marker-list");
     for (const marker of data.markers) {
