@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from audit import log as audit
 from loans.access import Principal
@@ -19,7 +19,7 @@ from loans.applications import load, load_visible, record_denial, transition
 from loans.errors import ActionForbidden, InviteNotFound, InviteUnusable
 from loans.roles import Role
 from loans.states import Action, State
-from store.schema import invites
+from store.schema import applications, invites
 
 TOKEN_BYTES = 16  # 128 bits
 
@@ -27,6 +27,11 @@ TOKEN_BYTES = 16  # 128 bits
 CLOSED_FOR_APPLICANT = frozenset(
     {State.DRAFT, State.CANCELLED, State.EXPIRED, State.REJECTED, State.APPROVED}
 )
+
+
+# A session opened with an invite ends with the case in these states (an
+# approved or rejected case stays readable: the applicant downloads the contract).
+ENDS_APPLICANT_SESSIONS = frozenset({State.DRAFT, State.CANCELLED, State.EXPIRED})
 
 
 def hash_token(token: str) -> str:
@@ -242,3 +247,39 @@ async def open_invite(engine: AsyncEngine, token: str, *, request_id: str | None
             )
             return invite
     raise InviteUnusable("this link is not valid any more; ask your account manager for a new one")
+
+
+async def invite_still_admits(conn: AsyncConnection, invite_id: str, now: datetime) -> bool:
+    """Whether a session opened with this invite may go on: the invite is neither
+    revoked nor expired nor replaced by a newer one for the case, and the case is
+    still open to its applicant."""
+    row = (
+        (
+            await conn.execute(
+                select(
+                    invites.c.application_id,
+                    invites.c.created_at,
+                    invites.c.expires_at,
+                    invites.c.revoked_at,
+                    applications.c.state,
+                )
+                .select_from(invites.join(applications))
+                .where(invites.c.id == invite_id)
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None or row["revoked_at"] is not None or row["expires_at"] <= now:
+        return False
+    if State(row["state"]) in ENDS_APPLICANT_SESSIONS:
+        return False
+    newer = await conn.execute(
+        select(invites.c.id)
+        .where(
+            invites.c.application_id == row["application_id"],
+            invites.c.created_at > row["created_at"],
+        )
+        .limit(1)
+    )
+    return newer.first() is None

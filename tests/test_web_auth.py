@@ -9,8 +9,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from store.schema import audit_log, sessions
-from tests.web_support import PASSWORD, Service, start_service, stop_service
+from loans import applications as apps
+from loans.access import Principal
+from loans.roles import Role
+from loans.states import Action
+from store.schema import audit_log, invites, sessions
+from tests.web_support import PASSWORD, Browser, Service, start_service, stop_service
 
 
 async def test_login_sets_a_locked_down_cookie_and_logout_ends_the_session(
@@ -161,6 +165,60 @@ async def test_invite_link_starts_an_applicant_session_and_leaves_the_url(
     async with service.engine.connect() as conn:
         details = " ".join(r.details for r in (await conn.execute(select(audit_log))).all())
     assert token not in details and "13800138000" not in details
+
+
+async def test_an_applicant_session_ends_with_the_invite_it_was_opened_with(
+    service: Service,
+) -> None:
+    """Revoking the invite, a newer invite, the invite's expiry and the case's
+    cancellation each end the sessions opened with it: none can read the case,
+    consent, or spend its liveness attempts any more."""
+    app_id = await service.new_application("m1")
+    manager = Principal(Role.MANAGER, user_id=service.user_ids["m1"])
+
+    async def opened() -> tuple[str, Browser]:
+        invite_id, link = await service.invite_link("m1", app_id)
+        browser = service.browser()
+        assert (await browser.open_invite(link)).status == 303
+        assert (await browser.request("GET", "/api/applicant/application")).status == 200
+        return invite_id, browser
+
+    async def shut_out(browser: Browser) -> None:
+        assert (await browser.request("GET", "/api/applicant/application")).status == 401
+        consent = await browser.request(
+            "POST", "/api/applicant/consent", json={"recording": True, "data_use": True}
+        )
+        assert consent.status in (401, 403), consent.text
+        assert (await browser.request("POST", "/api/applicant/liveness")).status in (
+            401,
+            403,
+        )
+
+    revoked_id, revoked = await opened()
+    staff = await service.staff("m1")
+    answer = await staff.request("POST", f"/api/applications/{app_id}/invites/{revoked_id}/revoke")
+    assert answer.status == 200, answer.text
+    await shut_out(revoked)
+
+    _first_id, first = await opened()
+    _second_id, second = await opened()
+    await shut_out(first)  # replaced by the newer invite
+    assert (await second.request("GET", "/api/applicant/application")).status == 200
+
+    async with service.engine.begin() as conn:
+        await conn.execute(
+            update(invites).values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    await shut_out(second)
+
+    _last_id, last = await opened()
+    await apps.act(service.engine, manager, app_id, Action.CANCEL, comment="applicant withdrew")
+    await shut_out(last)
+    async with service.engine.connect() as conn:
+        left = (await conn.execute(select(sessions).where(sessions.c.kind == "applicant"))).all()
+    assert left == []
+    consents = await service.audit_count("consent.given")
+    assert consents == 0
 
 
 async def test_security_headers_on_pages_and_api(service: Service) -> None:

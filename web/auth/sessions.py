@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from loans.access import Principal
+from loans.invites import invite_still_admits
 from loans.roles import Role
 from store.schema import sessions, users
 
@@ -76,7 +77,8 @@ class SessionStore:
         return token
 
     async def resolve(self, token: str) -> Session | None:
-        """The live session for `token`, or None; an expired one is deleted."""
+        """The live session for `token`, or None. One that ended (timed out, its user
+        disabled, or for an applicant its invite no longer admitting them) is deleted."""
         if not token or len(token) > 128:
             return None
         session_id = _hash(token)
@@ -99,9 +101,18 @@ class SessionStore:
                 .mappings()
                 .first()
             )
+            ended = row is not None and (
+                row["expires_at"] <= now
+                or row["last_seen_at"] + self.idle <= now
+                or row["disabled"]
+                or (
+                    row["kind"] == "applicant"
+                    and not await invite_still_admits(conn, row["invite_id"], now)
+                )
+            )
         if row is None:
             return None
-        if row["expires_at"] <= now or row["last_seen_at"] + self.idle <= now or row["disabled"]:
+        if ended:
             await self.end(token)
             return None
         if now - row["last_seen_at"] >= TOUCH_INTERVAL:
