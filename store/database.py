@@ -18,8 +18,10 @@ from store.errors import UnsupportedDatabase
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/signroom.db"
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 
-# Arbitrary constant naming the PostgreSQL advisory lock that serialises audit appends.
+# Arbitrary constants naming PostgreSQL advisory locks (see `serialise`).
 AUDIT_APPEND_LOCK_KEY = 0x5167_6E52_6F6F_6D01
+LOGIN_THROTTLE_LOCK_KEY = 0x5167_6E52_6F6F_6D02
+CHECKPOINT_LOCK_KEY = 0x5167_6E52_6F6F_6D03
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -73,14 +75,20 @@ def read_only(engine: AsyncEngine) -> AsyncConnection:
     return engine.execution_options(**{_READ_ONLY_OPTION: True}).connect()
 
 
-async def lock_audit_chain(conn: AsyncConnection) -> None:
-    """Serialise audit appends for the rest of this transaction.
+async def serialise(conn: AsyncConnection, lock_key: int) -> None:
+    """Make the rest of this transaction run alone among those taking `lock_key`
+    (across connections, processes and nodes).
 
     SQLite transactions already hold the database write lock (BEGIN IMMEDIATE);
     PostgreSQL takes a transaction-scoped advisory lock.
     """
     if conn.dialect.name == "postgresql":
-        await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({AUDIT_APPEND_LOCK_KEY})")
+        await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({int(lock_key)})")
+
+
+async def lock_audit_chain(conn: AsyncConnection) -> None:
+    """Serialise audit appends for the rest of this transaction."""
+    await serialise(conn, AUDIT_APPEND_LOCK_KEY)
 
 
 def redacted_url(url: str) -> str:

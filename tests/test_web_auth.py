@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -65,6 +66,20 @@ async def test_repeated_failures_throttle_even_the_right_password(service: Servi
     assert await service.audit_count("auth.login_throttled") == 1
     # Another user from the same address is blocked too (address key).
     assert (await service.browser().login("m2")).status == 429
+
+
+async def test_parallel_guesses_cannot_outrun_the_throttle(service: Service) -> None:
+    """Many sign-ins at once for one user: the check and the failure it counts are
+    one step, so no more than the limit are ever checked, and the right password
+    that follows is still refused."""
+    limit = service.settings.login_max_failures
+    browsers = [service.browser() for _ in range(6 * limit)]
+    answers = await asyncio.gather(*(b.login("m1", "guess guess guess") for b in browsers))
+    statuses = sorted(a.status for a in answers)
+    assert statuses.count(401) == limit, statuses
+    assert set(statuses) == {401, 429}, statuses
+    assert await service.audit_count("auth.login_failed") == limit
+    assert (await service.browser().login("m1")).status == 429
 
 
 async def test_state_changes_need_the_sessions_csrf_token(service: Service) -> None:

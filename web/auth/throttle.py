@@ -11,8 +11,9 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from store.database import LOGIN_THROTTLE_LOCK_KEY, serialise
 from store.schema import login_failures
 
 
@@ -29,18 +30,32 @@ class LoginThrottle:
         self.max_failures = max_failures
         self.window = window
 
-    async def retry_after(self, keys: list[str]) -> int:
-        """Seconds until any of `keys` may try again; 0 when none is blocked."""
+    async def claim(self, keys: list[str]) -> tuple[int, list[int]]:
+        """Take one attempt for `keys`: (0, its records) when allowed, else (seconds
+        to wait, []). The attempt is counted as a failure from here on, in the same
+        serialised transaction as the check, so parallel attempts cannot all pass
+        the check before any failure is written; `succeeded` takes it back."""
         now = datetime.now(UTC)
+        async with self.engine.begin() as conn:
+            await serialise(conn, LOGIN_THROTTLE_LOCK_KEY)
+            wait = await self._retry_after(conn, keys, now)
+            if wait:
+                return wait, []
+            ids = []
+            for key in keys:
+                inserted = await conn.execute(login_failures.insert().values(key=key, at=now))
+                ids.append(int(inserted.inserted_primary_key[0]))
+        return 0, ids
+
+    async def _retry_after(self, conn: AsyncConnection, keys: list[str], now: datetime) -> int:
         since = now - self.window
-        async with self.engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(login_failures.c.key, func.count(), func.min(login_failures.c.at))
-                    .where(login_failures.c.key.in_(keys), login_failures.c.at > since)
-                    .group_by(login_failures.c.key)
-                )
-            ).all()
+        rows = (
+            await conn.execute(
+                select(login_failures.c.key, func.count(), func.min(login_failures.c.at))
+                .where(login_failures.c.key.in_(keys), login_failures.c.at > since)
+                .group_by(login_failures.c.key)
+            )
+        ).all()
         wait = 0
         for _key, failures, oldest in rows:
             if failures >= self.max_failures:
@@ -48,11 +63,11 @@ class LoginThrottle:
                 wait = max(wait, int((oldest_at + self.window - now).total_seconds()) + 1)
         return wait
 
-    async def record_failure(self, keys: list[str]) -> None:
-        now = datetime.now(UTC)
+    async def succeeded(self, claimed: list[int], user_key: str) -> None:
+        """The attempt was right: it is no failure, and the user's earlier ones are forgiven."""
         async with self.engine.begin() as conn:
-            await conn.execute(login_failures.insert(), [{"key": k, "at": now} for k in keys])
-
-    async def clear(self, keys: list[str]) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(login_failures.delete().where(login_failures.c.key.in_(keys)))
+            await conn.execute(
+                login_failures.delete().where(
+                    login_failures.c.id.in_(claimed) | (login_failures.c.key == user_key)
+                )
+            )

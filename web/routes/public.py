@@ -122,7 +122,7 @@ async def login(request: web.Request) -> web.Response:
     client = request.remote or "unknown"
     keys = throttle_keys(body.username, client)
     request_id = request.get(REQUEST_ID)
-    wait = await throttle.retry_after(keys)
+    wait, claimed = await throttle.claim(keys)
     if wait:
         async with engine.begin() as conn:
             await audit.append(
@@ -136,7 +136,6 @@ async def login(request: web.Request) -> web.Response:
     user = await get_user(engine, username=body.username)
     password_ok = await verify_password(user.password_hash if user else None, body.password)
     if user is None or not password_ok or user.disabled:
-        await throttle.record_failure(keys)
         async with engine.begin() as conn:
             await audit.append(
                 conn,
@@ -149,7 +148,7 @@ async def login(request: web.Request) -> web.Response:
                 },
             )
         raise errors.LoginFailed("wrong username or password")
-    await throttle.clear(keys[:1])
+    await throttle.succeeded(claimed, keys[0])
     token = await request.app[SESSIONS].start_staff(user.id)
     async with engine.begin() as conn:
         await audit.append(
