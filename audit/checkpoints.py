@@ -21,16 +21,20 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from audit import log as audit
 from audit import merkle
 from audit.chain import AuditEntry, canonical_json
-from audit.errors import NonCanonicalDetails
+from audit.errors import CheckpointContention, NonCanonicalDetails
 from audit.verify import ChainVerdict, verify_log
+from store.database import CHECKPOINT_LOCK_KEY, serialise
 from store.schema import audit_checkpoints, audit_log
 
 STATEMENT_TYPE = "signroom.audit-checkpoint/1"
+# Sealing again after losing a race to another sealer; more than a few in a row
+# means something seals in a loop.
+MAX_ATTEMPTS = 5
 # The entry each checkpoint appends to the log it has just sealed.
 CHECKPOINT_ACTION = "audit.checkpoint"
 
@@ -121,7 +125,37 @@ async def _entries(engine: AsyncEngine) -> list[AuditEntry]:
 async def make_checkpoint(
     engine: AsyncEngine, sealer: Sealer, reason: str, *, export_dir: Path | None = None
 ) -> Checkpoint | None:
-    """Seal the log as it stands; None when nothing was appended since the last one."""
+    """Seal the log as it stands; None when nothing was appended since the last one.
+
+    Sealing takes a while (the bank's seal and a timestamp) and runs outside any
+    transaction, so two callers (the periodic loop, an export, another node) can
+    seal at once. Each checkpoint must start where the newest one ended: the one
+    that finds another written meanwhile starts again from it.
+    """
+    for _attempt in range(MAX_ATTEMPTS):
+        sealed = await _seal_next(engine, sealer, reason)
+        if sealed is None:
+            return None
+        checkpoint, previous, exported = sealed
+        async with engine.begin() as conn:
+            await serialise(conn, CHECKPOINT_LOCK_KEY)
+            newest = (
+                await conn.execute(select(func.max(audit_checkpoints.c.tree_size)))
+            ).scalar_one()
+            if newest != (previous.tree_size if previous else None):
+                continue
+            await _store(conn, checkpoint, exported)
+        if export_dir is not None:
+            write_export(export_dir, exported, checkpoint.tree_size)
+        return checkpoint
+    raise CheckpointContention(
+        f"another checkpoint was sealed during each of {MAX_ATTEMPTS} attempts"
+    )
+
+
+async def _seal_next(
+    engine: AsyncEngine, sealer: Sealer, reason: str
+) -> tuple[Checkpoint, Checkpoint | None, dict[str, Any]] | None:
     existing = await load_checkpoints(engine)
     previous = existing[-1] if existing else None
     entries = await _entries(engine)
@@ -147,38 +181,37 @@ async def make_checkpoint(
         signature,
     )
     proof = merkle.consistency_proof(previous.tree_size, leaves) if previous else []
-    exported = checkpoint.export(previous, proof)
-    async with engine.begin() as conn:
-        await conn.execute(
-            audit_checkpoints.insert().values(
-                tree_size=size,
-                range_start=start,
-                tree_root=checkpoint.tree_root,
-                range_root=checkpoint.range_root,
-                head_hash=checkpoint.head_hash,
-                reason=reason,
-                statement=text.decode("utf-8"),
-                signature=base64.b64encode(signature).decode(),
-                created_at=now,
-            )
+    return checkpoint, previous, checkpoint.export(previous, proof)
+
+
+async def _store(conn: AsyncConnection, checkpoint: Checkpoint, exported: dict[str, Any]) -> None:
+    await conn.execute(
+        audit_checkpoints.insert().values(
+            tree_size=checkpoint.tree_size,
+            range_start=checkpoint.range_start,
+            tree_root=checkpoint.tree_root,
+            range_root=checkpoint.range_root,
+            head_hash=checkpoint.head_hash,
+            reason=checkpoint.reason,
+            statement=checkpoint.statement.decode("utf-8"),
+            signature=base64.b64encode(checkpoint.signature).decode(),
+            created_at=checkpoint.created_at,
         )
-        await audit.append(
-            conn,
-            audit.SYSTEM,
-            CHECKPOINT_ACTION,
-            # The whole export document, so that the webhook event made from this
-            # entry (audit.checkpoint) carries it to an outside archive over HTTP.
-            details={
-                "tree_size": size,
-                "tree_root": checkpoint.tree_root,
-                "reason": reason,
-                "export": exported,
-            },
-            at=now,
-        )
-    if export_dir is not None:
-        write_export(export_dir, exported, size)
-    return checkpoint
+    )
+    await audit.append(
+        conn,
+        audit.SYSTEM,
+        CHECKPOINT_ACTION,
+        # The whole export document, so that the webhook event made from this
+        # entry (audit.checkpoint) carries it to an outside archive over HTTP.
+        details={
+            "tree_size": checkpoint.tree_size,
+            "tree_root": checkpoint.tree_root,
+            "reason": checkpoint.reason,
+            "export": exported,
+        },
+        at=checkpoint.created_at,
+    )
 
 
 def write_export(directory: Path, document: dict[str, Any], size: int) -> None:
@@ -255,7 +288,11 @@ def anchored_problems(
     previous_size = 0
     for checkpoint in checkpoints:
         size, start = checkpoint.tree_size, checkpoint.range_start
-        if start != previous_size + 1:
+        # A range that starts inside the previous one was sealed concurrently with
+        # it (before make_checkpoint serialised, two could start from the same
+        # checkpoint): both still commit to the whole tree, which is checked below.
+        # Only a range that skips entries is a break in the anchoring.
+        if not 1 <= start <= previous_size + 1 or size <= previous_size:
             problems.append(f"checkpoint {size} does not follow checkpoint {previous_size}")
         previous_size = size
         if size > len(hashed):

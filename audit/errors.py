@@ -7,3 +7,7 @@ class AuditError(Exception):
 
 class NonCanonicalDetails(AuditError):
     """Details hold a value with no single canonical encoding (a float, say)."""
+
+
+class CheckpointContention(AuditError):
+    """Other checkpoints kept being sealed while this one was: none was stored."""

@@ -25,7 +25,10 @@ CHECKPOINT_LOCK_KEY = 0x5167_6E52_6F6F_6D03
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """Build an engine for `url` (sqlite+aiosqlite or postgresql+asyncpg)."""
+    """Build an engine for `url` (sqlite+aiosqlite or postgresql+asyncpg).
+
+    Its errors never carry the statement's parameters (hide_parameters): they hold
+    names, ID numbers and tokens, and errors reach the logs."""
     parsed = make_url(url)
     if parsed.drivername not in SUPPORTED_DRIVERS:
         raise UnsupportedDatabase(
@@ -34,13 +37,13 @@ def create_engine(url: str) -> AsyncEngine:
         )
     if parsed.drivername.startswith("sqlite"):
         return _sqlite_engine(url, parsed.database)
-    return create_async_engine(url, pool_pre_ping=True)
+    return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def _sqlite_engine(url: str, database: str | None) -> AsyncEngine:
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import itertools
 import os
 import random
 import shutil
@@ -299,6 +300,82 @@ async def test_checkpoints_fall_due_by_entries_by_age_and_by_session_end(
     await append("application.created", later)
     assert await due(later + timedelta(minutes=59)) is None
     assert await due(later + hour) == "time"
+
+
+async def test_concurrent_sealers_each_start_where_the_newest_checkpoint_ended(
+    engine: AsyncEngine,
+) -> None:
+    """Exports and the periodic loop seal at once: every checkpoint is stored (no
+    UNIQUE clash), each follows the one before, and the log verifies."""
+
+    async def slow_seal(text: bytes) -> bytes:
+        await asyncio.sleep(0.05)  # the bank's seal and a timestamp take a while
+        return b"not a CMS: the ordering is under test"
+
+    async def append(count: int) -> None:
+        for _ in range(count):
+            async with engine.begin() as conn:
+                await audit.append(conn, audit.SYSTEM, "application.created")
+
+    for _ in range(4):
+        await append(3)
+        results = await asyncio.gather(
+            *(make_checkpoint(engine, slow_seal, "evidence_export") for _ in range(3)),
+            append(2),
+        )
+        assert any(isinstance(r, Checkpoint) for r in results)
+    sealed = await load_checkpoints(engine)
+    async with engine.connect() as conn:
+        entries = [entry async for entry in iter_entries(conn)]
+    assert anchored_problems(entries, sealed) == []
+    for before, after in itertools.pairwise(sealed):
+        assert after.range_start == before.tree_size + 1
+
+
+def test_checkpoints_sealed_concurrently_before_the_fix_still_verify() -> None:
+    """A store the race left behind (two checkpoints from the same start) is not a
+    tamper alarm; one that skips entries is."""
+    entries = chained(
+        [
+            {
+                "at": T0 + timedelta(seconds=i),
+                "actor": "system",
+                "role": "system",
+                "action": "application.created",
+                "application_id": None,
+                "request_id": None,
+                "details": {"n": i},
+            }
+            for i in range(12)
+        ]
+    )
+    hashed = [leaf(e) for e in entries]
+
+    def sealed(size: int, start: int) -> Checkpoint:
+        text = statement(
+            size,
+            merkle.root(hashed[:size]),
+            start,
+            merkle.root(hashed[start - 1 : size]),
+            entries[size - 1].entry_hash,
+            datetime.now(UTC),
+        )
+        return Checkpoint(
+            size,
+            start,
+            merkle.root(hashed[:size]).hex(),
+            merkle.root(hashed[start - 1 : size]).hex(),
+            entries[size - 1].entry_hash,
+            "entries",
+            datetime.now(UTC),
+            text,
+            b"",
+        )
+
+    raced = [sealed(4, 1), sealed(8, 5), sealed(9, 5), sealed(12, 10)]
+    assert anchored_problems(entries, raced) == []
+    skipping = [sealed(4, 1), sealed(12, 9)]
+    assert anchored_problems(entries, skipping) == ["checkpoint 12 does not follow checkpoint 4"]
 
 
 @pytest.fixture

@@ -2,9 +2,11 @@
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store.migrate import is_current, upgrade
@@ -37,3 +39,18 @@ async def test_datetimes_come_back_aware_utc_on_every_backend(engine: AsyncEngin
     assert stored.utcoffset() == timedelta(0)
     assert stored == at
     assert stored == datetime(2026, 11, 29, 13, 30, 15, 123456, tzinfo=UTC)
+
+
+async def test_database_errors_do_not_carry_the_statements_values(engine: AsyncEngine) -> None:
+    """Errors reach the logs; the values in a failing statement (names, ID numbers,
+    tokens) must not."""
+    secret = "11010519491231002X"
+    async with engine.begin() as conn:
+        await conn.execute(login_failures.insert().values(id=1, key="a", at=datetime.now(UTC)))
+    with pytest.raises(IntegrityError) as caught:
+        async with engine.begin() as conn:
+            await conn.execute(
+                login_failures.insert().values(id=1, key=secret, at=datetime.now(UTC))
+            )
+    assert secret not in str(caught.value)
+    assert "hidden" in str(caught.value)
