@@ -43,8 +43,10 @@ class LoginThrottle:
                 return wait, []
             ids = []
             for key in keys:
-                inserted = await conn.execute(login_failures.insert().values(key=key, at=now))
-                ids.append(int(inserted.inserted_primary_key[0]))
+                inserted = await conn.execute(
+                    login_failures.insert().values(key=key, at=now).returning(login_failures.c.id)
+                )
+                ids.append(int(inserted.scalar_one()))
         return 0, ids
 
     async def _retry_after(self, conn: AsyncConnection, keys: list[str], now: datetime) -> int:
