@@ -146,7 +146,7 @@ CASES = [
         only({"manager": 404, "compliance": 404}),
     ),
     Case("POST", "/api/applications/{app}/contract/complete", only({"manager": 409})),
-    Case("GET", "/api/applications/{app}/evidence.zip", only({"manager": 200, "compliance": 200})),
+    Case("GET", "/api/applications/{app}/evidence.zip", only({"compliance": 200})),
     Case(
         "GET",
         "/api/applications/{app}/personal-data.zip",
@@ -354,6 +354,12 @@ async def test_every_route_with_every_principal(service: Service) -> None:
             body = case.body
             if case.template == "/api/admin/users" and case.method == "POST":
                 body = {**case.body, "username": f"new-{who.replace('_', '-')}"}  # type: ignore[dict-item]
+            if who == "applicant" and (
+                await browsers[who].request("GET", "/api/applicant/application")
+            ).status == 401:
+                # A case above issued a newer invite, which ended this session
+                # (loans.invites.invite_still_admits): the applicant opens the new one.
+                browsers[who] = await service.applicant("m1", app_id)
             denials_before = await service.audit_count("authz.denied")
             response = await browsers[who].request(case.method, case.path(ids), json=body)
             expected = case.expect[who]

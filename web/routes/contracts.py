@@ -105,9 +105,11 @@ async def contract_document(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/applications/{id}/evidence.zip")
-@requires(Role.MANAGER, Role.COMPLIANCE)
+@requires(Role.COMPLIANCE)
 async def evidence_package(request: web.Request) -> web.Response:
-    """The sealed evidence package (see web/evidence.py); its export is audited."""
+    """The sealed evidence package (see web/evidence.py); its export is audited.
+    Compliance only: it holds the full ID number and the card images, which a
+    manager's API and pages show masked."""
     application = await _staff_application(request)
     package = await build_package(request.app, application.id)
     return await exported_package(request, application, package, "evidence")
