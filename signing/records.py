@@ -313,16 +313,26 @@ async def latest_contract(engine: AsyncEngine, application_id: str) -> Contract 
     return _contract(row) if row else None
 
 
+_ANY_STEP = object()
+
+
 async def _update(
-    conn: AsyncConnection, contract: Contract, allowed: tuple[ContractStatus, ...], **values: Any
+    conn: AsyncConnection,
+    contract: Contract,
+    allowed: tuple[ContractStatus, ...],
+    *,
+    from_step: object = _ANY_STEP,
+    **values: Any,
 ) -> None:
+    """Update the contract if its status is one of `allowed` (and, with `from_step`,
+    its last signing step is that one, None for none yet); ContractConflict if not."""
+    conditions = [contracts.c.id == contract.id, contracts.c.status.in_([s.value for s in allowed])]
+    if from_step is None:
+        conditions.append(contracts.c.partial_step.is_(None))
+    elif from_step is not _ANY_STEP:
+        conditions.append(contracts.c.partial_step == from_step)
     result = await conn.execute(
-        contracts.update()
-        .where(
-            contracts.c.id == contract.id,
-            contracts.c.status.in_([s.value for s in allowed]),
-        )
-        .values(updated_at=datetime.now(UTC), **values)
+        contracts.update().where(*conditions).values(updated_at=datetime.now(UTC), **values)
     )
     if result.rowcount != 1:
         raise ContractConflict("the contract changed meanwhile; reload and try again")
@@ -461,12 +471,23 @@ async def record_step(
     after_sha256: str,
     details: dict[str, Any] | None = None,
     *,
+    from_step: str | None,
     request_id: str | None = None,
 ) -> None:
-    """A signing step succeeded: keep its output as the partial file, audit both hashes."""
+    """A signing step succeeded: keep its output as the partial file, audit both hashes.
+
+    Only if the contract's last step is still `from_step`: two runners of the same
+    step (the applicant's request and the manager's retry) record it once, and the
+    other gets ContractConflict and must reload."""
     async with engine.begin() as conn:
         await _update(
-            conn, contract, OPEN, partial_sha256=after_sha256, partial_step=step, last_error=None
+            conn,
+            contract,
+            OPEN,
+            from_step=from_step,
+            partial_sha256=after_sha256,
+            partial_step=step,
+            last_error=None,
         )
         await audit.append(
             conn,

@@ -237,3 +237,51 @@ async def test_a_failing_timestamp_leaves_nothing_signed_and_the_step_can_be_ret
     names = [a for a, _ in await actions_of(service, app_id)]
     assert "contract.signing_failed" in names
     assert names[-2:] == ["contract.signed", "application.transition"]
+
+
+async def test_the_bank_steps_run_once_when_the_manager_retries_during_signing(
+    signing_service: Service,
+) -> None:
+    """The applicant's sign request is still sealing when the manager presses
+    "complete" twice: one seal, one LTV step, one signed contract, and every caller
+    is told it is signed."""
+    service = signing_service
+    applicant, app_id = await applicant_in_interview(service)
+    manager = await service.staff("m1")
+    assert (await manager.request("POST", f"/api/applications/{app_id}/contract")).status == 201
+    await read_every_page(applicant)
+    await record_liveness_pass(service, app_id)
+    assert (await applicant.request("POST", "/api/applicant/contract/code")).status == 200
+    code = await demo_code(manager, app_id)
+    assert service.server.app is not None
+    signing = service.server.app[SIGNING]
+    real_seal = signing.sign_bank
+
+    async def slow_seal(pdf: bytes, place: object) -> bytes:
+        await asyncio.sleep(1.0)  # a token or a TSA on a slow day
+        return await real_seal(pdf, place)  # type: ignore[arg-type]
+
+    signing.sign_bank = slow_seal  # type: ignore[method-assign]
+    signing_request = asyncio.ensure_future(
+        applicant.request(
+            "POST", "/api/applicant/contract/sign", json={"code": code, "mark_png": mark_b64()}
+        )
+    )
+    for _ in range(200):
+        if (await actions_of(service, app_id))[-1][0] == "contract.applicant_signed":
+            break
+        await asyncio.sleep(0.05)
+    retries = [
+        manager.request("POST", f"/api/applications/{app_id}/contract/complete") for _ in range(2)
+    ]
+    answers = await asyncio.gather(signing_request, *retries)
+    for answer in answers:
+        assert answer.status == 200, answer.text
+        assert answer.body["status"] == "signed", answer.body
+    names = [action for action, _ in await actions_of(service, app_id)]
+    assert names.count("contract.bank_sealed") == 1, names
+    assert names.count("contract.long_term_validation") == 1, names
+    assert names.count("contract.signed") == 1, names
+    assert "contract.signing_failed" not in names
+    case = await manager.request("GET", f"/api/applications/{app_id}")
+    assert case.body["state"] == "contract_signed"

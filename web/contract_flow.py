@@ -258,68 +258,88 @@ async def sign(
         contract.pdf_sha256,
         digest,
         {"certificate_serial": str(serial)},
+        from_step=None,
         request_id=request_id,
     )
     return await complete(app, application, request_id)
 
 
+# The bank's steps, each after the one named: (step, the step it follows).
+_BANK_STEPS = ((BANK_SEALED, APPLICANT_SIGNED), (LONG_TERM_VALIDATION, BANK_SEALED))
+
+
 async def complete(
     app: web.Application, application: Application, request_id: str | None
 ) -> Contract:
-    """The bank's steps after the applicant signed: seal, validation data, timestamp."""
+    """The bank's steps after the applicant signed: seal, validation data, timestamp.
+
+    The applicant's request and the manager's retry can run this at once. Each step
+    is recorded only if the contract is still at the step before it; the runner
+    that loses a step reloads and goes on from where the other left it, so every
+    step is recorded once and both callers get the signed contract."""
+    engine = app[ENGINE]
+    actor = SYSTEM_PRINCIPAL.actor
+    for _attempt in range(len(_BANK_STEPS) + 2):
+        contract = await records.latest_contract(engine, application.id)
+        if contract is None or contract.partial_sha256 is None or contract.partial_step is None:
+            raise conflict("the applicant has not signed yet", "not_signed")
+        if contract.status is records.ContractStatus.SIGNED:
+            return contract
+        try:
+            await _next_bank_step(app, contract, request_id)
+        except records.ContractConflict:
+            continue  # another runner recorded this step first
+        except SigningError as exc:
+            await records.record_failure(
+                engine,
+                actor,
+                contract,
+                exc.step or contract.partial_step,
+                exc,
+                request_id=request_id,
+            )
+            raise
+    raise conflict("the contract is being completed; reload in a moment", "contract_busy")
+
+
+async def _next_bank_step(app: web.Application, contract: Contract, request_id: str | None) -> None:
     engine = app[ENGINE]
     service = app[SIGNING]
     metrics = app[METRICS]
     actor = SYSTEM_PRINCIPAL.actor
-    contract = await records.latest_contract(engine, application.id)
-    if contract is None or contract.partial_sha256 is None or contract.partial_step is None:
-        raise conflict("the applicant has not signed yet", "not_signed")
-    if contract.status is records.ContractStatus.SIGNED:
-        return contract
-    pdf = await app[BLOBS].get(contract.partial_sha256)
-    step = contract.partial_step
-    try:
-        if step == APPLICANT_SIGNED:
-            place = SignatureBox(contract.page_count - 1, BANK_BOX)
-            before = contract.partial_sha256
-            with metrics.timed(metrics.signing, step="bank_sign"):
-                pdf = await service.sign_bank(pdf, place)
-            after = await app[BLOBS].put(pdf)
-            await records.record_step(
-                engine, actor, contract, BANK_SEALED, before, after, request_id=request_id
-            )
-            step = BANK_SEALED
-            contract = await _reload(app, application.id)
-        if step == BANK_SEALED:
-            before = hashlib.sha256(pdf).hexdigest()
-            signers = signer_certificates(pdf)
-            book = await records.status_book(
-                engine, service.service_serials(), [c.serial_number for c in signers]
-            )
-            with metrics.timed(metrics.signing, step="long_term_validation"):
-                pdf = await service.add_long_term_validation(pdf, book, signers)
-            after = await app[BLOBS].put(pdf)
-            await records.record_step(
-                engine, actor, contract, LONG_TERM_VALIDATION, before, after, request_id=request_id
-            )
-            contract = await _reload(app, application.id)
-    except SigningError as exc:
-        failed_step = exc.step or step
-        await records.record_failure(
-            engine, actor, contract, failed_step, exc, request_id=request_id
-        )
-        raise
     assert contract.partial_sha256 is not None
-    await records.mark_signed(
-        engine, actor, contract, contract.partial_sha256, request_id=request_id
+    before = contract.partial_sha256
+    pdf = await app[BLOBS].get(before)
+    if contract.partial_step == APPLICANT_SIGNED:
+        place = SignatureBox(contract.page_count - 1, BANK_BOX)
+        with metrics.timed(metrics.signing, step="bank_sign"):
+            pdf = await service.sign_bank(pdf, place)
+    elif contract.partial_step == BANK_SEALED:
+        signers = signer_certificates(pdf)
+        book = await records.status_book(
+            engine, service.service_serials(), [c.serial_number for c in signers]
+        )
+        with metrics.timed(metrics.signing, step="long_term_validation"):
+            pdf = await service.add_long_term_validation(pdf, book, signers)
+    else:
+        await records.mark_signed(engine, actor, contract, before, request_id=request_id)
+        await apps.act(
+            engine,
+            SYSTEM_PRINCIPAL,
+            contract.application_id,
+            Action.SIGN_CONTRACT,
+            request_id=request_id,
+        )
+        return
+    step = next(s for s, after in _BANK_STEPS if after == contract.partial_step)
+    after = await app[BLOBS].put(pdf)
+    await records.record_step(
+        engine,
+        actor,
+        contract,
+        step,
+        before,
+        after,
+        from_step=contract.partial_step,
+        request_id=request_id,
     )
-    await apps.act(
-        engine, SYSTEM_PRINCIPAL, application.id, Action.SIGN_CONTRACT, request_id=request_id
-    )
-    return await _reload(app, application.id)
-
-
-async def _reload(app: web.Application, application_id: str) -> Contract:
-    contract = await records.latest_contract(app[ENGINE], application_id)
-    assert contract is not None
-    return contract
