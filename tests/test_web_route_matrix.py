@@ -354,9 +354,10 @@ async def test_every_route_with_every_principal(service: Service) -> None:
             body = case.body
             if case.template == "/api/admin/users" and case.method == "POST":
                 body = {**case.body, "username": f"new-{who.replace('_', '-')}"}  # type: ignore[dict-item]
-            if who == "applicant" and (
-                await browsers[who].request("GET", "/api/applicant/application")
-            ).status == 401:
+            if (
+                who == "applicant"
+                and (await browsers[who].request("GET", "/api/applicant/application")).status == 401
+            ):
                 # A case above issued a newer invite, which ended this session
                 # (loans.invites.invite_still_admits): the applicant opens the new one.
                 browsers[who] = await service.applicant("m1", app_id)
