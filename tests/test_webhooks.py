@@ -10,16 +10,19 @@ import json
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from sqlalchemy import select
 
 from audit.checkpoints import export_problems, make_checkpoint
 from audit.log import iter_entries
 from loans.roles import Role
+from store.schema import webhook_deliveries, webhook_subscriptions
 from tests.web_support import Service, start_service, stop_service
 from web.keys import SIGNING
 
@@ -27,6 +30,8 @@ FAST: dict[str, Any] = {
     "webhook_poll_ms": "100",
     "webhook_backoff_ms": "200",
     "webhook_timeout_seconds": "1",
+    # The receivers here listen on loopback, which webhooks otherwise never reach.
+    "webhook_allowed_networks": "127.0.0.1/32",
 }
 
 
@@ -56,11 +61,16 @@ class Receiver:
         return web.Response(status=204)
 
 
+async def moved(request: web.Request) -> web.Response:
+    raise web.HTTPTemporaryRedirect("/hook")
+
+
 @pytest.fixture
 async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
     state = Receiver()
     app = web.Application()
     app.router.add_post("/hook", state.handle)
+    app.router.add_post("/moved", moved)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     yield state, str(server.make_url("/hook"))
@@ -222,6 +232,25 @@ async def test_subscriptions_are_checked(tmp_path: Path, sqlite_url: str) -> Non
         ):
             answer = await admin.request("POST", "/api/admin/webhooks", json=body)
             assert answer.status == 422, body
+        # Places a webhook must never reach unless the operator allows them.
+        for url in (
+            "http://169.254.169.254/latest/meta-data/",
+            "http://[::1]:8080/hook",
+            "http://[::ffff:127.0.0.1]:8080/hook",
+            "http://0x7f000001:8080/hook",
+            "http://2130706433:8080/hook",
+            "http://127.1:8080/hook",
+            "http://localhost:8080/hook",
+            "http://db.localhost/hook",
+            "http://10.1.2.3/hook",
+            "http://192.168.0.10/hook",
+            "http://0.0.0.0:8080/hook",
+            "https://example.com:22/hook",
+        ):
+            body = {"url": url, "events": ["contract.signed"]}
+            answer = await admin.request("POST", "/api/admin/webhooks", json=body)
+            assert answer.status == 422, url
+            assert "not sent there" in answer.body["message"], answer.body
         assert (await admin.request("GET", "/api/admin/webhooks")).body == []
     finally:
         await stop_service(service)
@@ -279,3 +308,80 @@ def test_every_event_type_comes_from_its_audit_entry() -> None:
             assert "m1" not in payload
     document = next(events_from(3, cases[2][0], "app-1", cases[2][1], at))
     assert document.data == {"check": "document", "kind": "id_front", "passed": False}
+
+
+async def test_a_redirect_is_not_followed_and_a_hanging_receiver_holds_up_no_one(
+    tmp_path: Path, sqlite_url: str, receiver: tuple[Receiver, str]
+) -> None:
+    state, url = receiver
+    slow = Receiver(mode="hang")  # takes 3 s to answer each delivery
+    slow_app = web.Application()
+    slow_app.router.add_post("/hook", slow.handle)
+    slow_server = TestServer(slow_app, host="127.0.0.1")
+    await slow_server.start_server()
+    service = await start_service(tmp_path, sqlite_url, **{**FAST, "webhook_timeout_seconds": "10"})
+    try:
+        await users(service)
+        await subscribe(service, str(slow_server.make_url("/hook")), ["application.state_changed"])
+        await subscribe(service, url.replace("/hook", "/moved"), ["application.state_changed"])
+        await subscribe(service, url, ["application.state_changed"])
+        await invited_cases(service, 3)
+        # The direct subscriber has all three while the slow one is on its first.
+        await until(lambda: len(state.received) >= 3, seconds=2.5)
+        assert slow.refused <= 1
+        await asyncio.sleep(1.5)
+        # The redirecting subscriber's copies never reached /hook.
+        assert len(state.received) == 3
+        async with service.engine.connect() as conn:
+            statuses = {r.last_status for r in (await conn.execute(select(webhook_deliveries)))}
+        assert 307 in statuses, statuses
+    finally:
+        await stop_service(service)
+        await slow_server.close()
+
+
+async def test_deliveries_reach_no_refused_address(
+    tmp_path: Path, sqlite_url: str, receiver: tuple[Receiver, str]
+) -> None:
+    """Subscriptions stored before destinations were checked, or naming a host that
+    resolves inside: the receiver listening there is never contacted."""
+    state, url = receiver
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    service = await start_service(tmp_path, sqlite_url, **{**FAST, "webhook_allowed_networks": ""})
+    try:
+        await users(service)
+        # One through the API (it starts the outbox's cursor); it fails on DNS here.
+        await subscribe(service, "https://example.com/hook", ["application.state_changed"])
+        async with service.engine.begin() as conn:
+            for index, outside in enumerate(
+                (url, f"http://localhost:{port}/hook", f"http://[::ffff:127.0.0.1]:{port}/hook")
+            ):
+                await conn.execute(
+                    webhook_subscriptions.insert().values(
+                        id=f"00000000-0000-0000-0000-00000000000{index}",
+                        url=outside,
+                        secret="old secret",
+                        events='["application.state_changed"]',
+                        created_by=service.user_ids["a1"],
+                        created_at=datetime.now(UTC),
+                    )
+                )
+        await invited_cases(service, 2)
+
+        async def errors() -> set[str]:
+            async with service.engine.connect() as conn:
+                rows = (await conn.execute(select(webhook_deliveries.c.last_error))).all()
+            return {row.last_error for row in rows}
+
+        for _ in range(100):
+            tried = await errors()
+            if tried and None not in tried:
+                break
+            await asyncio.sleep(0.1)
+        seen = await errors()
+        assert state.received == [] and state.refused == 0
+        assert "destination_refused" in seen, seen  # the literal addresses
+        assert seen - {"destination_refused"}, seen  # localhost, refused when resolved
+        assert None not in seen
+    finally:
+        await stop_service(service)

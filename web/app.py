@@ -198,11 +198,12 @@ async def _signing(app: web.Application) -> AsyncIterator[None]:
 async def _webhooks(app: web.Application) -> AsyncIterator[None]:
     metrics = app[METRICS]
 
-    def observe(results: dict[str, int], queued: int) -> None:
+    def observe(results: dict[str, int], queued: int | None) -> None:
         for result, count in results.items():
             if count:
                 metrics.webhook_deliveries.labels(result).inc(count)
-        metrics.webhook_queue.set(queued)
+        if queued is not None:
+            metrics.webhook_queue.set(queued)
 
     async for _ in run_dispatcher(app[ENGINE], app[SETTINGS].webhooks, observe):
         yield

@@ -21,6 +21,7 @@ from media.ice import IceSettings
 from store.database import DEFAULT_DATABASE_URL, SUPPORTED_DRIVERS
 from web.event_loop import EVENT_LOOPS
 from web.retention import RetentionPolicy
+from web.webhook_destinations import Destinations, parse_networks
 from web.webhooks import WebhookSettings
 
 
@@ -107,6 +108,9 @@ class Settings:
     webhook_backoff_ms: int = 10_000
     webhook_timeout_seconds: int = 10
     webhook_give_up_hours: int = 24
+    # Webhooks go to public addresses only; these comma-separated addresses or
+    # networks (a receiver inside the bank, the tests' local one) are allowed too.
+    webhook_allowed_networks: str = ""
     checkpoint_every_entries: int = 1000
     checkpoint_minutes: int = 60
     checkpoint_poll_ms: int = 30_000
@@ -153,6 +157,7 @@ class Settings:
             backoff=timedelta(milliseconds=self.webhook_backoff_ms),
             timeout=self.webhook_timeout_seconds,
             give_up_after=timedelta(hours=self.webhook_give_up_hours),
+            destinations=Destinations(parse_networks(self.webhook_allowed_networks)),
         )
 
     @property
@@ -267,6 +272,10 @@ class Settings:
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"SIGNROOM_{name.upper()} must be positive")
+        try:
+            parse_networks(self.webhook_allowed_networks)
+        except ValueError as exc:
+            raise ConfigError(f"SIGNROOM_WEBHOOK_ALLOWED_NETWORKS: {exc}") from None
         if not 0 < self.port < 65536:
             raise ConfigError("SIGNROOM_PORT must be a TCP port")
         valid = {"blink", "turn_left", "turn_right", "nod", "open_mouth"}

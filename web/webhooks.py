@@ -23,8 +23,8 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Collection
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from audit import log as audit
 from store.schema import audit_log, webhook_cursor, webhook_deliveries, webhook_subscriptions
 from web.events import EventType, events_from
+from web.webhook_destinations import Destinations, GuardedResolver
 
 log = logging.getLogger("signroom.webhooks")
 
@@ -54,6 +55,7 @@ class WebhookSettings:
     backoff: timedelta  # first retry; doubles each time, at most an hour
     timeout: float
     give_up_after: timedelta
+    destinations: Destinations = field(default_factory=Destinations)
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -69,6 +71,7 @@ async def subscribe(
     actor: audit.Actor,
     url: str,
     events: set[EventType],
+    destinations: Destinations,
     *,
     request_id: str | None = None,
 ) -> tuple[str, str]:
@@ -76,6 +79,11 @@ async def subscribe(
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 2000:
         raise SubscriptionInvalid("the URL must be http(s)://host/...")
+    refused = destinations.url_refused(url)
+    if refused:
+        raise SubscriptionInvalid(
+            f"webhooks are not sent there: {refused} (SIGNROOM_WEBHOOK_ALLOWED_NETWORKS)"
+        )
     if not events:
         raise SubscriptionInvalid("subscribe to at least one event type")
     subscription_id = str(uuid.uuid4())
@@ -273,7 +281,10 @@ async def pending_count(engine: AsyncEngine) -> int:
         )
 
 
-async def _claim(engine: AsyncEngine, now: datetime) -> list[dict[str, Any]]:
+async def _claim(
+    engine: AsyncEngine, now: datetime, busy: Collection[str] = ()
+) -> list[dict[str, Any]]:
+    """Lease what is due, leaving out the subscribers in `busy` (still sending)."""
     async with engine.begin() as conn:
         due = (
             (
@@ -292,6 +303,7 @@ async def _claim(engine: AsyncEngine, now: datetime) -> list[dict[str, Any]]:
                         webhook_deliveries.c.next_attempt_at <= now,
                         (webhook_deliveries.c.lease_until.is_(None))
                         | (webhook_deliveries.c.lease_until < now),
+                        webhook_deliveries.c.subscription_id.not_in(list(busy)),
                     )
                     .order_by(webhook_deliveries.c.created_at)
                     .limit(20)
@@ -317,8 +329,12 @@ async def _claim(engine: AsyncEngine, now: datetime) -> list[dict[str, Any]]:
 
 
 async def _send(
-    session: aiohttp.ClientSession, row: dict[str, Any], limit: float
+    session: aiohttp.ClientSession, row: dict[str, Any], settings: WebhookSettings
 ) -> tuple[int | None, str | None]:
+    # Checked again as written: aiohttp does not resolve a literal address, so
+    # GuardedResolver never sees it.
+    if settings.destinations.url_refused(row["url"]):
+        return None, "destination_refused"
     body = row["payload"].encode()
     stamp = int(time.time())
     headers = {
@@ -330,64 +346,116 @@ async def _send(
     }
     try:
         async with session.post(
-            row["url"], data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=limit)
+            row["url"],
+            data=body,
+            headers=headers,
+            timeout=aiohttp.ClientTimeout(total=settings.timeout),
+            # A redirect is the receiver's answer, not a new destination to reach.
+            allow_redirects=False,
         ) as response:
             return response.status, None
-    except (aiohttp.ClientError, TimeoutError) as exc:
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         return None, type(exc).__name__
 
 
-async def deliver_due(
-    engine: AsyncEngine, session: aiohttp.ClientSession, settings: WebhookSettings
-) -> dict[str, int]:
-    """Send what is due once; returns counts by result (delivered, retry, failed)."""
-    results = {"delivered": 0, "retry": 0, "failed": 0}
-    now = datetime.now(UTC)
-    for row in await _claim(engine, now):
-        status, error = await _send(session, row, settings.timeout)
-        done = datetime.now(UTC)
-        attempts = row["attempts"] + 1
-        values: dict[str, Any] = {
-            "attempts": attempts,
-            "last_status": status,
-            "last_error": error,
-            "lease_until": None,
-        }
-        if status is not None and 200 <= status < 300:
-            values.update(status="delivered", delivered_at=done)
-            results["delivered"] += 1
-        elif done - row["created_at"] >= settings.give_up_after:
-            values["status"] = "failed"
-            results["failed"] += 1
-        else:
-            delay = min(settings.backoff * 2 ** (attempts - 1), MAX_BACKOFF)
-            values["next_attempt_at"] = done + delay
-            results["retry"] += 1
-        async with engine.begin() as conn:
-            await conn.execute(
-                update(webhook_deliveries)
-                .where(webhook_deliveries.c.id == row["id"])
-                .values(**values)
-            )
-    return results
+# Told of each delivery's outcome (delivered, retry, failed) and of the queue's depth.
+Observer = Callable[[dict[str, int], int | None], None]
+
+
+class _Dispatch:
+    """Each subscriber's due deliveries are sent by a task of its own, in order, and
+    a subscriber is claimed for again only when its task is done: a receiver that
+    hangs holds up its own deliveries, never another subscriber's."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        session: aiohttp.ClientSession,
+        settings: WebhookSettings,
+        observe: Observer,
+    ) -> None:
+        self._engine = engine
+        self._session = session
+        self._settings = settings
+        self._observe = observe
+        self._busy: dict[str, asyncio.Task[None]] = {}
+
+    async def round(self) -> None:
+        await enqueue(self._engine)
+        by_subscriber: dict[str, list[dict[str, Any]]] = {}
+        for row in await _claim(self._engine, datetime.now(UTC), self._busy):
+            by_subscriber.setdefault(row["subscription_id"], []).append(row)
+        for subscriber, rows in by_subscriber.items():
+            self._busy[subscriber] = asyncio.create_task(self._serve(subscriber, rows))
+        self._observe({}, await pending_count(self._engine))
+
+    async def _serve(self, subscriber: str, rows: list[dict[str, Any]]) -> None:
+        try:
+            for row in rows:
+                outcome = await _deliver_one(self._engine, self._session, self._settings, row)
+                self._observe({outcome: 1}, None)
+        except Exception:
+            # The rows' leases run out and they are tried again.
+            log.exception("webhook delivery failed to record; retrying later")
+        finally:
+            self._busy.pop(subscriber, None)
+
+    async def close(self) -> None:
+        for task in list(self._busy.values()):
+            task.cancel()
+        await asyncio.gather(*self._busy.values(), return_exceptions=True)
+
+
+async def _deliver_one(
+    engine: AsyncEngine,
+    session: aiohttp.ClientSession,
+    settings: WebhookSettings,
+    row: dict[str, Any],
+) -> str:
+    status, error = await _send(session, row, settings)
+    done = datetime.now(UTC)
+    attempts = row["attempts"] + 1
+    values: dict[str, Any] = {
+        "attempts": attempts,
+        "last_status": status,
+        "last_error": error,
+        "lease_until": None,
+    }
+    if status is not None and 200 <= status < 300:
+        values.update(status="delivered", delivered_at=done)
+        outcome = "delivered"
+    elif done - row["created_at"] >= settings.give_up_after:
+        values["status"] = "failed"
+        outcome = "failed"
+    else:
+        delay = min(settings.backoff * 2 ** (attempts - 1), MAX_BACKOFF)
+        values["next_attempt_at"] = done + delay
+        outcome = "retry"
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(webhook_deliveries).where(webhook_deliveries.c.id == row["id"]).values(**values)
+        )
+    return outcome
 
 
 async def run_dispatcher(
-    engine: AsyncEngine, settings: WebhookSettings, observe: Any
+    engine: AsyncEngine, settings: WebhookSettings, observe: Observer
 ) -> AsyncIterator[None]:
     """Cleanup context: enqueue and deliver in the background until shutdown."""
 
     async def loop() -> None:
-        async with aiohttp.ClientSession() as session:
-            while True:
-                try:
-                    await enqueue(engine)
-                    observe(
-                        await deliver_due(engine, session, settings), await pending_count(engine)
-                    )
-                except Exception:
-                    log.exception("webhook dispatch failed; retrying next round")
-                await asyncio.sleep(settings.poll_interval)
+        connector = aiohttp.TCPConnector(resolver=GuardedResolver(settings.destinations))
+        async with aiohttp.ClientSession(connector=connector) as session:
+            dispatch = _Dispatch(engine, session, settings, observe)
+            try:
+                while True:
+                    try:
+                        await dispatch.round()
+                    except Exception:
+                        log.exception("webhook dispatch failed; retrying next round")
+                    await asyncio.sleep(settings.poll_interval)
+            finally:
+                await dispatch.close()
 
     task = asyncio.create_task(loop())
     yield

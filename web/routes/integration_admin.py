@@ -13,7 +13,7 @@ from web.auth import api_keys
 from web.auth.users import UserError
 from web.events import EventType
 from web.guards import principal_of, requires
-from web.keys import ENGINE, REQUEST_ID
+from web.keys import ENGINE, REQUEST_ID, SETTINGS
 from web.render import render
 from web.schemas import Body, parse_body
 
@@ -108,6 +108,7 @@ async def create_webhook(request: web.Request) -> web.Response:
             principal_of(request).actor,
             body.url,
             events,
+            request.app[SETTINGS].webhooks.destinations,
             request_id=request.get(REQUEST_ID),
         )
     except webhooks.SubscriptionInvalid as exc:
