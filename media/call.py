@@ -37,13 +37,33 @@ from media.ice import IceSettings
 from media.quality import QualitySample
 from media.recording import NothingRecordable, SegmentInfo, SegmentRecorder
 from media.rtp_output import IdleTrack, RtpOutput
-from media.signalling import Candidate, Leave, Message, Offer, Ping, SignallingError
+from media.signalling import (
+    MAX_CANDIDATES,
+    Candidate,
+    Leave,
+    Message,
+    Offer,
+    Ping,
+    SignallingError,
+)
 from media.tap import FrameTap
 from media.traffic import Traffic
 
 logger = logging.getLogger(__name__)
 
 KEYFRAME_REQUEST_INTERVAL = 0.5  # seconds between PLIs sent to one source
+# What aiortc raises on an offer it cannot use: its SDP parser asserts (payload
+# types outside 0-127, a bad m-line, fmtp for an unknown type) and raises
+# RuntimeError and IndexError on others; none of it is the server's fault.
+UNUSABLE_OFFER = (
+    ValueError,
+    AttributeError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AssertionError,
+    RuntimeError,
+)
 KINDS = ("audio", "video")
 
 
@@ -108,6 +128,7 @@ class Connection:
         self.downstream = bitrate_limit.DownstreamBitrate()
         self.bytes_in = {"audio": 0, "video": 0}
         self.closed = False
+        self.candidates = 0  # remote candidates added after the offer
         self._last_pli = 0.0
         self._quality_marks: tuple[float, int] | None = None
 
@@ -340,11 +361,16 @@ class Call:
                             bitrate_limit.watch(sender, connection.downstream)
                 await pc.setLocalDescription(await pc.createAnswer())
                 connection.video_codecs = video_codecs(pc.localDescription.sdp)
-            except (ValueError, AttributeError, TypeError, KeyError) as exc:
+            except Exception as exc:
+                # Whatever went wrong, the connection and its recorder's thread go.
                 await pc.close()
                 await asyncio.to_thread(connection.recorder.close)
                 participant.segments -= 1
-                raise SignallingError("bad_sdp", f"the offer could not be used: {exc}") from None
+                if isinstance(exc, UNUSABLE_OFFER):
+                    raise SignallingError(
+                        "bad_sdp", f"the offer could not be used ({type(exc).__name__})"
+                    ) from None
+                raise
             participant.connection = connection
             if peer is not None:
                 for kind, source in peer.fanouts.items():
@@ -443,6 +469,11 @@ class Call:
             raise SignallingError("no_offer", "send an offer before candidates")
         if not message.candidate:
             return  # end of candidates
+        if connection.candidates >= MAX_CANDIDATES:
+            raise SignallingError(
+                "too_many_candidates", f"at most {MAX_CANDIDATES} candidates per connection"
+            )
+        connection.candidates += 1
         text = message.candidate.removeprefix("candidate:")
         try:
             candidate = candidate_from_sdp(text)
@@ -452,8 +483,10 @@ class Call:
         candidate.sdpMLineIndex = message.sdp_mline_index
         try:
             await connection.pc.addIceCandidate(candidate)
-        except (ValueError, KeyError) as exc:
-            raise SignallingError("bad_candidate", f"the candidate was refused: {exc}") from None
+        except (ValueError, KeyError, AssertionError) as exc:
+            raise SignallingError(
+                "bad_candidate", f"the candidate was refused ({type(exc).__name__})"
+            ) from None
 
     async def _close_connection(self, participant: Participant) -> None:
         connection, participant.connection = participant.connection, None

@@ -24,6 +24,7 @@ Anything else is answered with an error message and changes nothing.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,8 @@ from typing import Any
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_SDP_CHARS = 48 * 1024
 MAX_CANDIDATE_CHARS = 1024
+# A browser gathers a handful of candidates per connection; more is a flood.
+MAX_CANDIDATES = 64
 
 
 class SignallingError(Exception):
@@ -108,6 +111,7 @@ def _check_candidate_line(text: str) -> None:
         and bits[1].isdigit()
         and bits[2].lower() in {"udp", "tcp"}
         and bits[3].isdigit()
+        and _is_address(bits[4])
         and bits[5].isdigit()
         and 0 < int(bits[5]) < 65536
         and bits[6] == "typ"
@@ -117,13 +121,25 @@ def _check_candidate_line(text: str) -> None:
         raise SignallingError("bad_candidate", "the candidate line is not valid (RFC 8839)")
 
 
+def _is_address(text: str) -> bool:
+    # An IP address, not a name: a browser's mDNS name (...local) cannot be
+    # resolved by the server, and a name would make it look one up.
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def parse(raw: str | bytes) -> Message:
     """One client message, or SignallingError saying precisely what is wrong."""
     if len(raw) > MAX_MESSAGE_BYTES:
         raise SignallingError("too_large", f"messages are limited to {MAX_MESSAGE_BYTES} bytes")
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: a few kilobytes of nested brackets are deeper than the
+        # parser's stack.
         raise SignallingError("bad_json", "messages must be JSON objects") from None
     if not isinstance(body, dict):
         raise SignallingError("bad_json", "messages must be JSON objects")

@@ -7,11 +7,14 @@ import base64
 import hashlib
 import hmac
 import json
+import re
+import threading
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from aiortc import RTCConfiguration, RTCPeerConnection
 from aiortc.rtp import RtpPacket
 
 from media.call import Call, CallSettings, Side
@@ -19,7 +22,15 @@ from media.codec_preference import prefer_video_codecs, prefer_vp8, video_codecs
 from media.ice import IceSettings, turn_credential
 from media.keyframes import is_keyframe, starts_keyframe
 from media.quality import Badge, QualitySample
-from media.signalling import Candidate, Leave, Offer, Ping, SignallingError, parse
+from media.signalling import (
+    MAX_CANDIDATES,
+    Candidate,
+    Leave,
+    Offer,
+    Ping,
+    SignallingError,
+    parse,
+)
 from media.video_format import vp8_size
 from tests.media_support import Client, RecordedEvents
 
@@ -57,6 +68,14 @@ MALFORMED: list[tuple[str | bytes, str]] = [
     (_candidate_message("candidate:1 1 udp 9 1.2.3.4 99999 typ host"), "bad_candidate"),
     (_candidate_message("candidate:1 1 sctp 9 1.2.3.4 5 typ host"), "bad_candidate"),
     (_candidate_message("candidate:1 1 udp 9 1.2.3.4 5 type host"), "bad_candidate"),
+    # A browser's mDNS name: not an address the server can use, nor should look up.
+    (
+        _candidate_message("candidate:1 1 udp 9 2b6b7c1e-4d53-4d5c-9b0c-6f2a.local 5 typ host"),
+        "bad_candidate",
+    ),
+    (_candidate_message("candidate:1 1 udp 9 example.com 5 typ host"), "bad_candidate"),
+    ("[" * 30_000, "bad_json"),
+    ('{"type": "offer", "sdp": ' + "[" * 20_000 + "]" * 20_000 + "}", "bad_json"),
 ]
 
 
@@ -130,6 +149,73 @@ async def test_out_of_order_and_unusable_messages_leave_the_call_as_it_was(
     assert not running.ended
     await applicant.close()
     await manager.close()
+
+
+async def browser_like_offer() -> str:
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc.addTransceiver("audio")
+    pc.addTransceiver("video")
+    await pc.setLocalDescription(await pc.createOffer())
+    sdp = pc.localDescription.sdp
+    await pc.close()
+    return sdp
+
+
+def _mutations(sdp: str) -> dict[str, str]:
+    video = re.search(r"m=video (\d+) (\S+) ([\d ]+)", sdp)
+    assert video is not None
+    first = video.group(3).split()[0]
+    return {
+        "payload type 300": sdp.replace(f"a=rtpmap:{first} ", "a=rtpmap:300 ").replace(
+            video.group(0), video.group(0).replace(f" {first}", " 300", 1)
+        ),
+        "payload type 72": sdp.replace(f"a=rtpmap:{first} ", "a=rtpmap:72 ").replace(
+            video.group(0), video.group(0).replace(f" {first}", " 72", 1)
+        ),
+        "bad m-line": sdp.replace("m=video ", "m=video x y z\r\nm=vid ", 1),
+        "fmtp for an unknown payload type": sdp.replace(
+            "a=rtpmap:", "a=fmtp:119 apt=118\r\na=rtpmap:", 1
+        ),
+        "garbage c= line": re.sub(r"c=IN IP4 \S+", "c=garbage", sdp, count=1),
+    }
+
+
+async def test_hostile_offers_are_refused_and_leave_no_thread_behind(
+    call: tuple[Call, RecordedEvents],
+) -> None:
+    """Offers mutated the way an attacker did: each is a bad_sdp error (never an
+    exception out of aiortc), and none leaves a recorder thread running."""
+    running, _events = call
+    applicant = Client(Side.APPLICANT)
+    await running.join(Side.APPLICANT, "applicant-user", applicant.notify)
+    sdp = await browser_like_offer()
+
+    def recorders() -> list[str]:
+        return [t.name for t in threading.enumerate() if t.name.startswith("recorder-")]
+
+    assert recorders() == []
+    for name, mutated in _mutations(sdp).items():
+        assert mutated != sdp, name
+        for _ in range(3):
+            with pytest.raises(SignallingError) as refused:
+                await running.handle(Side.APPLICANT, Offer(mutated))
+            assert refused.value.code == "bad_sdp", name
+        assert running.participants[Side.APPLICANT].connection is None, name
+    assert recorders() == []
+    # The same participant still connects with a good offer afterwards.
+    await applicant.connect(running)
+    assert running.participants[Side.APPLICANT].connection is not None
+    for n in range(MAX_CANDIDATES):
+        await running.handle(
+            Side.APPLICANT,
+            Candidate(f"candidate:{n} 1 udp 2130706431 127.0.0.{n % 200 + 2} 9 typ host", "0", 0),
+        )
+    with pytest.raises(SignallingError) as flood:
+        await running.handle(
+            Side.APPLICANT, Candidate("candidate:x 1 udp 2130706431 127.0.0.1 9 typ host", "0", 0)
+        )
+    assert flood.value.code == "too_many_candidates"
+    await applicant.close()
 
 
 async def test_the_case_leaves_the_interview_before_the_pages_hear_the_call_ended(

@@ -118,3 +118,27 @@ async def test_a_case_left_in_interview_by_a_lost_node_can_be_called_again(
     assert accepted.status == 200
     assert (await applicant.request("POST", "/api/applicant/call/queue")).body["state"] == "in_call"
     assert (await manager.request("GET", "/api/calls/queue")).body["waiting"] == []
+
+
+async def test_a_participant_holds_one_socket_however_many_they_open(service: Service) -> None:
+    """Each newer socket (a reload, another device) closes the one before: twenty
+    opened in turn leave one open, and the call still works on it."""
+    application_id, manager, _applicant = await call_in_progress(service)
+    opened = []
+    for _ in range(20):
+        socket = await manager.session.ws_connect(f"/api/calls/{application_id}/signal")
+        await socket.receive(timeout=5)  # the peer state
+        opened.append(socket)
+    for older in opened[:-1]:
+        told = await older.receive(timeout=5)
+        assert json.loads(told.data) == {"type": "ended", "reason": "joined_elsewhere"}
+        closing = await older.receive(timeout=5)
+        assert closing.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING), closing
+    assert service.server.app is not None
+    assert len(service.server.app[CALLS].sockets) == 1
+    newest = opened[-1]
+    await newest.send_str('{"type": "ping"}')
+    assert json.loads((await newest.receive(timeout=5)).data) == {"type": "pong"}
+    assert not service.server.app[CALLS].get(application_id).ended  # type: ignore[union-attr]
+    for socket in opened:
+        await socket.close()

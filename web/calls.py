@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from audit import log as audit
@@ -62,6 +63,9 @@ class CallRegistry:
     settings: CallSettings
     calls: dict[str, Call] = field(default_factory=dict)
     waiting: dict[str, datetime] = field(default_factory=dict)
+    # Each participant's one open signalling socket, by (application, side): a
+    # newer one (a reload, another device) closes it, so nobody holds hundreds.
+    sockets: dict[tuple[str, str], web.WebSocketResponse] = field(default_factory=dict)
 
     def wait(self, application_id: str) -> datetime:
         return self.waiting.setdefault(application_id, datetime.now(UTC))

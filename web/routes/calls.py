@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import cv2
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 from pydantic import BaseModel, ConfigDict
 
 from audit import log as audit
@@ -184,8 +184,15 @@ async def signal(request: web.Request) -> web.StreamResponse:
             if not socket.closed:
                 await socket.send_str(json.dumps(message))
 
+    registry = request.app[CALLS]
+    key = (app.id, side.value)
     try:
         await call.join(side, user_label(principal), notify)
+        # After the join, so the older socket's end is not taken for a drop.
+        older = registry.sockets.get(key)
+        registry.sockets[key] = socket
+        if older is not None and not older.closed:
+            await older.close(code=WSCloseCode.POLICY_VIOLATION, message=b"replaced")
         async for frame in socket:
             if frame.type is not WSMsgType.TEXT:
                 if frame.type is WSMsgType.BINARY:
@@ -199,6 +206,8 @@ async def signal(request: web.Request) -> web.StreamResponse:
         await notify(exc.as_message())
     finally:
         call.socket_closed(side, notify)
+        if registry.sockets.get(key) is socket:
+            del registry.sockets[key]
     return socket
 
 
