@@ -4,7 +4,9 @@ bank's root; altering, removing or adding any file is caught and named."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
+import json
 import os
 import subprocess
 import sys
@@ -17,6 +19,7 @@ import pytest
 from asn1crypto import x509 as asn1_x509
 from pyhanko.keys import load_cert_from_pemder
 
+from audit.chain import canonical_json
 from loans.roles import Role
 from signing.pki.authority import Endpoints, load_or_create
 from signing.pki.keys import asn1_certificate
@@ -28,6 +31,7 @@ from tests.signing_support import (
 )
 from tests.web_support import Service, start_service, stop_service
 from web.evidence_check import verify_package
+from web.keys import SIGNING
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pyhanko.*")
 
@@ -152,3 +156,55 @@ async def test_a_signed_case_verifies_and_every_single_file_change_is_named(
         check=False,
     )
     assert result.returncode == 1 and "contract/signed.pdf" in result.stdout
+
+
+async def test_only_recordings_the_audit_log_names_are_exported_and_checked(
+    signed_case: tuple[Service, bytes],
+) -> None:
+    """A recording swapped on disk stops the export (audited); one nobody recorded is
+    never packed; and a package re-sealed around a swapped file by someone holding
+    the seal still fails: each evidence file must be the one a sealed entry names."""
+    service, package = signed_case
+    roots = trust(service)
+    app_id = json.loads(zipfile.ZipFile(io.BytesIO(package)).read("manifest.json"))[
+        "application_id"
+    ]
+    recordings = service.settings.recordings_dir / app_id
+    (recordings / "manager-9.webm").write_bytes(b"a recording nobody made")
+    compliance = await service.staff("c1")
+    again = await compliance.session.get(f"/api/applications/{app_id}/evidence.zip")
+    assert again.status == 200
+    names = zipfile.ZipFile(io.BytesIO(await again.read())).namelist()
+    assert "recordings/manager-9.webm" not in names
+
+    applicant_file = recordings / "applicant-1.webm"
+    original = applicant_file.read_bytes()
+    applicant_file.write_bytes(original[:-100] + b"\x00" * 100)
+    refused = await compliance.session.get(f"/api/applications/{app_id}/evidence.zip")
+    body = await refused.json()
+    assert refused.status == 409 and body["code"] == "evidence_incomplete", body
+    assert "recordings/applicant-1.webm" in body["message"]
+    assert await service.audit_count("evidence.refused") == 1
+    assert await service.audit_count("evidence.exported") == 2
+    applicant_file.write_bytes(original)
+
+    # An insider with the seal re-seals the manifest around a swapped recording.
+    swapped = original[:-100] + b"\x01" * 100
+    source = zipfile.ZipFile(io.BytesIO(package))
+    manifest = json.loads(source.read("manifest.json"))
+    manifest["files"]["recordings/applicant-1.webm"] = hashlib.sha256(swapped).hexdigest()
+    text = canonical_json(manifest).encode()
+    assert service.server.app is not None
+    seal = await service.server.app[SIGNING].seal_statement(text)
+    forged = rezip(
+        package,
+        {"recordings/applicant-1.webm": swapped, "manifest.json": text, "manifest.cms": seal},
+    )
+    report = await verify_package(forged, roots)
+    assert (
+        "recordings/applicant-1.webm: no sealed audit entry in the package names this file"
+        " with its SHA-256" in report.problems
+    ), report.problems
+    assert any(
+        "not the recording the signed interview manifest names" in p for p in report.problems
+    )

@@ -224,19 +224,18 @@ async def test_an_h264_recording_is_served_as_matroska_and_goes_into_the_evidenc
     assert report.ok, report.problems
 
 
-async def test_a_recording_swapped_after_signing_is_caught_by_the_interview_manifest(
+async def test_a_recording_swapped_after_signing_stops_the_export(
     signed: tuple[Service, str],
 ) -> None:
     """The package's own manifest is made at export, so it would list a swapped file
-    with the swapped file's hash; the signed interview manifest still names the original."""
+    with the swapped file's hash: the export checks each recording against the hash
+    its audit entry names and refuses (tests/test_evidence.py has the verifier's
+    side, a package re-sealed around a swapped file)."""
     service, app_id = signed
     (service.settings.recordings_dir / app_id / "manager-1.webm").write_bytes(b"another take")
     compliance = await service.staff("c1")
-    package = await (
-        await compliance.session.get(f"/api/applications/{app_id}/evidence.zip")
-    ).read()
-    root = load_cert_from_pemder(str(service.settings.pki_dir / "root.pem"))  # type: ignore[no-untyped-call]
-    report = await verify_package(package, [root])
-    assert report.problems == [
-        "recordings/manager-1.webm: not the recording the signed interview manifest names"
-    ]
+    refused = await compliance.session.get(f"/api/applications/{app_id}/evidence.zip")
+    body = await refused.json()
+    assert refused.status == 409 and body["code"] == "evidence_incomplete", body
+    assert body["message"].startswith("recordings/manager-1.webm: "), body
+    assert await service.audit_count("evidence.refused") == 1

@@ -13,6 +13,7 @@ from signing import records as signing_records
 from signing import workers as signing_workers
 from signing.contract import appearance
 from store import errors as store_errors
+from web.evidence import EvidenceIncomplete
 
 
 class ApiError(Exception):
@@ -182,4 +183,8 @@ def from_domain(exc: Exception) -> ApiError | None:
         return signing_error
     if isinstance(exc, store_errors.BlobNotFound | store_errors.InvalidDigest):
         return NotFound(str(exc))
+    if isinstance(exc, EvidenceIncomplete):
+        refused = Conflict(str(exc))
+        refused.code = "evidence_incomplete"
+        return refused
     return None

@@ -18,18 +18,18 @@ import io
 import json
 import zipfile
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
 
+from audit import log as audit
 from audit import merkle
 from audit.chain import canonical_json
 from audit.checkpoints import leaf, load_checkpoints, make_checkpoint
 from audit.log import entries_for_application, iter_entries
 from kyc.records import latest_face_match, latest_liveness, latest_readings
-from media.video_format import RECORDING_TYPES
 from signing import records
 from store.database import read_only
 from store.errors import BlobNotFound
@@ -113,6 +113,25 @@ async def _audit_section(
         ).encode()
     }
     return entries, files
+
+
+class EvidenceIncomplete(Exception):
+    """What the audit log names is missing or altered on disk: no package is made."""
+
+
+async def _refuse(app: web.Application, application_id: str, name: str, how: str) -> NoReturn:
+    """An integrity failure is compliance's to know of: audited, and no package."""
+    async with app[ENGINE].begin() as conn:
+        await audit.append(
+            conn,
+            audit.SYSTEM,
+            "evidence.refused",
+            application_id=application_id,
+            details={"file": name, "problem": how},
+        )
+    raise EvidenceIncomplete(
+        f"{name}: the recording the audit log names is {how} on disk; no package was made"
+    )
 
 
 class _Collector:
@@ -206,14 +225,21 @@ async def build_package(
         indent=1,
         sort_keys=True,
     ).encode()
+    # Only the recordings the audit log names, each with the hash it names: a file
+    # swapped on disk, or one nobody recorded, never enters a sealed package.
     recordings = app[SETTINGS].recordings_dir / application_id
-    if recordings.is_dir():
-        for path in sorted(p for p in recordings.iterdir() if p.suffix in RECORDING_TYPES):
-            out.files[f"recordings/{path.name}"] = await asyncio.to_thread(path.read_bytes)
     for segment in segments(history):
         name = f"recordings/{segment.file}"
-        if name not in out.files and segment.sha256 in out.expired:
+        path = recordings / segment.file
+        if not path.is_file():
+            if segment.sha256 not in out.expired:
+                await _refuse(app, application_id, name, "missing")
             out.gone[name] = segment.sha256
+            continue
+        data = await asyncio.to_thread(path.read_bytes)
+        if hashlib.sha256(data).hexdigest() != segment.sha256:
+            await _refuse(app, application_id, name, "altered")
+        out.files[name] = data
     if applicant_record:
         out.files["applicant/record.json"] = await _applicant_record(app, application_id)
     files = out.files

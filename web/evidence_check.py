@@ -7,8 +7,10 @@ the signed contract validates (as `verify-pdf`) and, in the revision both
 signatures cover, names the interview manifest that is in the package; every audit
 entry's hash matches its content and its inclusion proof leads to a checkpoint whose
 seal holds; each recording the interview manifest names is present with its hash;
-a file the manifest lists as expired was deleted by a sealed retention entry that
-names its hash.
+every recording, document photo and liveness still is the one a sealed audit entry
+in the package names, with that hash (so recordings closed after signing are bound
+too); a file the manifest lists as expired was deleted by a sealed retention entry
+that names its hash.
 """
 
 from __future__ import annotations
@@ -103,7 +105,54 @@ async def verify_package(data: bytes, trust: list[asn1_x509.Certificate]) -> Evi
     verified = await _check_audit(files, trust, report)
     _check_expired(files, expired, verified, report)
     _check_recordings(files, expired, report)
+    _check_evidence_audited(files, verified, report)
     return report
+
+
+def _audited_digests(verified: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """What the sealed entries say each kind of evidence file was, by SHA-256."""
+    named: dict[str, set[str]] = {
+        "recordings/": set(),
+        "kyc/documents/": set(),
+        "kyc/liveness/": set(),
+    }
+    for fields in verified:
+        details = fields.get("details")
+        if not isinstance(details, dict):
+            continue
+        action = fields.get("action")
+        if action == "call.segment_recorded":
+            named["recordings/"].add(f"{details.get('file')}:{details.get('sha256')}")
+        elif action == "kyc.document_read":
+            named["kyc/documents/"].add(str(details.get("image_sha256")))
+        elif action == "kyc.liveness":
+            frames = details.get("evidence_frames")
+            if isinstance(frames, dict):
+                named["kyc/liveness/"].update(str(v) for v in frames.values())
+    return named
+
+
+def _check_evidence_audited(
+    files: dict[str, bytes], verified: list[dict[str, Any]], report: EvidenceReport
+) -> None:
+    """Every recording, document photo and liveness still in the package is one a
+    sealed audit entry in the package names, with that hash: a file swapped or made
+    up before export is caught even where the manifest lists it."""
+    named = _audited_digests(verified)
+    checked = 0
+    for path, data in sorted(files.items()):
+        prefix = next((p for p in named if path.startswith(p)), None)
+        if prefix is None:
+            continue
+        checked += 1
+        digest = hashlib.sha256(data).hexdigest()
+        key = f"{path.removeprefix(prefix)}:{digest}" if prefix == "recordings/" else digest
+        if key not in named[prefix]:
+            report.problems.append(
+                f"{path}: no sealed audit entry in the package names this file with its SHA-256"
+            )
+    if checked:
+        report.checked.append(f"{checked} evidence files named by sealed audit entries")
 
 
 def _check_expired(
