@@ -338,6 +338,9 @@ async def validate_pdf(
         newest_token = _newest_document_timestamp(signatures)
     except (PdfReadError, ValueError, KeyError, TypeError) as exc:
         raise PdfUnreadable(f"not a readable PDF: {exc}") from None
+    except RecursionError:
+        # Objects nested thousands deep: pyHanko's parser recurses per level.
+        raise PdfUnreadable("not a readable PDF: objects nested too deep") from None
     timing = ValidationTimingInfo(
         validation_time=moment,
         best_signature_time=min(newest_token or moment, moment),
@@ -361,6 +364,8 @@ async def validate_pdf(
             reports.append(report)
         except (SignatureValidationError, PdfReadError, ValueError, KeyError) as exc:
             problems.append(f"{signature.field_name}: cannot be validated ({exc})")
+        except RecursionError:
+            problems.append(f"{signature.field_name}: cannot be validated (nested too deep)")
     if reports and not any(r.kind == "signature" for r in reports):
         problems.append("only document timestamps, no signature")
     if require is not None:

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 import zipfile
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -208,3 +209,86 @@ async def test_only_recordings_the_audit_log_names_are_exported_and_checked(
     assert any(
         "not the recording the signed interview manifest names" in p for p in report.problems
     )
+
+
+def _archive(entries: list[tuple[zipfile.ZipInfo | str, bytes]]) -> bytes:
+    out = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns of the duplicate name on purpose
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, data in entries:
+                archive.writestr(name, data)
+    return out.getvalue()
+
+
+def _manifest(files: dict[str, bytes]) -> list[tuple[zipfile.ZipInfo | str, bytes]]:
+    listed = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
+    manifest = json.dumps({"format": "signroom-evidence/1", "files": listed}).encode()
+    return [("manifest.json", manifest), ("manifest.cms", b"not a seal"), *files.items()]
+
+
+def _directory_with_data() -> list[tuple[zipfile.ZipInfo | str, bytes]]:
+    info = zipfile.ZipInfo("contract/")
+    info.external_attr = 0o40755 << 16 | 0x10
+    return [*_manifest({}), (info, b"hidden payload")]
+
+
+HOSTILE_PACKAGES: dict[str, tuple[bytes, str]] = {
+    "forged duplicate name first": (
+        _archive(
+            [("contract/signed.pdf", b"forged"), *_manifest({"contract/signed.pdf": b"real"})]
+        ),
+        "names a file more than once",
+    ),
+    "directory entry with data": (_archive(_directory_with_data()), "directory entry"),
+    "ZIP bomb": (
+        _archive([*_manifest({}), ("audit/entries.json", b"\x00" * 40_000_000)]),
+        "expands",
+    ),
+    "entries not a list": (
+        _archive(_manifest({"audit/entries.json": b'{"a": 1}'})),
+        "audit/entries.json is not a list of entries",
+    ),
+    "entries of numbers": (
+        _archive(_manifest({"audit/entries.json": b"[1, 2, 3]"})),
+        "audit/entries.json is not a list of entries",
+    ),
+    "entry fields not an object": (
+        _archive(
+            _manifest({"audit/entries.json": b'[{"fields": [1], "checkpoint": 1, "proof": []}]'})
+        ),
+        "audit/entries.json: an entry is malformed",
+    ),
+    "checkpoint a list": (
+        _archive(_manifest({"audit/checkpoints/1.json": b"[1, 2]"})),
+        "audit/checkpoints/1.json: unreadable checkpoint",
+    ),
+    "checkpoint statement not an object": (
+        _archive(
+            _manifest(
+                {
+                    "audit/checkpoints/1.json": json.dumps(
+                        {"statement_b64": "WzFd", "signature_b64": ""}
+                    ).encode()
+                }
+            )
+        ),
+        "audit/checkpoints/1.json: unreadable checkpoint",
+    ),
+    "interview manifest a list": (
+        _archive(_manifest({"contract/interview-manifest.json": b"[]"})),
+        "unreadable recordings list",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_PACKAGES))
+async def test_hostile_archives_are_refused_with_a_reason_not_a_crash(
+    name: str, tmp_path: Path
+) -> None:
+    package, expected = HOSTILE_PACKAGES[name]
+    now = datetime.now(UTC)
+    authority = load_or_create(tmp_path / "pki", b"pw", "某银行", Endpoints("http://x"), now)
+    report = await verify_package(package, [asn1_certificate(authority.root.certificate)])
+    assert not report.ok
+    assert any(expected in problem for problem in report.problems), report.problems

@@ -263,10 +263,44 @@ async def test_status_data_naming_the_applicant_revoked_before_signing_is_caught
         assert not applicant.valid
 
 
+def pdf_with_catalog(extra: bytes, *objects: bytes) -> bytes:
+    """A minimal PDF whose catalog carries `extra`, objects 3 on as given: the
+    deep-array and reference-loop files an attacker sent to /verify."""
+    bodies = [
+        b"<< /Type /Catalog /Pages 2 0 R " + extra + b" >>",
+        b"<< /Type /Pages /Kids [] /Count 0 >>",
+    ]
+    out = b"%PDF-1.7\n"
+    offsets = []
+    for number, body in enumerate([*bodies, *objects], 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(offsets) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(offsets) + 1,
+        xref,
+    )
+    return out
+
+
 async def test_garbage_is_not_a_pdf(signed: Signed) -> None:
     from signing.errors import PdfUnreadable
 
-    for data in (b"", b"%PDF-1.7\n%%EOF", b"\x00" * 1000, signed.pdf[:200]):
+    for data in (
+        b"",
+        b"%PDF-1.7\n%%EOF",
+        b"\x00" * 1000,
+        signed.pdf[:200],
+        pdf_with_catalog(b"/X " + b"[" * 50_000 + b"]" * 50_000),
+        pdf_with_catalog(
+            b"/AcroForm 3 0 R",
+            b"<< /Fields [4 0 R] >>",
+            b"<< /FT /Sig /T (a) /V 5 0 R /Parent 4 0 R /Kids [4 0 R] >>",
+            b"<< /Type /Sig /Contents <00> /ByteRange [0 1 2 3] >>",
+        ),
+    ):
         with pytest.raises(PdfUnreadable):
             await validate_pdf(data, [signed.root])
 

@@ -29,6 +29,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 
 from audit import merkle
 from audit.chain import canonical_json
+from audit.errors import NonCanonicalDetails
 from signing.contract.render import EVIDENCE_SUBJECT_PREFIX
 from signing.seal_cms import check_seal
 from signing.validation import Verdict, validate_pdf
@@ -37,6 +38,8 @@ from web.retention import ACTION as RETENTION_ACTION
 
 MAX_FILES = 10_000
 MAX_TOTAL_BYTES = 4 * 1024**3
+# The service's entries are media, JPEG and JSON: none expands anywhere near this.
+MAX_RATIO = 200
 
 
 @dataclass
@@ -50,14 +53,34 @@ class EvidenceReport:
 
 
 def _read(data: bytes, report: EvidenceReport) -> dict[str, bytes] | None:
+    """The archive's files, or None (with the problem reported) for one this service
+    could not have made: too many or too large entries, entries that expand far
+    beyond their compressed size (a ZIP bomb), a name given twice (a tool that
+    extracts the first copy would show another file than the one checked), or a
+    directory entry carrying data."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = archive.infolist()
         if len(infos) > MAX_FILES or sum(i.file_size for i in infos) > MAX_TOTAL_BYTES:
             report.problems.append("the archive is larger than any package this service makes")
             return None
+        names = [info.filename for info in infos]
+        if len(set(names)) != len(names):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            report.problems.append(f"the archive names a file more than once: {', '.join(twice)}")
+            return None
+        for info in infos:
+            if info.is_dir() and info.file_size:
+                report.problems.append(f"{info.filename}: a directory entry carrying data")
+                return None
+            if info.file_size > MAX_RATIO * max(info.compress_size, 1):
+                report.problems.append(
+                    f"{info.filename}: expands {info.file_size} bytes from"
+                    f" {info.compress_size} (not a package this service makes)"
+                )
+                return None
         return {info.filename: archive.read(info) for info in infos if not info.is_dir()}
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
         report.problems.append(f"not a readable ZIP archive: {exc}")
         return None
 
@@ -245,6 +268,9 @@ async def _check_audit(
     except ValueError:
         report.problems.append("audit/entries.json is not JSON")
         return verified
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        report.problems.append("audit/entries.json is not a list of entries")
+        return verified
     roots: dict[int, bytes] = {}
     for path, data in files.items():
         if not path.startswith("audit/checkpoints/"):
@@ -254,14 +280,15 @@ async def _check_audit(
             statement = base64.b64decode(exported["statement_b64"])
             seal = base64.b64decode(exported["signature_b64"])
             sealed = json.loads(statement)
-        except (ValueError, KeyError):
+            size, root = int(sealed["tree_size"]), bytes.fromhex(sealed["tree_root"])
+        except (ValueError, KeyError, TypeError):
             report.problems.append(f"{path}: unreadable checkpoint")
             continue
         problem = await check_seal(statement, seal, trust)
         if problem:
             report.problems.append(f"{path}: {problem}")
             continue
-        roots[int(sealed["tree_size"])] = bytes.fromhex(sealed["tree_root"])
+        roots[size] = root
     bad = 0
     for item in entries:
         try:
@@ -269,7 +296,7 @@ async def _check_audit(
             encoded = canonical_json(fields).encode()
             seq, size = int(fields["seq"]), int(item["checkpoint"])
             proof = [bytes.fromhex(p) for p in item["proof"]]
-        except (KeyError, ValueError, TypeError):
+        except (KeyError, ValueError, TypeError, AttributeError, NonCanonicalDetails):
             report.problems.append("audit/entries.json: an entry is malformed")
             bad += 1
             continue
