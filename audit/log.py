@@ -164,3 +164,22 @@ async def entries_for_application(
 
 async def count(conn: AsyncConnection) -> int:
     return int((await conn.execute(select(func.count()).select_from(audit_log))).scalar_one())
+
+
+async def count_since(
+    conn: AsyncConnection, application_id: str, action: str, since: datetime
+) -> int:
+    """How many `action` entries the application has had since `since` (rate limits)."""
+    return int(
+        (
+            await conn.execute(
+                select(func.count())
+                .select_from(audit_log)
+                .where(
+                    audit_log.c.application_id == application_id,
+                    audit_log.c.action == action,
+                    audit_log.c.at > since,
+                )
+            )
+        ).scalar_one()
+    )

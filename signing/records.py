@@ -31,6 +31,10 @@ from store.schema import certificates, contract_templates, contracts, revocation
 
 OTP_DIGITS = 6
 OTP_MAX_ATTEMPTS = 5
+# Each new code resets the tries, so the number of codes bounds the guesses too:
+# at most this many codes per contract in OTP_ISSUE_WINDOW.
+OTP_MAX_ISSUES = 5
+OTP_ISSUE_WINDOW = timedelta(hours=1)
 
 
 class ContractStatus(StrEnum):
@@ -46,6 +50,10 @@ class ContractConflict(SigningError):
 
 class CodeRejected(SigningError):
     code = "code_rejected"
+
+
+class TooManyCodes(SigningError):
+    code = "too_many_codes"
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,6 +397,13 @@ async def issue_code(
     code = f"{secrets.randbelow(10**OTP_DIGITS):0{OTP_DIGITS}d}"
     now = datetime.now(UTC)
     async with engine.begin() as conn:
+        sent = await audit.count_since(
+            conn, contract.application_id, "contract.code_sent", now - OTP_ISSUE_WINDOW
+        )
+        if sent >= OTP_MAX_ISSUES:
+            raise TooManyCodes(
+                f"{OTP_MAX_ISSUES} codes were sent in the last hour; try again later"
+            )
         await _update(
             conn,
             contract,

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from aiohttp import ClientSession
 
+from audit import log as audit
 from loans.roles import Role
 from tests.signing_support import free_port
 from tests.web_support import APPLICATION, Service, start_service, stop_service
@@ -115,6 +116,20 @@ async def test_a_bank_system_runs_applications_through_the_api(api_service: Serv
         )
         assert status == 200 and cancelled["state"] == "cancelled"
         assert await service.audit_count("api.call") >= 12
+        # Each call's entry records the status the client got, refusals included.
+        unknown = "00000000-0000-0000-0000-000000000000"
+        status, _body, _ = await client.call("GET", f"/api/v1/applications/{unknown}")
+        assert status == 404
+        async with service.engine.connect() as conn:
+            recorded = [
+                (e.details["route"], e.details["status"])
+                for application in (app_id, unknown)
+                for e in await audit.entries_for_application(conn, application)
+                if e.action == "api.call"
+            ]
+        assert ("/api/v1/applications/{id}/contract", 404) in recorded, recorded
+        assert ("/api/v1/applications/{id}", 404) in recorded, recorded
+        assert all(status != 500 for _, status in recorded), recorded
     finally:
         await client.session.close()
 

@@ -19,6 +19,7 @@ from pyhanko.keys import load_cert_from_pemder
 from sqlalchemy import select
 
 from loans.roles import Role
+from signing.records import OTP_MAX_ISSUES
 from signing.validation import Verdict, validate_pdf
 from store.schema import audit_log
 from tests.signing_support import (
@@ -285,3 +286,24 @@ async def test_the_bank_steps_run_once_when_the_manager_retries_during_signing(
     assert "contract.signing_failed" not in names
     case = await manager.request("GET", f"/api/applications/{app_id}")
     assert case.body["state"] == "contract_signed"
+
+
+async def test_one_time_codes_cannot_be_reissued_without_limit(signing_service: Service) -> None:
+    """Each new code resets the five tries, so the codes themselves are limited:
+    five an hour per contract; the newest still works."""
+    service = signing_service
+    applicant, app_id = await applicant_in_interview(service)
+    manager = await service.staff("m1")
+    assert (await manager.request("POST", f"/api/applications/{app_id}/contract")).status == 201
+    await read_every_page(applicant)
+    for _ in range(OTP_MAX_ISSUES):
+        assert (await applicant.request("POST", "/api/applicant/contract/code")).status == 200
+    code = await demo_code(manager, app_id)
+    refused = await applicant.request("POST", "/api/applicant/contract/code")
+    assert refused.status == 429 and refused.body["code"] == "too_many_codes", refused.text
+    assert await demo_code(manager, app_id) == code  # the refusal issued nothing
+    await record_liveness_pass(service, app_id)
+    signed = await applicant.request(
+        "POST", "/api/applicant/contract/sign", json={"code": code, "mark_png": mark_b64()}
+    )
+    assert signed.status == 200, signed.text

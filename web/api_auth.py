@@ -50,6 +50,16 @@ async def api_key_middleware(request: web.Request, handler: Handler) -> web.Stre
     except errors.ApiError as exc:
         status = exc.status
         raise
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    except Exception as exc:
+        # Domain errors become API errors in the outer middleware: record the
+        # status the client will get, not a 500 it never saw.
+        mapped = errors.from_domain(exc)
+        if mapped is not None:
+            status = mapped.status
+        raise
     finally:
         resource = request.match_info.route.resource
         async with request.app[ENGINE].begin() as conn:

@@ -134,6 +134,8 @@ def _signing_status(exc: signing_errors.SigningError) -> int:
         return 503
     if isinstance(exc, notify.DeliveryFailed):
         return 502
+    if isinstance(exc, signing_records.TooManyCodes):
+        return 429
     if isinstance(
         exc,
         signing_records.ContractConflict
