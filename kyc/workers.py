@@ -144,10 +144,11 @@ def process_liveness(
     the whole clip, and the face in the clip against the ID card portrait (median
     over several frames)."""
     suffix = sniff_video(video)
-    with tempfile.NamedTemporaryFile(suffix=suffix) as clip:
-        clip.write(video)
-        clip.flush()
-        path = Path(clip.name)
+    # A fixed name in a private directory: the readers' messages name the file,
+    # and a temporary file's random name is nothing to show an applicant.
+    with tempfile.TemporaryDirectory(prefix="signroom-clip-") as directory:
+        path = Path(directory) / f"recording{suffix}"
+        path.write_bytes(video)
         check_clip(path)
         metrics = clip_metrics(path)
         outcomes = evaluate(metrics, challenges, lead_in=lead_in, window=window)

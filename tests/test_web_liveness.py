@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
+import re
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -165,11 +166,21 @@ async def test_a_still_photo_fails_and_three_failures_hand_over_to_the_manager(
     assert await still_service.audit_count("kyc.liveness") == 3
 
 
-async def test_bad_recordings_are_refused_cleanly(still_service: Service) -> None:
+def faceless_video(path: Path) -> bytes:
+    """A real recording of an empty wall: it decodes, and holds no face."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 15, (320, 240))
+    for n in range(30):
+        writer.write(np.full((240, 320, 3), 100 + n, dtype=np.uint8))
+    writer.release()
+    return path.read_bytes()
+
+
+async def test_bad_recordings_are_refused_cleanly(still_service: Service, tmp_path: Path) -> None:
     applicant, _app_id = await applicant_with_documents(still_service, head_crop(load(PORTRAIT)))
     attempt = await applicant.request("POST", "/api/applicant/liveness")
     path = f"/api/applicant/liveness/{attempt.body['id']}/video"
     for data, content_type, status in (
+        (faceless_video(tmp_path / "wall.mp4"), "video/mp4", 422),
         (b"not a video at all", "video/webm", 422),
         (b"\x1a\x45\xdf\xa3" + b"\0" * 4000, "video/webm", 422),
         (jpeg(load(STILL)), "image/jpeg", 415),
@@ -178,6 +189,8 @@ async def test_bad_recordings_are_refused_cleanly(still_service: Service) -> Non
         response = await post(applicant, path, data, content_type)
         assert response.status == status, response.text
         assert response.body["code"]
+        # No temporary file's random name in what the applicant reads.
+        assert not re.search(r"tmp\w{6,}", response.text), response.text
     unknown = await post(applicant, "/api/applicant/liveness/nope/video", b"x", "video/mp4")
     assert unknown.status == 404
 
