@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -273,3 +274,24 @@ async def test_language_follows_accept_language_and_the_switch(service: Service)
     assert switched.headers["Location"] == "/"
     after = await browser.request("GET", "/login", headers={"Accept-Language": "zh-CN"})
     assert "Staff sign-in" in after.text
+
+
+async def test_readiness_fails_when_the_data_disk_cannot_take_files(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """A full disk fails recordings and uploads midway: the node is not ready."""
+    roomy = await start_service(tmp_path / "roomy", sqlite_url)
+    try:
+        assert (await roomy.browser().request("GET", "/readyz")).status == 200
+    finally:
+        await stop_service(roomy)
+    free_mb = shutil.disk_usage(tmp_path).free // (1024 * 1024)
+    full = await start_service(tmp_path / "full", sqlite_url, min_free_disk_mb=free_mb + 1024)
+    try:
+        full.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        answer = await full.browser().request("GET", "/readyz")
+        assert answer.status == 503, answer.text
+        assert "MB free, below the minimum" in answer.body["message"]
+        assert (await full.browser().request("GET", "/healthz")).status == 200
+    finally:
+        await stop_service(full)

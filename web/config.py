@@ -58,6 +58,8 @@ class Settings:
     kyc_timeout_seconds: int = 30
     kyc_worker_memory_mb: int = 3072
     max_upload_bytes: int = 12 * 1024 * 1024
+    # /readyz says not ready when a data directory's disk has less free than this.
+    min_free_disk_mb: int = 256
     max_video_bytes: int = 30 * 1024 * 1024
     # Liveness: how many random challenges, how long each prompt shows, the pause
     # before the first, how many failed attempts before the manager takes over.
@@ -254,6 +256,7 @@ class Settings:
             "frame_tap_fps",
             "signing_code_minutes",
             "event_certificate_seconds",
+            "min_free_disk_mb",
             "notifier_smtp_port",
             "max_pdf_bytes",
             "validation_timeout_seconds",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import shutil
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -18,7 +21,7 @@ from web.auth.throttle import throttle_keys
 from web.auth.users import get_user
 from web.guards import principal_of
 from web.i18n import LANGUAGE_COOKIE, LANGUAGES
-from web.keys import ENGINE, REQUEST_ID, SESSION, SESSIONS, THROTTLE
+from web.keys import ENGINE, REQUEST_ID, SESSION, SESSIONS, SETTINGS, THROTTLE
 from web.middleware import request_is_tls
 from web.render import render
 from web.schemas import LoginBody, parse_body
@@ -81,7 +84,25 @@ async def readyz(request: web.Request) -> web.Response:
         raise errors.ServiceUnavailable(f"database unavailable: {type(exc).__name__}") from None
     if not current:
         raise errors.ServiceUnavailable("database schema is not at the newest migration")
+    settings = request.app[SETTINGS]
+    for directory in (settings.data_dir, settings.blob_dir, settings.recordings_dir):
+        problem = disk_problem(directory, settings.min_free_disk_mb * 1024 * 1024)
+        if problem:
+            raise errors.ServiceUnavailable(problem)
     return web.json_response({"status": "ready"})
+
+
+def disk_problem(directory: Path, min_free: int) -> str | None:
+    """Why files cannot be kept in `directory` now, or None. A full disk fails
+    recordings and uploads midway, so the node says so before taking work."""
+    if not directory.is_dir():
+        return None  # made on first use, on a disk checked through its parent
+    if not os.access(directory, os.W_OK):
+        return f"{directory.name}: not writable"
+    free = shutil.disk_usage(directory).free
+    if free < min_free:
+        return f"{directory.name}: {free // (1024 * 1024)} MB free, below the minimum"
+    return None
 
 
 @routes.get("/")
