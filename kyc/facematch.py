@@ -18,6 +18,7 @@ import numpy as np
 
 from kyc.errors import KycError
 from kyc.faces import FaceSample, NoUsableFace, decide, distance, sample
+from kyc.intake import MAX_CLIP_FRAMES
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".webm", ".mkv", ".avi", ".y4m"})
 VIDEO_SAMPLES = 5
@@ -36,10 +37,11 @@ def video_frames(path: Path, count: int = VIDEO_SAMPLES) -> list[np.ndarray[Any,
     capture = cv2.VideoCapture(str(path))
     try:
         total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-        if total <= 0:
-            # Browsers' WebM declares no length: count by grabbing (no decoding).
+        if not 0 < total <= MAX_CLIP_FRAMES:
+            # Browsers' WebM declares no length, and a container's claim may be
+            # false: count by grabbing (no decoding), up to the bound.
             total = 0
-            while capture.grab():
+            while total < MAX_CLIP_FRAMES and capture.grab():
                 total += 1
             capture.release()
             capture = cv2.VideoCapture(str(path))
@@ -50,8 +52,9 @@ def video_frames(path: Path, count: int = VIDEO_SAMPLES) -> list[np.ndarray[Any,
         for index in range(max(wanted) + 1):
             if index in wanted:
                 ok, frame = capture.read()
-                if ok:
-                    frames.append(frame)
+                if not ok:
+                    break
+                frames.append(frame)
             elif not capture.grab():
                 break
         return frames

@@ -113,6 +113,9 @@ def inspect_upload(
 
 MAX_CLIP_SECONDS = 30.0
 MAX_CLIP_PIXELS = 1920 * 1080
+# Decoding stops here whatever the container claims (a patched Duration, or
+# none): 30 s at 60 frames a second.
+MAX_CLIP_FRAMES = int(MAX_CLIP_SECONDS * 60)
 
 
 def sniff_video(data: bytes) -> str:

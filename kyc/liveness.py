@@ -26,6 +26,7 @@ import numpy as np
 
 from kyc.errors import KycError
 from kyc.faces import model
+from kyc.intake import MAX_CLIP_FRAMES
 
 BLINK_EAR_RATIO = 0.6  # eyes closed: EAR below this share of the baseline
 BLINK_REOPEN_RATIO = 0.85
@@ -123,7 +124,7 @@ def clip_metrics(path: Path, *, sample_fps: float = 15.0) -> list[FrameMetrics]:
         step = max(1, round(fps / sample_fps))
         metrics: list[FrameMetrics] = []
         index = 0
-        while True:
+        while index < MAX_CLIP_FRAMES:
             ok, frame = capture.read()
             if not ok:
                 break
@@ -261,7 +262,9 @@ def frames_at(path: Path, seconds: list[float], *, quality: int = 90) -> dict[fl
     found: dict[float, bytes] = {}
     capture = cv2.VideoCapture(str(path))
     try:
-        while len(found) < len(wanted):
+        for _ in range(MAX_CLIP_FRAMES):
+            if len(found) == len(wanted):
+                break
             ok, frame = capture.read()
             if not ok:
                 break
