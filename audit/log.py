@@ -167,19 +167,21 @@ async def count(conn: AsyncConnection) -> int:
 
 
 async def count_since(
-    conn: AsyncConnection, application_id: str, action: str, since: datetime
+    conn: AsyncConnection, application_id: str | None, action: str, since: datetime
 ) -> int:
-    """How many `action` entries the application has had since `since` (rate limits)."""
+    """How many `action` entries the application (None: no application) has had
+    since `since`, for rate limits."""
+    belongs = (
+        audit_log.c.application_id.is_(None)
+        if application_id is None
+        else audit_log.c.application_id == application_id
+    )
     return int(
         (
             await conn.execute(
                 select(func.count())
                 .select_from(audit_log)
-                .where(
-                    audit_log.c.application_id == application_id,
-                    audit_log.c.action == action,
-                    audit_log.c.at > since,
-                )
+                .where(belongs, audit_log.c.action == action, audit_log.c.at > since)
             )
         ).scalar_one()
     )

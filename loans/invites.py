@@ -22,6 +22,10 @@ from loans.states import Action, State
 from store.schema import applications, invites
 
 TOKEN_BYTES = 16  # 128 bits
+# Links that match no invite are guesses or typos: refused always, but audited
+# only this many a window, so nobody can grow the log by sending random links.
+ANONYMOUS_REFUSALS_AUDITED = 20
+REFUSALS_WINDOW = timedelta(minutes=10)
 
 # Applicants may not enter a case that is finished or abandoned.
 CLOSED_FOR_APPLICANT = frozenset(
@@ -203,7 +207,8 @@ async def revoke_invite(
 async def open_invite(engine: AsyncEngine, token: str, *, request_id: str | None = None) -> Invite:
     """The invite behind `token` if it can be used now; InviteUnusable otherwise.
 
-    Every outcome is audited; the token itself never is.
+    Every outcome is audited (links matching no invite up to
+    ANONYMOUS_REFUSALS_AUDITED per window); the token itself never is.
     """
     now = datetime.now(UTC)
     async with engine.begin() as conn:
@@ -223,15 +228,20 @@ async def open_invite(engine: AsyncEngine, token: str, *, request_id: str | None
             if app.state in CLOSED_FOR_APPLICANT:
                 reason = f"application {app.state.value}"
         if reason is not None or invite is None:
-            await audit.append(
-                conn,
-                audit.ANONYMOUS,
-                "invite.refused",
-                application_id=invite.application_id if invite else None,
-                request_id=request_id,
-                details={"reason": reason or "unknown"},
-                at=now,
-            )
+            if (
+                invite is not None
+                or await audit.count_since(conn, None, "invite.refused", now - REFUSALS_WINDOW)
+                < ANONYMOUS_REFUSALS_AUDITED
+            ):
+                await audit.append(
+                    conn,
+                    audit.ANONYMOUS,
+                    "invite.refused",
+                    application_id=invite.application_id if invite else None,
+                    request_id=request_id,
+                    details={"reason": reason or "unknown"},
+                    at=now,
+                )
         else:
             await conn.execute(
                 invites.update().where(invites.c.id == invite.id).values(last_opened_at=now)

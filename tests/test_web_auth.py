@@ -13,10 +13,12 @@ from sqlalchemy import select, update
 
 from loans import applications as apps
 from loans.access import Principal
+from loans.invites import ANONYMOUS_REFUSALS_AUDITED
 from loans.roles import Role
 from loans.states import Action
 from store.schema import audit_log, invites, sessions
 from tests.web_support import PASSWORD, Browser, Service, start_service, stop_service
+from web.routes.applicant import DEVICE_CHECKS_PER_HOUR
 
 
 async def test_login_sets_a_locked_down_cookie_and_logout_ends_the_session(
@@ -295,3 +297,27 @@ async def test_readiness_fails_when_the_data_disk_cannot_take_files(
         assert (await full.browser().request("GET", "/healthz")).status == 200
     finally:
         await stop_service(full)
+
+
+async def test_nobody_grows_the_audit_log_cheaply(service: Service) -> None:
+    """Random invite links are refused every time but audited only up to a bound,
+    and an applicant's device check is recorded at most DEVICE_CHECKS_PER_HOUR
+    times an hour."""
+    anonymous = service.browser()
+    for n in range(ANONYMOUS_REFUSALS_AUDITED + 15):
+        refused = await anonymous.request("GET", f"/i/{'A' * 20}{n:02d}")
+        assert refused.status == 410
+    assert await service.audit_count("invite.refused") == ANONYMOUS_REFUSALS_AUDITED
+
+    app_id = await service.new_application("m1")
+    applicant = await service.applicant("m1", app_id)
+    await applicant.request(
+        "POST", "/api/applicant/consent", json={"recording": True, "data_use": True}
+    )
+    report = {"camera": True, "microphone": True, "webrtc": True, "recorder": True, "rtt_ms": 40}
+    for _ in range(DEVICE_CHECKS_PER_HOUR):
+        answer = await applicant.request("POST", "/api/applicant/device-check", json=report)
+        assert answer.status == 200, answer.text
+    flood = await applicant.request("POST", "/api/applicant/device-check", json=report)
+    assert flood.status == 429 and int(flood.headers["Retry-After"]) > 0
+    assert await service.audit_count("applicant.device_checked") == DEVICE_CHECKS_PER_HOUR

@@ -3,6 +3,8 @@ consent and the device check."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from aiohttp import web
 from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -18,6 +20,7 @@ from loans.models import Application
 from loans.roles import Role
 from loans.states import State
 from store.database import read_only
+from web import errors
 from web.auth.sessions import COOKIE_NAME
 from web.guards import principal_of, requires
 from web.keys import ENGINE, LANGUAGE, REQUEST_ID, SESSION, SESSIONS
@@ -35,6 +38,7 @@ STEPS = ("consent", "device", "documents", "liveness", "interview", "done")
 # A connection slower than this to answer cannot carry the video interview.
 MAX_DEVICE_RTT_MS = 1500
 DEVICE_CHECKED = "applicant.device_checked"
+DEVICE_CHECKS_PER_HOUR = 20
 
 
 class DeviceReport(Body):
@@ -160,6 +164,16 @@ async def device_check(request: web.Request) -> web.Response:
         problems.append("network")
     ok = not problems
     async with request.app[ENGINE].begin() as conn:
+        since = datetime.now(UTC) - timedelta(hours=1)
+        if (
+            await audit.count_since(conn, principal.application_id, DEVICE_CHECKED, since)
+            >= DEVICE_CHECKS_PER_HOUR
+        ):
+            # Each check is an audit entry: repeated ones must not grow the log.
+            raise errors.TooManyRequests(
+                "the device was checked many times in the last hour; try again later",
+                retry_after=600,
+            )
         await audit.append(
             conn,
             principal.actor,
