@@ -15,7 +15,7 @@ RUN apt-get update \
 
 RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/signroom \
         --shell /usr/sbin/nologin signroom \
-    && install -d -o signroom -g signroom -m 0750 /var/lib/signroom
+    && install -d -o signroom -g signroom -m 0750 /var/lib/signroom /var/lib/signroom-checkpoints
 
 WORKDIR /opt/signroom
 # Dependencies first, pinned by constraints.txt, so a code change reuses this layer.
@@ -51,11 +51,14 @@ ENV PATH=/opt/signroom/venv/bin:$PATH \
     SIGNROOM_DATA_DIR=/var/lib/signroom \
     SIGNROOM_DATABASE_URL=sqlite+aiosqlite:////var/lib/signroom/signroom.db \
     SIGNROOM_HOST=0.0.0.0 \
-    SIGNROOM_PORT=8080
+    SIGNROOM_PORT=8080 \
+    SIGNROOM_CHECKPOINT_EXPORT_DIR=/var/lib/signroom-checkpoints
 
 USER signroom
 WORKDIR /var/lib/signroom
-VOLUME ["/var/lib/signroom"]
+# Checkpoints go to a volume of their own: mount it from another disk or bucket,
+# so a database rolled back is caught against them (README, "anchored log").
+VOLUME ["/var/lib/signroom", "/var/lib/signroom-checkpoints"]
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python3", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4).status == 200 else 1)"]

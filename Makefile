@@ -7,10 +7,14 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256s
 .PHONY: demo test setup system-deps lint typecheck pytest bench-audit bench-kyc \
 	bench-kyc-documents bench-kyc-faces bench-kyc-liveness bench-kyc-loop bench-media bench-signing
 
+# The demo exports audit checkpoints beside its data, as a deployment must
+# (elsewhere: another disk or bucket; README, "anchored log").
+DEMO_ENV := SIGNROOM_CHECKPOINT_EXPORT_DIR=$${SIGNROOM_CHECKPOINT_EXPORT_DIR:-var/checkpoints}
+
 demo: setup
-	$(BIN)/signroom migrate
-	$(BIN)/signroom demo-seed
-	$(BIN)/signroom serve
+	$(DEMO_ENV) $(BIN)/signroom migrate
+	$(DEMO_ENV) $(BIN)/signroom demo-seed
+	$(DEMO_ENV) $(BIN)/signroom serve
 
 test: setup lint typecheck pytest
 

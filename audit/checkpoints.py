@@ -11,6 +11,7 @@ database rolled back to an older state.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -162,11 +163,10 @@ async def _seal_next(
     size = len(entries)
     if size == 0 or (previous is not None and previous.tree_size >= size):
         return None
-    leaves = [leaf(e) for e in entries]
     start = previous.tree_size + 1 if previous else 1
+    # Hashing the whole log grows with it: off the event loop.
+    leaves, tree_root, range_root = await asyncio.to_thread(_tree, entries, start)
     now = datetime.now(UTC)
-    tree_root = merkle.root(leaves)
-    range_root = merkle.root(leaves[start - 1 :])
     text = statement(size, tree_root, start, range_root, entries[-1].entry_hash, now)
     signature = await sealer(text)
     checkpoint = Checkpoint(
@@ -180,8 +180,17 @@ async def _seal_next(
         text,
         signature,
     )
-    proof = merkle.consistency_proof(previous.tree_size, leaves) if previous else []
+    proof = (
+        await asyncio.to_thread(merkle.consistency_proof, previous.tree_size, leaves)
+        if previous
+        else []
+    )
     return checkpoint, previous, checkpoint.export(previous, proof)
+
+
+def _tree(entries: list[AuditEntry], start: int) -> tuple[list[bytes], bytes, bytes]:
+    leaves = [leaf(e) for e in entries]
+    return leaves, merkle.root(leaves), merkle.root(leaves[start - 1 :])
 
 
 async def _store(conn: AsyncConnection, checkpoint: Checkpoint, exported: dict[str, Any]) -> None:
@@ -341,11 +350,15 @@ async def verify_checkpoints(
     return problems + anchored_problems(entries, checkpoints)
 
 
-def export_problems(entries: Sequence[AuditEntry], directory: Path) -> list[str]:
-    """Compare the log with the newest checkpoint exported outside the database."""
+def export_problems(
+    entries: Sequence[AuditEntry], directory: Path, *, sealed_yet: bool = True
+) -> list[str]:
+    """Compare the log with the newest checkpoint exported outside the database.
+    With `sealed_yet` false (the database holds no checkpoint) an empty directory
+    is what a new deployment has, not a problem."""
     files = sorted(directory.glob("checkpoint-*.json"))
     if not files:
-        return [f"no exported checkpoints in {directory}"]
+        return [f"no exported checkpoints in {directory}"] if sealed_yet else []
     try:
         newest = json.loads(files[-1].read_text(encoding="utf-8"))
         sealed = json.loads(base64.b64decode(newest["statement_b64"]))
@@ -388,5 +401,7 @@ async def verify_anchored_log(
     sealed = await load_checkpoints(engine)
     problems = await verify_checkpoints(entries, sealed, check) if sealed else []
     if exported is not None:
-        problems += export_problems(entries, exported)
+        problems += await asyncio.to_thread(
+            export_problems, entries, exported, sealed_yet=bool(sealed)
+        )
     return LogReport(chain, len(sealed), sealed[-1].tree_size if sealed else None, problems)

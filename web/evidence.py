@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from audit import log as audit
 from audit import merkle
-from audit.chain import canonical_json
+from audit.chain import AuditEntry, canonical_json
 from audit.checkpoints import leaf, load_checkpoints, make_checkpoint
 from audit.log import entries_for_application, iter_entries
 from kyc.records import latest_face_match, latest_liveness, latest_readings
@@ -94,25 +94,30 @@ async def _audit_section(
     async with read_only(engine) as conn:
         every = [entry async for entry in iter_entries(conn)][: newest.tree_size]
         own = await entries_for_application(conn, application_id, limit=100_000)
-    leaves = [leaf(e) for e in every]
-    entries = []
-    for entry in own:
-        if entry.seq > newest.tree_size:
-            continue
-        entries.append(
-            {
-                "fields": entry.hashed_fields(),
-                "entry_hash": entry.entry_hash,
-                "checkpoint": newest.tree_size,
-                "proof": [p.hex() for p in merkle.inclusion_proof(entry.seq - 1, leaves)],
-            }
-        )
+    # Hashing the whole log is CPU work that grows with it: off the event loop.
+    entries = await asyncio.to_thread(_with_proofs, own, every, newest.tree_size)
     files = {
         f"audit/checkpoints/{newest.tree_size}.json": json.dumps(
             newest.export(None, []), indent=1, sort_keys=True
         ).encode()
     }
     return entries, files
+
+
+def _with_proofs(
+    own: list[AuditEntry], every: list[AuditEntry], tree_size: int
+) -> list[dict[str, Any]]:
+    leaves = [leaf(e) for e in every]
+    return [
+        {
+            "fields": entry.hashed_fields(),
+            "entry_hash": entry.entry_hash,
+            "checkpoint": tree_size,
+            "proof": [p.hex() for p in merkle.inclusion_proof(entry.seq - 1, leaves)],
+        }
+        for entry in own
+        if entry.seq <= tree_size
+    ]
 
 
 class EvidenceIncomplete(Exception):
