@@ -40,6 +40,7 @@ class Receiver:
     mode: str = "ok"  # ok | fail | hang
     received: list[tuple[str, dict[str, object], str, str]] = field(default_factory=list)
     refused: int = 0
+    hang_seconds: float = 3
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -48,7 +49,7 @@ class Receiver:
             return web.Response(status=503)
         if self.mode == "hang":
             self.refused += 1
-            await asyncio.sleep(3)
+            await asyncio.sleep(self.hang_seconds)
             return web.Response(status=200)  # too late: the sender gave up at 1 s
         self.received.append(
             (
@@ -314,12 +315,12 @@ async def test_a_redirect_is_not_followed_and_a_hanging_receiver_holds_up_no_one
     tmp_path: Path, sqlite_url: str, receiver: tuple[Receiver, str]
 ) -> None:
     state, url = receiver
-    slow = Receiver(mode="hang")  # takes 3 s to answer each delivery
+    slow = Receiver(mode="hang", hang_seconds=10)  # takes 10 s to answer each delivery
     slow_app = web.Application()
     slow_app.router.add_post("/hook", slow.handle)
     slow_server = TestServer(slow_app, host="127.0.0.1")
     await slow_server.start_server()
-    service = await start_service(tmp_path, sqlite_url, **{**FAST, "webhook_timeout_seconds": "10"})
+    service = await start_service(tmp_path, sqlite_url, **{**FAST, "webhook_timeout_seconds": "30"})
     try:
         await users(service)
         await subscribe(service, str(slow_server.make_url("/hook")), ["application.state_changed"])
@@ -327,7 +328,7 @@ async def test_a_redirect_is_not_followed_and_a_hanging_receiver_holds_up_no_one
         await subscribe(service, url, ["application.state_changed"])
         await invited_cases(service, 3)
         # The direct subscriber has all three while the slow one is on its first.
-        await until(lambda: len(state.received) >= 3, seconds=2.5)
+        await until(lambda: len(state.received) >= 3, seconds=8)
         assert slow.refused <= 1
         await asyncio.sleep(1.5)
         # The redirecting subscriber's copies never reached /hook.
