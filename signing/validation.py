@@ -111,6 +111,20 @@ TIMESTAMP_REVINFO_POLICY = CertRevTrustPolicy(
     freshness=timedelta(0),
     freshness_req_type=FreshnessReqType.TIME_AFTER_SIGNATURE,
 )
+# A signer's status data (issued seconds after signing, in the LTV step) is proven
+# to exist only by the document timestamp that follows it. Past validation slides
+# its control time to where the status data stops counting as fresh, and needs
+# both the responder certificate's proof of existence (that timestamp) before it
+# and the signer's certificate still valid at it. So the data counts as fresh for
+# SIGNER_FRESHNESS after its issue: longer than the LTV step takes, shorter than
+# an event certificate lives (SIGNROOM_EVENT_CERTIFICATE_SECONDS, 600). Status data
+# issued more than that before the signature's timestamp proves nothing about it.
+SIGNER_FRESHNESS = timedelta(seconds=30)
+SIGNER_REVINFO_POLICY = CertRevTrustPolicy(
+    REQUIRE_REVINFO,
+    freshness=SIGNER_FRESHNESS,
+    freshness_req_type=FreshnessReqType.MAX_DIFF_REVOCATION_VALIDATION,
+)
 
 
 def _spec(
@@ -120,7 +134,7 @@ def _spec(
         trust_manager=SimpleTrustManager.build(
             trust_roots=[CertTrustAnchor(root) for root in trust_roots]
         ),
-        revinfo_policy=TIMESTAMP_REVINFO_POLICY,
+        revinfo_policy=SIGNER_REVINFO_POLICY,
     )
     timestamp_policy = CertValidationPolicySpec(
         trust_manager=policy.trust_manager, revinfo_policy=TIMESTAMP_REVINFO_POLICY

@@ -67,6 +67,9 @@ def test_verify_pdf_names_what_is_wrong(selftested: tuple[Path, Path], tmp_path:
     assert '"verdict": "invalid"' in result.stdout
     naive = signroom(home, "verify-pdf", str(pdf), "--at", "2036-01-01T00:00:00")
     assert naive.returncode == 2 and "time zone" in naive.stderr
+    no_root = signroom(home, "verify-pdf", str(pdf), "--trust", str(tmp_path / "none.pem"))
+    assert no_root.returncode == 2 and "cannot read the trust root" in no_root.stderr
+    assert "Traceback" not in no_root.stderr
 
 
 def test_pki_export_and_revoke(selftested: tuple[Path, Path], tmp_path: Path) -> None:

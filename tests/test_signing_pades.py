@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -134,6 +135,28 @@ async def test_the_contract_is_valid_now_and_ten_years_on_without_a_network(sign
     assert later.verdict is Verdict.VALID, later
     # ... while its event certificate expired years before.
     assert signed.applicant.not_valid_after_utc < datetime.now(UTC) + timedelta(minutes=11)
+
+
+async def test_status_data_a_few_seconds_older_than_the_document_timestamp_holds(
+    tmp_path: Path,
+) -> None:
+    """What the journey hit: the OCSP answers were issued a second before the document
+    timestamp that proves them, an hour ago; the contract is valid now and ten years
+    on. A clock that moves 2 s at every reading makes that gap certain."""
+    readings = itertools.count()
+    start = datetime.now(UTC) - timedelta(hours=1)
+
+    def clock() -> datetime:
+        return start + timedelta(seconds=2 * next(readings))
+
+    service = SigningService.open(
+        SigningSettings(tmp_path, b"pw", "示例银行股份有限公司", "http://127.0.0.1:9"), clock
+    )
+    _unsigned, pdf, _applicant = await sign_contract(service, Book(service))
+    root = asn1_certificate(service.authority.root.certificate)
+    for at in (None, datetime.now(UTC) + timedelta(days=3653)):
+        report = await validate_pdf(pdf, [root], at=at)
+        assert report.verdict is Verdict.VALID, (at, report)
 
 
 async def test_another_root_does_not_validate_it(signed: Signed, tmp_path: Path) -> None:

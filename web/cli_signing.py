@@ -126,9 +126,12 @@ def verify_pdf(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        report = asyncio.run(
-            validate_pdf(data, _roots(args.trust, settings), at=at, allow_fetching=args.online)
-        )
+        roots = _roots(args.trust, settings)
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot read the trust root: {exc}", file=sys.stderr)
+        return 2
+    try:
+        report = asyncio.run(validate_pdf(data, roots, at=at, allow_fetching=args.online))
     except PdfUnreadable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
