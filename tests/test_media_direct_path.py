@@ -135,9 +135,13 @@ async def test_malformed_datagrams_cost_only_themselves(
     failures: list[dict[str, Any]] = []
     loop.set_exception_handler(lambda _loop, context: failures.append(context))
     try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as attacker:
+        # The nominated pair may be IPv6 on a host that has it.
+        family, _type, _proto, _name, address = socket.getaddrinfo(*local, type=socket.SOCK_DGRAM)[
+            0
+        ]
+        with socket.socket(family, socket.SOCK_DGRAM) as attacker:
             for datagram in corpus:
-                attacker.sendto(datagram, local)
+                attacker.sendto(datagram, address)
         await asyncio.sleep(0.2)
         assert path.direct >= before + len(corpus) - 1  # all but the empty one
         await manager.wait_for_frames(15)
