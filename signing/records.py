@@ -23,7 +23,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from audit import log as audit
-from signing.contract.render import RenderedContract, builtin_template, check_template
+from signing.contract.render import RenderedContract, builtin_template
+from signing.contract.workers import ContractRenderer
 from signing.errors import SigningError
 from signing.pades import StatusBook
 from signing.pki.revocation import CertificateStatus, Revocation, Status
@@ -180,9 +181,15 @@ async def _insert_template(
 
 
 async def save_template(
-    engine: AsyncEngine, actor: audit.Actor, body: str, note: str, *, request_id: str | None = None
+    engine: AsyncEngine,
+    renderer: ContractRenderer,
+    actor: audit.Actor,
+    body: str,
+    note: str,
+    *,
+    request_id: str | None = None,
 ) -> Template:
-    check_template(body)
+    await renderer.check(body)
     await current_template(engine)  # the built-in text keeps version 1
     async with engine.begin() as conn:
         return await _insert_template(conn, actor, body, note, request_id)

@@ -1,10 +1,12 @@
 """The contract document: capital numerals, repayment schedules, rendering with real
-Chinese glyphs (checked with poppler), and the template sandbox."""
+Chinese glyphs (checked with poppler), the template sandbox and its worker."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import subprocess
+import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -23,6 +25,7 @@ from signing.contract.render import (
     render_contract,
 )
 from signing.contract.schedule import add_months, repayment_schedule
+from signing.contract.workers import ContractRenderer
 from signing.errors import TemplateInvalid
 from tests.signing_support import pdf_text, require_tool
 
@@ -212,3 +215,83 @@ def test_templates_that_cannot_render_are_refused(body: str, problem: str) -> No
 
 def test_the_builtin_template_passes_its_own_check() -> None:
     check_template(builtin_template())
+
+
+# Templates an attacker with the admin role saved: each passed the old check and
+# then made every push fail with a 500, read a file or URL into the contract, or
+# ran Python errors out of the sandbox.
+HOSTILE_TEMPLATES = [
+    ("<b>an unclosed tag", "not closed"),
+    ("closing a tag that never opened</i>", "not open"),
+    ('<img src="/etc/passwd"/>', "not allowed"),
+    ('<img src="/var/lib/signroom/blobs/ab/abcdef"/>', "not allowed"),
+    ('<img src="http://127.0.0.1:9/x.png" width="90000" height="90000"/>', "not allowed"),
+    ('<font color="notacolour">x</font>', "not allowed"),
+    ('<a href="file:///etc/passwd">x</a>', "not allowed"),
+    ("an unknown entity &nosuch;", "&amp;"),
+    ("a bare < in the text", "&lt;"),
+    ("{% import 'other' as other %}", "may not include"),
+    ("{% include 'other' %}", "may not include"),
+    ("{% extends 'other' %}", "may not include"),
+    ("{{ '{0}'.format_map(1) }}", "IndexError"),
+    ("{{ 'x' * 5000000 }}", "repetition too long"),
+    ("{{ ['x'] * 5000000 }}", "repetition too long"),
+    ("{{ 7 ** 100000000 }}", "exponent too large"),
+    ("{{ 'x' * 150000 }}{{ 'y' * 150000 }}", "longer than 200000 characters"),
+    ("{% for i in range(2500) %}" + "续" * 60 + "\n{% endfor %}", "more than 100 pages"),
+]
+
+
+@pytest.mark.parametrize(("payload", "problem"), HOSTILE_TEMPLATES)
+def test_hostile_templates_are_refused_and_never_reach_the_layout(
+    payload: str, problem: str
+) -> None:
+    body = "[[schedule]]\n[[signatures]]\n" + payload
+    with pytest.raises(TemplateInvalid, match=problem):
+        check_template(body)
+    # A real render enforces the same rules: a template saved before they existed
+    # fails with a clear error instead of a 500.
+    with pytest.raises(TemplateInvalid, match=problem):
+        render_contract(body, 7, terms())
+
+
+def test_templates_may_use_bold_italic_underline_and_line_breaks(tmp_path: Path) -> None:
+    body = builtin_template().replace(
+        "# 流动资金借款合同", "# <b>流动资金</b>借款合同\n<i>斜体</i><u>下划线</u><br/>A &amp; B"
+    )
+    check_template(body)
+    path = tmp_path / "contract.pdf"
+    path.write_bytes(render_contract(body, 2, terms()).pdf)
+    text = pdf_text(path).replace(" ", "")  # poppler drops spaces in CJK wrapping
+    assert "流动资金借款合同" in text and "斜体下划线" in text and "A&B" in text
+
+
+async def test_the_template_worker_bounds_time_and_memory_and_frees_the_loop() -> None:
+    renderer = ContractRenderer(timeout_seconds=4, memory_limit_bytes=1024 * 1024 * 1024)
+    try:
+        await renderer.check(builtin_template())  # the worker is up, its font loaded
+        ticks: list[float] = []
+
+        async def tick() -> None:
+            while True:
+                ticks.append(time.monotonic())
+                await asyncio.sleep(0.1)
+
+        ticker = asyncio.create_task(tick())
+        # Ten thousand million loop steps (the sandbox allows ranges up to 100,000):
+        # hours of CPU, on the event loop before.
+        nested = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+        with pytest.raises(TemplateInvalid, match="longer than 4 s"):
+            await renderer.check("[[schedule]]\n[[signatures]]\n" + nested)
+        ticker.cancel()
+        # The loop kept running meanwhile (blocked, it would have ticked once).
+        assert len(ticks) > 5
+        # Ten thousand million characters: the address-space limit ends it.
+        blowup = "{{ ('x' * 100000) | replace('x', 'y' * 100000) }}"
+        with pytest.raises(TemplateInvalid, match="more memory"):
+            await renderer.check("[[schedule]]\n[[signatures]]\n" + blowup)
+        # The worker was replaced each time: the next contract renders.
+        contract = await renderer.render(builtin_template(), 1, terms())
+        assert contract.page_count >= 2 and contract.pdf.startswith(b"%PDF")
+    finally:
+        renderer.close()

@@ -277,6 +277,21 @@ async def test_admins_version_the_contract_template(pki_service: Service) -> Non
         json={"body": original + "{{ ''.__class__ }}", "note": "escape attempt"},
     )
     assert broken.status == 422 and broken.body["code"] == "template_invalid"
+    # Each of these passed the save check and then made every push a 500.
+    for payload in (
+        "<b>unclosed",
+        '<img src="/etc/passwd"/>',
+        '<font color="nocolour">x</font>',
+        "{% include 'other' %}",
+        "{{ '{0}'.format_map(1) }}",
+        "{{ 'x' * 5000000 }}",
+    ):
+        refused = await admin.request(
+            "POST",
+            "/api/admin/contract-templates",
+            json={"body": original + payload, "note": "hostile"},
+        )
+        assert refused.status == 422 and refused.body["code"] == "template_invalid", payload
     listed = await admin.request("GET", "/api/admin/contract-templates")
     assert [t["version"] for t in listed.body] == [1, 2]
     assert await pki_service.audit_count("contract.template_saved") == 2

@@ -15,6 +15,7 @@ from audit.checkpoints import checkpoints_due, make_checkpoint
 from kyc.workers import KycWorkers
 from loans.expiry import expire_lapsed
 from media.call import CallSettings
+from signing.contract.workers import ContractRenderer
 from signing.workers import ValidationWorkers, quiet_pyhanko_logs
 from store.blobs import FileBlobStore
 from store.database import create_engine
@@ -26,6 +27,7 @@ from web.config import Settings
 from web.keys import (
     BLOBS,
     CALLS,
+    CONTRACT_RENDERER,
     ENGINE,
     KYC_WORKERS,
     METRICS,
@@ -191,8 +193,14 @@ async def _signing(app: web.Application) -> AsyncIterator[None]:
         memory_limit_bytes=settings.validation_memory_mb * 1024 * 1024,
     )
     app[VALIDATION] = validation
+    renderer = ContractRenderer(
+        timeout_seconds=settings.template_timeout_seconds,
+        memory_limit_bytes=settings.template_memory_mb * 1024 * 1024,
+    )
+    app[CONTRACT_RENDERER] = renderer
     yield
     await asyncio.to_thread(validation.close)
+    await asyncio.to_thread(renderer.close)
 
 
 async def _webhooks(app: web.Application) -> AsyncIterator[None]:

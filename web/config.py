@@ -106,6 +106,9 @@ class Settings:
     max_pdf_bytes: int = 20 * 1024 * 1024
     validation_timeout_seconds: int = 60
     validation_memory_mb: int = 1024
+    # The worker that checks admins' contract templates and renders contracts.
+    template_timeout_seconds: int = 20
+    template_memory_mb: int = 1024
     webhook_poll_ms: int = 1000
     webhook_backoff_ms: int = 10_000
     webhook_timeout_seconds: int = 10
@@ -261,6 +264,8 @@ class Settings:
             "max_pdf_bytes",
             "validation_timeout_seconds",
             "validation_memory_mb",
+            "template_timeout_seconds",
+            "template_memory_mb",
             "webhook_poll_ms",
             "webhook_backoff_ms",
             "webhook_timeout_seconds",

@@ -30,7 +30,7 @@ from loans.models import Application
 from loans.states import Action, State
 from signing import records
 from signing.contract.appearance import check_mark
-from signing.contract.render import APPLICANT_BOX, BANK_BOX, ContractTerms, render_contract
+from signing.contract.render import APPLICANT_BOX, BANK_BOX, ContractTerms
 from signing.errors import NotAGeneratedContract, SigningError
 from signing.notify import CodeMessage
 from signing.pades import SignatureBox, signer_certificates
@@ -38,7 +38,7 @@ from signing.pki.event import SignerIdentity
 from signing.records import Contract
 from web import errors
 from web.evidence import interview_manifest
-from web.keys import BLOBS, ENGINE, METRICS, NOTIFIER, SETTINGS, SIGNING
+from web.keys import BLOBS, CONTRACT_RENDERER, ENGINE, METRICS, NOTIFIER, SETTINGS, SIGNING
 
 PAGE_DPI = 110
 PAGE_CACHE_SIZE = 64
@@ -82,7 +82,7 @@ async def push(
     )
     metrics = app[METRICS]
     with metrics.timed(metrics.signing, step="render"):
-        rendered = await asyncio.to_thread(render_contract, template.body, template.version, terms)
+        rendered = await app[CONTRACT_RENDERER].render(template.body, template.version, terms)
     await app[BLOBS].put(rendered.pdf)
     return await records.push_contract(
         engine,

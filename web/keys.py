@@ -7,6 +7,7 @@ from jinja2 import Environment
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kyc.workers import KycWorkers
+from signing.contract.workers import ContractRenderer
 from signing.notify import Notifier
 from signing.service import SigningService
 from signing.workers import ValidationWorkers
@@ -29,6 +30,7 @@ CALLS = web.AppKey("calls", CallRegistry)
 SIGNING = web.AppKey("signing", SigningService)
 NOTIFIER = web.AppKey("notifier", Notifier)
 VALIDATION = web.AppKey("validation", ValidationWorkers)
+CONTRACT_RENDERER = web.AppKey("contract_renderer", ContractRenderer)
 METRICS = web.AppKey("metrics", Metrics)
 
 REQUEST_ID = web.RequestKey("request_id", str)

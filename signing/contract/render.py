@@ -3,21 +3,29 @@
 The template is Jinja2 text run in a sandbox (admins edit it, so it must not reach
 Python objects) with a line-based layout: "# " title, "## " clause heading,
 "[[schedule]]" the repayment table, "[[signatures]]" the signature page, any
-other text a paragraph. Values are escaped for reportlab's paragraph markup.
+other text a paragraph. Values are escaped for reportlab's paragraph markup, and
+the template's own markup is limited to bold, italic, underline and line breaks:
+reportlab's other tags read files and URLs (images) or fail at layout (colours).
 Chinese is drawn with an embedded subset of Debian's WenQuanYi Zen Hei.
+
+A template is code an admin wrote, so it is checked by rendering and laying out a
+sample contract, and both that check and every real render run in a worker
+process with time and memory limits (signing/contract/workers.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, TemplateError, nodes
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
@@ -47,6 +55,14 @@ FONT_PATH = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
 FONT = "WenQuanYiZenHei"
 BUILTIN_TEMPLATE = Path(__file__).with_name("templates") / "loan_contract_v1.txt"
 MAX_TEMPLATE_CHARS = 100_000
+# What a template may expand to, and the pages it may fill: a contract, not a
+# way to make the worker lay out megabytes of text.
+MAX_CONTRACT_CHARS = 200_000
+MAX_PAGES = 100
+MARKUP_TAGS = ("b", "i", "u")
+_TAG = re.compile(r"<[^<>]*>")
+_ENTITY = re.compile(r"&(?:amp|lt|gt|quot|apos|nbsp|#[0-9]{1,7}|#x[0-9a-fA-F]{1,6});")
+_FORBIDDEN_NODES = (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)
 
 # The document information's /Subject names the evidence manifest, inside what
 # both signatures cover; `signroom verify-evidence` reads it from the signed revision.
@@ -94,7 +110,7 @@ class RenderedContract:
         return SignatureBox(self.page_count - 1, BANK_BOX)
 
 
-def _register_font() -> None:
+def register_font() -> None:
     if FONT not in pdfmetrics.getRegisteredFontNames():
         if not FONT_PATH.exists():
             raise TemplateInvalid(
@@ -112,33 +128,57 @@ def _percent(rate_ppm: int) -> str:
     return f"{whole}.{rest:04d}".rstrip("0").rstrip(".")
 
 
-_environment = SandboxedEnvironment(
+class _ContractSandbox(SandboxedEnvironment):
+    """Jinja's sandbox, with `*` and `**` bounded: `'x' * 10**9` is one expression."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int) and abs(right) > 64:
+            raise SecurityError("exponent too large")
+        if operator == "*":
+            for sequence, count in ((left, right), (right, left)):
+                if (
+                    isinstance(sequence, str | list | tuple)
+                    and isinstance(count, int)
+                    and len(sequence) * count > MAX_CONTRACT_CHARS
+                ):
+                    raise SecurityError("repetition too long")
+        return super().call_binop(context, operator, left, right)
+
+
+_environment = _ContractSandbox(
     undefined=StrictUndefined,
     autoescape=False,
     finalize=lambda value: escape(str(value)),
 )
 
 
+SAMPLE_TERMS = ContractTerms(
+    "HT-CHECK",
+    "示例银行",
+    "示例公司",
+    "91350100M000100Y43",
+    "张三",
+    100_000_00,
+    43_500,
+    12,
+    RepaymentMethod.EQUAL_INSTALMENT,
+    date(2026, 1, 1),
+)
+
+
 def check_template(body: str) -> None:
-    """Refuse a template that cannot render (bad syntax, unknown names, missing blocks)."""
+    """Refuse a template that cannot render and lay out a sample contract.
+
+    Runs the template: call it in a worker (signing/contract/workers.py).
+    """
     if len(body) > MAX_TEMPLATE_CHARS:
         raise TemplateInvalid(f"template longer than {MAX_TEMPLATE_CHARS} characters")
     for marker in ("[[schedule]]", "[[signatures]]"):
         if marker not in body:
             raise TemplateInvalid(f"template must contain {marker} on a line of its own")
-    sample = ContractTerms(
-        "HT-CHECK",
-        "示例银行",
-        "示例公司",
-        "91350100M000100Y43",
-        "张三",
-        100_000_00,
-        43_500,
-        12,
-        RepaymentMethod.EQUAL_INSTALMENT,
-        date(2026, 1, 1),
-    )
-    _expand(body, sample, repayment_schedule(100_000_00, 43_500, 12, sample.method, sample.start))
+    render_contract(body, 0, SAMPLE_TERMS)
 
 
 def _expand(body: str, terms: ContractTerms, schedule: Schedule) -> str:
@@ -160,9 +200,48 @@ def _expand(body: str, terms: ContractTerms, schedule: Schedule) -> str:
         "evidence_sha256": terms.evidence_sha256 or "—",
     }
     try:
-        return _environment.from_string(body).render(values)
+        if any(_environment.parse(body).find_all(_FORBIDDEN_NODES)):
+            raise TemplateInvalid("templates may not include, import or extend other templates")
+        parts: list[str] = []
+        length = 0
+        for part in _environment.from_string(body).generate(values):
+            length += len(part)
+            if length > MAX_CONTRACT_CHARS:
+                raise TemplateInvalid(
+                    f"the contract would be longer than {MAX_CONTRACT_CHARS} characters"
+                )
+            parts.append(part)
+        return "".join(parts)
     except TemplateError as exc:
         raise TemplateInvalid(f"template does not render: {exc}") from None
+    except (TemplateInvalid, MemoryError):
+        raise
+    except Exception as exc:
+        # The template is code: any Python error it provokes is the template's
+        # fault. Only the error's kind is told; its text may quote a value.
+        raise TemplateInvalid(f"template does not render: {type(exc).__name__}") from None
+
+
+def _check_markup(line: str) -> None:
+    """Refuse markup other than balanced <b>, <i>, <u> and <br/>, and unknown entities."""
+    open_tags: list[str] = []
+    for tag in _TAG.findall(line):
+        name = tag[1:-1].strip()
+        if name == "br/":
+            continue
+        if name in MARKUP_TAGS:
+            open_tags.append(name)
+        elif name.startswith("/") and name[1:] in MARKUP_TAGS:
+            if not open_tags or open_tags.pop() != name[1:]:
+                raise TemplateInvalid(f"{tag} closes a tag that is not open")
+        else:
+            # Only the tag is quoted: values are escaped, so it is the template's text.
+            raise TemplateInvalid(f"markup {tag[:40]} is not allowed (only <b>, <i>, <u>, <br/>)")
+    if open_tags:
+        raise TemplateInvalid(f"<{open_tags[-1]}> is not closed on its line")
+    text = _ENTITY.sub("", _TAG.sub("", line))
+    if "<" in text or "&" in text:
+        raise TemplateInvalid("write a literal < or & as &lt; or &amp;")
 
 
 def _styles() -> dict[str, ParagraphStyle]:
@@ -264,8 +343,13 @@ def _signature_page(terms: ContractTerms, styles: dict[str, ParagraphStyle]) -> 
     ]
 
 
+def _paragraph(text: str, style: ParagraphStyle) -> Paragraph:
+    _check_markup(text)
+    return Paragraph(text, style)
+
+
 def render_contract(body: str, version: int, terms: ContractTerms) -> RenderedContract:
-    _register_font()
+    register_font()
     schedule = repayment_schedule(
         terms.amount_fen, terms.annual_rate_ppm, terms.term_months, terms.method, terms.start
     )
@@ -281,11 +365,11 @@ def render_contract(body: str, version: int, terms: ContractTerms) -> RenderedCo
         elif stripped == "[[signatures]]":
             story.extend(_signature_page(terms, styles))
         elif stripped.startswith("## "):
-            story.append(KeepTogether([Paragraph(stripped[3:], styles["heading"])]))
+            story.append(KeepTogether([_paragraph(stripped[3:], styles["heading"])]))
         elif stripped.startswith("# "):
-            story.append(Paragraph(stripped[2:], styles["title"]))
+            story.append(_paragraph(stripped[2:], styles["title"]))
         else:
-            story.append(Paragraph(stripped, styles["body"]))
+            story.append(_paragraph(stripped, styles["body"]))
     buffer = io.BytesIO()
     document = SimpleDocTemplate(
         buffer,
@@ -308,8 +392,14 @@ def render_contract(body: str, version: int, terms: ContractTerms) -> RenderedCo
 
     try:
         document.build(story, canvasmaker=Numbered)
-    except ValueError as exc:
-        raise TemplateInvalid(f"template does not lay out: {exc}") from None
+    except MemoryError:
+        raise
+    except Exception as exc:
+        # reportlab reports a paragraph it cannot place with whatever error its
+        # parser or layout hit; the template's text is the cause either way.
+        raise TemplateInvalid(f"template does not lay out: {type(exc).__name__}") from None
+    if document.page > MAX_PAGES:
+        raise TemplateInvalid(f"the contract would have more than {MAX_PAGES} pages")
     pdf = buffer.getvalue()
     return RenderedContract(pdf, hashlib.sha256(pdf).hexdigest(), document.page, version)
 

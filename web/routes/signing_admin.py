@@ -12,7 +12,7 @@ from loans.roles import Role
 from signing import records
 from web import errors
 from web.guards import principal_of, requires
-from web.keys import ENGINE, REQUEST_ID, SIGNING
+from web.keys import CONTRACT_RENDERER, ENGINE, REQUEST_ID, SIGNING
 from web.render import render
 from web.schemas import Body, parse_body
 
@@ -75,6 +75,7 @@ async def save_template(request: web.Request) -> web.Response:
     body = await parse_body(request, TemplateBody)
     template = await records.save_template(
         request.app[ENGINE],
+        request.app[CONTRACT_RENDERER],
         principal_of(request).actor,
         body.body,
         body.note,
