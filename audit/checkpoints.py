@@ -25,9 +25,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from audit import log as audit
-from audit import merkle
+from audit import merkle, tree
 from audit.chain import AuditEntry, canonical_json
-from audit.errors import CheckpointContention, NonCanonicalDetails
+from audit.errors import CheckpointContention
+from audit.tree import leaf
 from audit.verify import ChainVerdict, verify_log
 from store.database import CHECKPOINT_LOCK_KEY, serialise
 from store.schema import audit_checkpoints, audit_log
@@ -65,14 +66,6 @@ class Checkpoint:
             "previous_tree_size": previous.tree_size if previous else None,
             "consistency_proof": [p.hex() for p in proof],
         }
-
-
-def leaf(entry: AuditEntry) -> bytes:
-    """An entry's leaf: its canonical content (the bytes its own hash is taken over)."""
-    try:
-        return merkle.leaf_hash(canonical_json(entry.hashed_fields()).encode("utf-8"))
-    except NonCanonicalDetails:
-        return merkle.leaf_hash(b"\xff not canonical")
 
 
 def statement(
@@ -118,11 +111,6 @@ async def load_checkpoints(engine: AsyncEngine) -> list[Checkpoint]:
         return [_row(r) for r in rows]
 
 
-async def _entries(engine: AsyncEngine) -> list[AuditEntry]:
-    async with engine.connect() as conn:
-        return [entry async for entry in audit.iter_entries(conn)]
-
-
 async def make_checkpoint(
     engine: AsyncEngine, sealer: Sealer, reason: str, *, export_dir: Path | None = None
 ) -> Checkpoint | None:
@@ -154,43 +142,53 @@ async def make_checkpoint(
     )
 
 
+async def newest_checkpoint(engine: AsyncEngine) -> Checkpoint | None:
+    async with engine.connect() as conn:
+        row = (
+            (
+                await conn.execute(
+                    select(audit_checkpoints)
+                    .order_by(audit_checkpoints.c.tree_size.desc())
+                    .limit(1)
+                )
+            )
+            .mappings()
+            .first()
+        )
+    return _row(row) if row else None
+
+
 async def _seal_next(
     engine: AsyncEngine, sealer: Sealer, reason: str
 ) -> tuple[Checkpoint, Checkpoint | None, dict[str, Any]] | None:
-    existing = await load_checkpoints(engine)
-    previous = existing[-1] if existing else None
-    entries = await _entries(engine)
-    size = len(entries)
-    if size == 0 or (previous is not None and previous.tree_size >= size):
-        return None
-    start = previous.tree_size + 1 if previous else 1
-    # Hashing the whole log grows with it: off the event loop.
-    leaves, tree_root, range_root = await asyncio.to_thread(_tree, entries, start)
+    previous = await newest_checkpoint(engine)
+    # The stored tree grows by the entries since the last extension; the roots
+    # and the proof read O(log n) of its nodes (plus the range's own).
+    async with engine.begin() as conn:
+        await serialise(conn, CHECKPOINT_LOCK_KEY)
+        newest = await audit.head(conn)
+        if newest is None or (previous is not None and previous.tree_size >= newest[0]):
+            return None
+        size, head_hash = newest
+        start = previous.tree_size + 1 if previous else 1
+        await tree.extend(conn, size)
+        tree_root, range_root = await tree.roots(conn, [(0, size), (start - 1, size)])
+        proof = await tree.consistency_proof(conn, previous.tree_size, size) if previous else []
     now = datetime.now(UTC)
-    text = statement(size, tree_root, start, range_root, entries[-1].entry_hash, now)
+    text = statement(size, tree_root, start, range_root, head_hash, now)
     signature = await sealer(text)
     checkpoint = Checkpoint(
         size,
         start,
         tree_root.hex(),
         range_root.hex(),
-        entries[-1].entry_hash,
+        head_hash,
         reason,
         now,
         text,
         signature,
     )
-    proof = (
-        await asyncio.to_thread(merkle.consistency_proof, previous.tree_size, leaves)
-        if previous
-        else []
-    )
     return checkpoint, previous, checkpoint.export(previous, proof)
-
-
-def _tree(entries: list[AuditEntry], start: int) -> tuple[list[bytes], bytes, bytes]:
-    leaves = [leaf(e) for e in entries]
-    return leaves, merkle.root(leaves), merkle.root(leaves[start - 1 :])
 
 
 async def _store(conn: AsyncConnection, checkpoint: Checkpoint, exported: dict[str, Any]) -> None:

@@ -11,3 +11,7 @@ class NonCanonicalDetails(AuditError):
 
 class CheckpointContention(AuditError):
     """Other checkpoints kept being sealed while this one was: none was stored."""
+
+
+class LogBroken(AuditError):
+    """The log or its stored tree lacks what its sequence numbers promise."""

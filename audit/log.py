@@ -53,14 +53,8 @@ async def append(
     details_dict = dict(details or {})
     details_text = canonical_json(details_dict)
     await lock_audit_chain(conn)
-    head = (
-        await conn.execute(
-            select(audit_log.c.seq, audit_log.c.entry_hash)
-            .order_by(audit_log.c.seq.desc())
-            .limit(1)
-        )
-    ).first()
-    seq, prev_hash = (head.seq + 1, head.entry_hash) if head else (1, GENESIS_HASH)
+    newest = await head(conn)
+    seq, prev_hash = (newest[0] + 1, newest[1]) if newest else (1, GENESIS_HASH)
     at = at or datetime.now(UTC)
     fields = hashed_fields(
         seq=seq,
@@ -142,6 +136,34 @@ async def iter_entries(
     """Every entry in sequence order."""
     async for row in iter_rows(conn, batch_size=batch_size):
         yield entry_from_row(row)
+
+
+async def entries_between(conn: AsyncConnection, after: int, through: int) -> list[AuditEntry]:
+    """The entries with after < seq <= through, in sequence order."""
+    rows = (
+        (
+            await conn.execute(
+                select(audit_log)
+                .where(audit_log.c.seq > after, audit_log.c.seq <= through)
+                .order_by(audit_log.c.seq)
+            )
+        )
+        .mappings()
+        .all()
+    )
+    return [entry_from_row(row) for row in rows]
+
+
+async def head(conn: AsyncConnection) -> tuple[int, str] | None:
+    """The newest entry's sequence number and hash; None for an empty log."""
+    row = (
+        await conn.execute(
+            select(audit_log.c.seq, audit_log.c.entry_hash)
+            .order_by(audit_log.c.seq.desc())
+            .limit(1)
+        )
+    ).first()
+    return (int(row.seq), str(row.entry_hash)) if row else None
 
 
 async def entries_for_application(

@@ -2,12 +2,24 @@
 
 leaf = SHA-256(0x00 || data), node = SHA-256(0x01 || left || right); a tree of n
 leaves splits at the largest power of two below n (RFC 6962 § 2.1).
+
+Proofs are lists of subtree roots. Which subtrees they are depends only on the
+index and the sizes (`inclusion_ranges`, `consistency_ranges`), so the same proof
+can come from the leaves in memory or from the complete subtrees stored node by
+node (audit/tree.py): every subtree a proof names splits into O(log n) complete,
+aligned ones (`range_root`).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+# A subtree as the leaf positions [start, end) it covers.
+Range = tuple[int, int]
+# A complete, aligned subtree: (level, position) covers leaves
+# [position * 2**level, (position + 1) * 2**level).
+Node = tuple[int, int]
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
@@ -42,16 +54,25 @@ def root(leaves: Sequence[bytes]) -> bytes:
     return level[0]
 
 
-def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
-    """Audit path for leaf `index` (RFC 6962 § 2.1.1 PATH)."""
-    if not 0 <= index < len(leaves):
+def inclusion_ranges(index: int, size: int) -> list[Range]:
+    """The subtrees whose roots are leaf `index`'s audit path (RFC 6962 § 2.1.1 PATH)."""
+    if not 0 <= index < size:
         raise ValueError("index outside the tree")
-    if len(leaves) == 1:
-        return []
-    k = _split(len(leaves))
-    if index < k:
-        return [*inclusion_proof(index, leaves[:k]), root(leaves[k:])]
-    return [*inclusion_proof(index - k, leaves[k:]), root(leaves[:k])]
+    path: list[Range] = []
+    start, end = 0, size
+    while end - start > 1:
+        middle = start + _split(end - start)
+        if index < middle:
+            path.append((middle, end))
+            end = middle
+        else:
+            path.append((start, middle))
+            start = middle
+    return path[::-1]  # the path runs from the leaf up
+
+
+def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
+    return [root(leaves[a:b]) for a, b in inclusion_ranges(index, len(leaves))]
 
 
 def verify_inclusion(
@@ -78,21 +99,63 @@ def verify_inclusion(
     return sn == 0 and result == expected_root
 
 
-def consistency_proof(old_size: int, leaves: Sequence[bytes]) -> list[bytes]:
-    """Proof that the first `old_size` leaves are a prefix of `leaves` (§ 2.1.2 PROOF)."""
-    if not 0 < old_size <= len(leaves):
+def consistency_ranges(old_size: int, size: int) -> list[Range]:
+    """The subtrees whose roots prove the first `old_size` leaves a prefix (§ 2.1.2 PROOF)."""
+    if not 0 < old_size <= size:
         raise ValueError("old size must be 1..new size")
-    return _subproof(old_size, leaves, True)
+    path: list[Range] = []
+    start, end, m, complete = 0, size, old_size, True
+    while m != end - start:
+        middle = start + _split(end - start)
+        if m <= middle - start:
+            path.append((middle, end))
+            end = middle
+        else:
+            path.append((start, middle))
+            m -= middle - start
+            start, complete = middle, False
+    if not complete:
+        path.append((start, end))
+    return path[::-1]
 
 
-def _subproof(m: int, leaves: Sequence[bytes], complete: bool) -> list[bytes]:
-    n = len(leaves)
-    if m == n:
-        return [] if complete else [root(leaves)]
-    k = _split(n)
-    if m <= k:
-        return [*_subproof(m, leaves[:k], complete), root(leaves[k:])]
-    return [*_subproof(m - k, leaves[k:], False), root(leaves[:k])]
+def consistency_proof(old_size: int, leaves: Sequence[bytes]) -> list[bytes]:
+    return [root(leaves[a:b]) for a, b in consistency_ranges(old_size, len(leaves))]
+
+
+def _complete(start: int, end: int) -> Node | None:
+    """The stored node that is exactly [start, end), if the range is one."""
+    size = end - start
+    if size & (size - 1) == 0 and start % size == 0:
+        return size.bit_length() - 1, start // size
+    return None
+
+
+def range_nodes(start: int, end: int) -> list[Node]:
+    """The complete subtrees `range_root` reads for [start, end)."""
+    if start >= end:
+        return []
+    node = _complete(start, end)
+    if node is not None:
+        return [node]
+    middle = start + _split(end - start)
+    return [*range_nodes(start, middle), *range_nodes(middle, end)]
+
+
+def range_root(start: int, end: int, node: Callable[[Node], bytes]) -> bytes:
+    """The root over leaves [start, end) from complete subtrees' roots.
+
+    A range a proof or a tree names splits into complete aligned subtrees along
+    its right edge only (O(log n) of them); any other range still works, down to
+    single leaves in the worst case.
+    """
+    if start >= end:
+        return EMPTY_ROOT
+    complete = _complete(start, end)
+    if complete is not None:
+        return node(complete)
+    middle = start + _split(end - start)
+    return node_hash(range_root(start, middle, node), range_root(middle, end, node))
 
 
 def verify_consistency(

@@ -318,6 +318,17 @@ webhook_cursor = Table(
 
 # Signed, timestamped commitments to the audit log (audit/checkpoints.py): the Merkle
 # root of the first `tree_size` entries, and of the range since the previous one.
+# The audit log's Merkle tree, complete subtrees only: (level, position) is the
+# root over leaves [position * 2**level, (position + 1) * 2**level). Derived from
+# the log (audit/tree.py); proofs read O(log n) rows of it instead of the log.
+audit_tree = Table(
+    "audit_tree",
+    metadata,
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", String(64), nullable=False),
+)
+
 audit_checkpoints = Table(
     "audit_checkpoints",
     metadata,

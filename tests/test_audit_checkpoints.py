@@ -35,13 +35,13 @@ from audit.checkpoints import (
     anchored_problems,
     checkpoints_due,
     export_problems,
-    leaf,
     load_checkpoints,
     make_checkpoint,
     statement,
     verify_checkpoints,
 )
 from audit.log import iter_entries
+from audit.tree import leaf
 from loans.roles import Role
 from store.schema import audit_checkpoints
 from tests.web_support import Service, start_service, stop_service

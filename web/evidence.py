@@ -25,10 +25,10 @@ from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
 
 from audit import log as audit
-from audit import merkle
-from audit.chain import AuditEntry, canonical_json
-from audit.checkpoints import leaf, load_checkpoints, make_checkpoint
-from audit.log import entries_for_application, iter_entries
+from audit import tree
+from audit.chain import canonical_json
+from audit.checkpoints import make_checkpoint, newest_checkpoint
+from audit.log import entries_for_application
 from kyc.records import latest_face_match, latest_liveness, latest_readings
 from signing import records
 from store.database import read_only
@@ -89,35 +89,34 @@ async def _audit_section(
 ) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
     """The application's entries, each with its inclusion proof in the newest checkpoint."""
     engine = app[ENGINE]
-    checkpoints = await load_checkpoints(engine)
-    newest = checkpoints[-1]
+    newest = await newest_checkpoint(engine)
+    assert newest is not None  # the export has just made one
+    size = newest.tree_size
+    # A checkpoint sealed before the tree was stored (an upgrade) leaves it short.
+    await tree.ensure(engine, size)
     async with read_only(engine) as conn:
-        every = [entry async for entry in iter_entries(conn)][: newest.tree_size]
-        own = await entries_for_application(conn, application_id, limit=100_000)
-    # Hashing the whole log is CPU work that grows with it: off the event loop.
-    entries = await asyncio.to_thread(_with_proofs, own, every, newest.tree_size)
+        own = [
+            entry
+            for entry in await entries_for_application(conn, application_id, limit=100_000)
+            if entry.seq <= size
+        ]
+        # O(log n) stored nodes per entry, whatever the log's length.
+        proofs = await tree.inclusion_proofs(conn, [entry.seq - 1 for entry in own], size)
+    entries = [
+        {
+            "fields": entry.hashed_fields(),
+            "entry_hash": entry.entry_hash,
+            "checkpoint": size,
+            "proof": [p.hex() for p in proofs[entry.seq - 1]],
+        }
+        for entry in own
+    ]
     files = {
-        f"audit/checkpoints/{newest.tree_size}.json": json.dumps(
+        f"audit/checkpoints/{size}.json": json.dumps(
             newest.export(None, []), indent=1, sort_keys=True
         ).encode()
     }
     return entries, files
-
-
-def _with_proofs(
-    own: list[AuditEntry], every: list[AuditEntry], tree_size: int
-) -> list[dict[str, Any]]:
-    leaves = [leaf(e) for e in every]
-    return [
-        {
-            "fields": entry.hashed_fields(),
-            "entry_hash": entry.entry_hash,
-            "checkpoint": tree_size,
-            "proof": [p.hex() for p in merkle.inclusion_proof(entry.seq - 1, leaves)],
-        }
-        for entry in own
-        if entry.seq <= tree_size
-    ]
 
 
 class EvidenceIncomplete(Exception):
