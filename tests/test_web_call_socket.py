@@ -18,6 +18,7 @@ from loans.states import Action
 from tests.test_media_signalling import MALFORMED
 from tests.web_support import Browser, Service, start_service, stop_service
 from web.keys import CALLS
+from web.routes import calls as call_routes
 
 
 @pytest.fixture
@@ -142,3 +143,40 @@ async def test_a_participant_holds_one_socket_however_many_they_open(service: Se
     assert not service.server.app[CALLS].get(application_id).ended  # type: ignore[union-attr]
     for socket in opened:
         await socket.close()
+
+
+async def test_revoking_the_invite_closes_the_applicants_open_socket(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The socket was authorised once, at the upgrade: revoking the invite it was
+    opened with must end it too, and leave the manager's socket alone."""
+    monkeypatch.setattr(call_routes, "SESSION_RECHECK_SECONDS", 0.2)
+    application_id = await service.new_application("m1")
+    invite_id, link = await service.invite_link("m1", application_id)
+    applicant = service.browser()
+    assert (await applicant.open_invite(link)).status == 303
+    await apps.act(service.engine, SYSTEM_PRINCIPAL, application_id, Action.VERIFY_IDENTITY)
+    manager = await service.staff("m1")
+    accepted = await manager.request("POST", f"/api/applications/{application_id}/call")
+    assert accepted.status == 200, accepted.text
+    theirs = await applicant.session.ws_connect(f"/api/calls/{application_id}/signal")
+    ours = await manager.session.ws_connect(f"/api/calls/{application_id}/signal")
+    await theirs.receive(timeout=5)
+    await ours.receive(timeout=5)
+    await theirs.send_str('{"type": "ping"}')
+    assert json.loads((await theirs.receive(timeout=5)).data) == {"type": "pong"}
+    revoked = await manager.request(
+        "POST", f"/api/applications/{application_id}/invites/{invite_id}/revoke"
+    )
+    assert revoked.status == 200, revoked.text
+    while (message := await theirs.receive(timeout=10)).type is WSMsgType.TEXT:
+        pass  # the manager's side is told the applicant left
+    assert message.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING), message
+    assert theirs.close_code == 1008
+    # The shut-out session cannot open another.
+    again = await applicant.request("GET", f"/api/calls/{application_id}/signal")
+    assert again.status == 401
+    await ours.send_str('{"type": "ping"}')
+    while (reply := json.loads((await ours.receive(timeout=5)).data)) != {"type": "pong"}:
+        assert reply["type"] == "peer", reply
+    await ours.close()

@@ -27,8 +27,9 @@ from loans.states import Action, State
 from media.call import Call, Side
 from media.signalling import SignallingError, parse
 from web import errors
+from web.auth.sessions import COOKIE_NAME, SessionStore
 from web.guards import principal_of, requires
-from web.keys import BLOBS, CALLS, ENGINE, REQUEST_ID, SETTINGS
+from web.keys import BLOBS, CALLS, ENGINE, REQUEST_ID, SESSIONS, SETTINGS
 from web.middleware import check_origin
 from web.schemas import Body, parse_body
 
@@ -36,6 +37,8 @@ routes = web.RouteTableDef()
 
 SIDES = {Role.APPLICANT: Side.APPLICANT, Role.MANAGER: Side.MANAGER}
 MAX_QUEUE = 200
+# How often an open signalling socket checks that its session still stands.
+SESSION_RECHECK_SECONDS = 15.0
 
 
 async def participant_application(request: web.Request, application_id: str) -> Application:
@@ -186,6 +189,9 @@ async def signal(request: web.Request) -> web.StreamResponse:
 
     registry = request.app[CALLS]
     key = (app.id, side.value)
+    watch = asyncio.create_task(
+        _close_when_session_ends(request.app[SESSIONS], request.cookies.get(COOKIE_NAME), socket)
+    )
     try:
         await call.join(side, user_label(principal), notify)
         # After the join, so the older socket's end is not taken for a drop.
@@ -205,10 +211,27 @@ async def signal(request: web.Request) -> web.StreamResponse:
     except SignallingError as exc:
         await notify(exc.as_message())
     finally:
+        watch.cancel()
         call.socket_closed(side, notify)
         if registry.sockets.get(key) is socket:
             del registry.sockets[key]
     return socket
+
+
+async def _close_when_session_ends(
+    sessions: SessionStore, token: str | None, socket: web.WebSocketResponse
+) -> None:
+    """A socket lives no longer than the session that opened it.
+
+    It was authorised once, at the upgrade; a revoked or replaced invite, a
+    cancelled case, a logout or a disabled user must end it too, or a shut-out
+    session would keep signalling (and rejoining) the call.
+    """
+    while not socket.closed:
+        await asyncio.sleep(SESSION_RECHECK_SECONDS)
+        if not token or await sessions.resolve(token) is None:
+            await socket.close(code=WSCloseCode.POLICY_VIOLATION, message=b"session ended")
+            return
 
 
 @routes.post("/api/calls/{id}/snapshot")
