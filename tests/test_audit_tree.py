@@ -47,9 +47,7 @@ async def test_stored_roots_and_proofs_equal_the_whole_log_in_memory(
             for old in range(1, size + 1):
                 proof = await tree.consistency_proof(conn, old, size)
                 assert proof == merkle.consistency_proof(old, leaves), (old, size)
-                assert merkle.verify_consistency(
-                    old, size, merkle.root(leaves[:old]), whole, proof
-                )
+                assert merkle.verify_consistency(old, size, merkle.root(leaves[:old]), whole, proof)
             # Proofs for an older, smaller tree come from the same stored nodes.
             smaller = max(1, size // 2)
             older = await tree.inclusion_proofs(conn, [0], smaller)
