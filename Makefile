@@ -8,8 +8,10 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256s
 	bench-kyc-documents bench-kyc-faces bench-kyc-liveness bench-kyc-loop bench-media bench-signing
 
 # The demo exports audit checkpoints beside its data, as a deployment must
-# (elsewhere: another disk or bucket; README, "anchored log").
-DEMO_ENV := SIGNROOM_CHECKPOINT_EXPORT_DIR=$${SIGNROOM_CHECKPOINT_EXPORT_DIR:-var/checkpoints}
+# (elsewhere: another disk or bucket; README, "anchored log"), and matches faces
+# with ArcFace on InsightFace's research-only model (README, "Face engines").
+DEMO_ENV := SIGNROOM_CHECKPOINT_EXPORT_DIR=$${SIGNROOM_CHECKPOINT_EXPORT_DIR:-var/checkpoints} \
+	SIGNROOM_FACE_ENGINE=$${SIGNROOM_FACE_ENGINE:-arcface}
 
 demo: setup
 	$(DEMO_ENV) $(BIN)/signroom migrate

@@ -18,6 +18,7 @@ from datetime import date
 import cv2
 
 from kyc import specimens
+from kyc.face_engine import FaceConfig
 from kyc.workers import DocumentKind, Expectations, KycWorkers
 
 TICK = 0.005
@@ -43,7 +44,12 @@ async def main(rounds: int) -> str:
         photo = specimens.distort(specimens.draw_id_front(person), rng)
         photos.append(cv2.imencode(".jpg", photo)[1].tobytes())
     expect = Expectations("张三", "示例科技有限公司", "91350100M000100Y43")
-    workers = KycWorkers(processes=2, timeout_seconds=120, memory_limit_bytes=3 * 1024**3)
+    workers = KycWorkers(
+        processes=2,
+        timeout_seconds=120,
+        memory_limit_bytes=3 * 1024**3,
+        face=FaceConfig.from_environ(),
+    )
     try:
         # Warm the workers (model loading is not what is measured).
         await asyncio.gather(

@@ -81,6 +81,10 @@ def samples_from(path: Path) -> list[FaceSample]:
     return [sample(image, portrait=True)]
 
 
+def distance_between(a: list[FaceSample], b: list[FaceSample]) -> float:
+    return median(distance(x.encoding, y.encoding) for x, y in itertools.product(a, b))
+
+
 def compare(a: list[FaceSample], b: list[FaceSample]) -> MatchResult:
-    value = median(distance(x.encoding, y.encoding) for x, y in itertools.product(a, b))
+    value = distance_between(a, b)
     return MatchResult(value, decide(value).value)

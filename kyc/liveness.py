@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from kyc.errors import KycError
-from kyc.faces import model
+from kyc.face_dlib import model
 from kyc.intake import MAX_CLIP_FRAMES
 
 BLINK_EAR_RATIO = 0.6  # eyes closed: EAR below this share of the baseline

@@ -6,6 +6,7 @@ time, so a pathological image cannot hold a worker forever or exhaust the host.
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,9 +22,11 @@ from kyc.checks import id_card_checks, licence_checks
 from kyc.documents.id_card import ID_CARD, parse_id_card
 from kyc.documents.licence import LICENCE, parse_licence
 from kyc.errors import KycError
+from kyc.face_engine import FaceConfig, configure
+from kyc.face_engine import engine as face_engine
+from kyc.face_thresholds import thresholds_for
 from kyc.facematch import samples_from
 from kyc.faces import Decision, NoUsableFace, aggregate_distance, decide, sample
-from kyc.faces import model as face_model
 from kyc.intake import (
     MAX_CLIP_PIXELS,
     MAX_CLIP_SECONDS,
@@ -72,9 +75,11 @@ class UploadResult:
     reading: DocumentReading
 
 
-def _load_models() -> None:
+def _load_models(face: FaceConfig) -> None:
+    configure(face)
     get_engine()
-    face_model("encoder")
+    # Loads the face model, and refuses to start without thresholds for it.
+    thresholds_for(face_engine().description, face.thresholds)
 
 
 def process_upload(
@@ -194,12 +199,19 @@ def check_clip(path: Path) -> None:
 
 
 class KycWorkers:
-    def __init__(self, *, processes: int, timeout_seconds: float, memory_limit_bytes: int) -> None:
+    def __init__(
+        self,
+        *,
+        processes: int,
+        timeout_seconds: float,
+        memory_limit_bytes: int,
+        face: FaceConfig,
+    ) -> None:
         self._pool = BoundedPool(
             processes=processes,
             timeout_seconds=timeout_seconds,
             memory_limit_bytes=memory_limit_bytes,
-            initializer=_load_models,
+            initializer=functools.partial(_load_models, face),
         )
 
     @property

@@ -16,7 +16,10 @@ from loans.roles import Role
 from store.database import create_engine
 from store.migrate import upgrade
 from tests.postgres import PostgresServer, PostgresUnavailable
-from tests.web_support import Service, start_service, stop_service
+from tests.web_support import FACE_ENGINE, Service, start_service, stop_service
+
+# Before any worker process or subprocess starts, so that they all inherit it.
+os.environ["SIGNROOM_FACE_ENGINE"] = FACE_ENGINE
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from playwright.async_api import Page, async_playwright
 from sqlalchemy import select
 
 from audit import log as audit
-from kyc.faces import model
+from kyc.face_dlib import model
 from loans import applications as apps
 from loans.access import SYSTEM_PRINCIPAL
 from loans.roles import Role

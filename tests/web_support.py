@@ -189,6 +189,13 @@ class Service:
             return int((await conn.execute(query)).scalar_one())
 
 
+# The journeys run on ArcFace (InsightFace's research model, from its wheel): the
+# engine a bank runs with its own licensed model. dlib, the product's default,
+# has its own tests (tests/test_kyc_faces.py runs each face test on both engines).
+# tests/conftest.py sets it for direct calls, worker processes and subprocesses.
+FACE_ENGINE = "arcface"
+
+
 async def start_service(
     tmp_path: Path, database_url: str, *, port: int | None = None, **overrides: Any
 ) -> Service:
@@ -199,6 +206,7 @@ async def start_service(
             "database_url": database_url,
             "data_dir": str(tmp_path / "var"),
             "public_url": f"http://127.0.0.1:{port or 8080}",
+            "face_engine": FACE_ENGINE,
             **overrides,
         }
     )

@@ -12,6 +12,8 @@ from pathlib import Path
 from aiohttp import web
 
 from audit.checkpoints import checkpoints_due, make_checkpoint
+from kyc.face_engine import EngineUnavailable, describe
+from kyc.face_thresholds import thresholds_for
 from kyc.workers import KycWorkers
 from loans.expiry import expire_lapsed
 from media.call import CallSettings
@@ -23,12 +25,13 @@ from web.api_auth import api_key_middleware
 from web.auth.sessions import SessionStore
 from web.auth.throttle import LoginThrottle
 from web.calls import CallRegistry
-from web.config import Settings
+from web.config import ConfigError, Settings
 from web.keys import (
     BLOBS,
     CALLS,
     CONTRACT_RENDERER,
     ENGINE,
+    FACE_MODEL,
     KYC_WORKERS,
     METRICS,
     NOTIFIER,
@@ -133,10 +136,27 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 async def _kyc_workers(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
+    try:
+        # Hashing the model file; thresholds must exist for it before anyone uploads.
+        model = await asyncio.to_thread(describe, settings.face)
+        thresholds = thresholds_for(model, settings.face_thresholds)
+    except EngineUnavailable as exc:
+        raise ConfigError(str(exc)) from None
+    log.info(
+        "face engine %s, model %s (sha256 %s), licence: %s; match <= %s, review <= %s",
+        model.engine,
+        model.model,
+        model.sha256[:16],
+        model.licence,
+        thresholds.match,
+        thresholds.review,
+    )
+    app[FACE_MODEL] = model
     workers = KycWorkers(
         processes=settings.kyc_workers,
         timeout_seconds=settings.kyc_timeout_seconds,
         memory_limit_bytes=settings.kyc_worker_memory_mb * 1024 * 1024,
+        face=settings.face,
     )
     app[KYC_WORKERS] = workers
     yield

@@ -18,7 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from audit.checkpoints import make_checkpoint, verify_anchored_log
 from audit.log import Actor
 from kyc.errors import KycError
-from kyc.facematch import compare, samples_from
+from kyc.face_calibration import MAX_GENUINE_NO_MATCH, MAX_MATCH_FAR, bands, calibrate, table
+from kyc.face_engine import engine as face_engine
+from kyc.facematch import compare, distance_between, samples_from
 from kyc.faces import FaceSample
 from kyc.passive import assess_file
 from kyc.reading import read_id_card, read_licence
@@ -113,6 +115,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     face_match.add_argument("files", type=Path, nargs="*", help="A B: photos or videos")
     face_match.add_argument("--pairs", type=Path, help="CSV with columns a,b")
+    calibrate_cmd = kyc.add_parser(
+        "calibrate",
+        help="thresholds for the configured face model from labelled pairs, with FAR/FRR",
+    )
+    calibrate_cmd.add_argument(
+        "--pairs", type=Path, required=True, help="CSV with columns a,b,same (1/0, yes/no)"
+    )
+    calibrate_cmd.add_argument(
+        "--write", type=Path, help="write the thresholds file SIGNROOM_FACE_THRESHOLDS names"
+    )
     liveness = kyc.add_parser(
         "liveness", help="passive liveness of a video or image (active challenges need a session)"
     )
@@ -227,6 +239,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 def _kyc(args: argparse.Namespace) -> int:
     if args.kyc_command == "face-match":
         return _face_match(args)
+    if args.kyc_command == "calibrate":
+        return _calibrate(args)
     try:
         if args.kyc_command == "liveness":
             passive = assess_file(args.file)
@@ -355,6 +369,62 @@ def _face_match(args: argparse.Namespace) -> int:
             row.update(compare(left, right).as_json())
         print(json.dumps(row, ensure_ascii=False))
     return 1 if failed and len(pairs) == 1 else 0
+
+
+SAME = {"1": True, "yes": True, "true": True, "0": False, "no": False, "false": False}
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    """Thresholds for the configured model from a bank's own labelled pairs: the
+    constraints of kyc/face_calibration.py on its pairs, and the FAR/FRR table."""
+    try:
+        with args.pairs.open(newline="", encoding="utf-8") as handle:
+            labelled = [
+                (Path(row["a"]), Path(row["b"]), SAME[row["same"].strip().lower()])
+                for row in csv.DictReader(handle)
+            ]
+    except (OSError, KeyError, AttributeError, csv.Error) as exc:
+        print(json.dumps({"error": f"cannot read pairs: {exc!r}"}), file=sys.stderr)
+        return 1
+    samples: dict[Path, list[FaceSample]] = {}
+    unusable: dict[str, str] = {}
+    for path in sorted({p for a, b, _ in labelled for p in (a, b)}):
+        try:
+            samples[path] = samples_from(path)
+        except KycError as exc:
+            unusable[str(path)] = str(exc)
+    scored = [
+        (distance_between(samples[a], samples[b]), same)
+        for a, b, same in labelled
+        if a in samples and b in samples
+    ]
+    genuine = sum(same for _, same in scored)
+    if not genuine or genuine == len(scored):
+        print(json.dumps({"error": "need genuine and impostor pairs", "unusable": unusable}))
+        return 1
+    limits = calibrate([scored])
+    model = face_engine().description
+    document = {
+        **model.as_json(),
+        "match": limits.match,
+        "review": limits.review,
+        "constraints": {
+            "max_match_far": MAX_MATCH_FAR,
+            "max_genuine_no_match": MAX_GENUINE_NO_MATCH,
+        },
+        "pairs": len(scored),
+        "genuine": genuine,
+        "impostor": len(scored) - genuine,
+        "unusable": unusable,
+        "bands": bands(scored, limits),
+        "table": table(scored),
+    }
+    if args.write:
+        temporary = args.write.with_suffix(".tmp")
+        temporary.write_text(json.dumps(document, indent=1), encoding="utf-8")
+        temporary.replace(args.write)
+    print(json.dumps(document, ensure_ascii=False))
+    return 0
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from kyc.face_engine import ENGINES, FaceConfig
 from media.ice import IceSettings
 from store.database import DEFAULT_DATABASE_URL, SUPPORTED_DRIVERS
 from web.event_loop import EVENT_LOOPS
@@ -57,6 +58,12 @@ class Settings:
     kyc_workers: int = 2
     kyc_timeout_seconds: int = 30
     kyc_worker_memory_mb: int = 3072
+    # The face engine (kyc/face_engine.py): dlib (CC0, the default) or arcface
+    # with the bank's own licensed ArcFace-format ONNX model, and the thresholds
+    # `signroom kyc calibrate` wrote for a model signroom has no calibration of.
+    face_engine: str = "dlib"
+    face_model: str = ""
+    face_thresholds: str = ""
     max_upload_bytes: int = 12 * 1024 * 1024
     # /readyz says not ready when a data directory's disk has less free than this.
     min_free_disk_mb: int = 256
@@ -199,6 +206,10 @@ class Settings:
         parts = urlsplit(self.public_url)
         return f"{parts.scheme}://{parts.netloc}"
 
+    @property
+    def face(self) -> FaceConfig:
+        return FaceConfig(self.face_engine, self.face_model, self.face_thresholds)
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         environ = os.environ if environ is None else environ
@@ -286,6 +297,16 @@ class Settings:
             raise ConfigError(f"SIGNROOM_WEBHOOK_ALLOWED_NETWORKS: {exc}") from None
         if not 0 < self.port < 65536:
             raise ConfigError("SIGNROOM_PORT must be a TCP port")
+        if self.face_engine not in ENGINES:
+            raise ConfigError(f"SIGNROOM_FACE_ENGINE must be one of {', '.join(ENGINES)}")
+        for name in ("face_model", "face_thresholds"):
+            given = getattr(self, name)
+            if given and not Path(given).is_file():
+                raise ConfigError(f"SIGNROOM_{name.upper()}: no file at {given}")
+        if self.face_model and self.face_engine != "arcface":
+            raise ConfigError(
+                "SIGNROOM_FACE_MODEL is an ArcFace model: set SIGNROOM_FACE_ENGINE=arcface"
+            )
         valid = {"blink", "turn_left", "turn_right", "nod", "open_mouth"}
         fixed = [c for c in self.liveness_fixed_challenges.split(",") if c]
         if fixed and (set(fixed) - valid or len(fixed) != self.liveness_challenges):

@@ -6,6 +6,7 @@ from aiohttp import web
 from jinja2 import Environment
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kyc.face_engine import Description
 from kyc.workers import KycWorkers
 from signing.contract.workers import ContractRenderer
 from signing.notify import Notifier
@@ -30,6 +31,8 @@ CALLS = web.AppKey("calls", CallRegistry)
 SIGNING = web.AppKey("signing", SigningService)
 NOTIFIER = web.AppKey("notifier", Notifier)
 VALIDATION = web.AppKey("validation", ValidationWorkers)
+# What the identity checks compare faces with: /readyz and the startup log say it.
+FACE_MODEL = web.AppKey("face_model", Description)
 CONTRACT_RENDERER = web.AppKey("contract_renderer", ContractRenderer)
 METRICS = web.AppKey("metrics", Metrics)
 

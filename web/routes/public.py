@@ -21,7 +21,7 @@ from web.auth.throttle import throttle_keys
 from web.auth.users import get_user
 from web.guards import principal_of
 from web.i18n import LANGUAGE_COOKIE, LANGUAGES
-from web.keys import ENGINE, REQUEST_ID, SESSION, SESSIONS, SETTINGS, THROTTLE
+from web.keys import ENGINE, FACE_MODEL, REQUEST_ID, SESSION, SESSIONS, SETTINGS, THROTTLE
 from web.middleware import request_is_tls
 from web.render import render
 from web.schemas import LoginBody, parse_body
@@ -89,7 +89,7 @@ async def readyz(request: web.Request) -> web.Response:
         problem = disk_problem(directory, settings.min_free_disk_mb * 1024 * 1024)
         if problem:
             raise errors.ServiceUnavailable(problem)
-    return web.json_response({"status": "ready"})
+    return web.json_response({"status": "ready", "face_model": request.app[FACE_MODEL].as_json()})
 
 
 def disk_problem(directory: Path, min_free: int) -> str | None:
