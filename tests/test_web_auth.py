@@ -18,6 +18,7 @@ from loans.roles import Role
 from loans.states import Action
 from store.schema import audit_log, invites, sessions
 from tests.web_support import PASSWORD, Browser, Service, start_service, stop_service
+from web.config import ConfigError
 from web.routes.applicant import DEVICE_CHECKS_PER_HOUR
 
 
@@ -321,3 +322,30 @@ async def test_nobody_grows_the_audit_log_cheaply(service: Service) -> None:
     flood = await applicant.request("POST", "/api/applicant/device-check", json=report)
     assert flood.status == 429 and int(flood.headers["Retry-After"]) > 0
     assert await service.audit_count("applicant.device_checked") == DEVICE_CHECKS_PER_HOUR
+
+
+async def test_readiness_and_the_log_say_which_face_model_runs_under_which_licence(
+    tmp_path: Path, sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="signroom.web")
+    research = await start_service(tmp_path / "arcface", sqlite_url)
+    try:
+        ready = await research.browser().request("GET", "/readyz")
+        assert ready.status == 200
+        model = ready.body["face_model"]
+        assert (model["engine"], model["model"]) == ("arcface", "w600k_mbf.onnx")
+        assert "non-commercial" in model["licence"] and len(model["sha256"]) == 64
+        assert "face engine arcface, model w600k_mbf.onnx" in caplog.text
+    finally:
+        await stop_service(research)
+    clean = await start_service(tmp_path / "dlib", sqlite_url, face_engine="dlib")
+    try:
+        model = (await clean.browser().request("GET", "/readyz")).body["face_model"]
+        assert model["engine"] == "dlib" and model["licence"].startswith("CC0")
+    finally:
+        await stop_service(clean)
+    # A model signroom has no thresholds for does not start.
+    own = tmp_path / "own.onnx"
+    own.write_bytes(b"a bank's model, uncalibrated")
+    with pytest.raises(ConfigError, match="kyc calibrate"):
+        await start_service(tmp_path / "own", sqlite_url, face_model=str(own))
