@@ -27,6 +27,8 @@ PARTS = {
         "asian_far_match",
         "asian_gen_match",
         "asian_gen_no_match",
+        "card_gen_match",
+        "card_far_match",
         "far_match",
         "lfw_far_match",
         "lfw_frr_match",

@@ -26,17 +26,19 @@ import csv
 import itertools
 import multiprocessing
 import os
+import random
 import statistics
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
-from kyc import faces
+from kyc import faces, specimens
 from kyc.face_calibration import bands, calibrate, rates
 from kyc.face_engine import ENGINES, FaceConfig, FaceEngine, engine
 from kyc.face_thresholds import thresholds_for
@@ -90,6 +92,20 @@ def labelled_pairs(root: Path) -> list[Pair]:
 
 def _use_engine(name: str) -> None:
     os.environ["SIGNROOM_FACE_ENGINE"] = name
+
+
+def _encode_card(path: str) -> tuple[str, np.ndarray[Any, Any] | None, str | None]:
+    """The photo as the portrait of a generated ID card, read back as the service
+    reads a card's portrait: small, printed, on the card's background."""
+    image = cv2.imread(path)
+    if image is None:
+        return path, None, "unreadable"
+    try:
+        person = specimens.random_identity(random.Random(path), today=date(2026, 12, 4))
+        card = specimens.draw_id_front(person, portrait=faces.head_crop(image))
+        return path, faces.sample(card, portrait=True).encoding, None
+    except faces.NoUsableFace as exc:
+        return path, None, str(exc)
 
 
 def _encode(path: str) -> tuple[str, np.ndarray[Any, Any] | None, str | None]:
@@ -181,6 +197,32 @@ def run_engine(name: str, data: Path, pairs: list[Pair], workers: int) -> dict[s
             f"{share['gen_no_match']:.1%}   {share['imp_match']:.3%}/{share['imp_review']:.1%}/"
             f"{share['imp_no_match']:.1%}"
         )
+    # The service's own path: an ID card portrait against other photos of the
+    # person (and of everyone else), on the East Asian people who have several.
+    famous = sorted({a for a, _, _, n in pairs if n == "asian_famous"} & encodings.keys())
+    person_of = {path: Path(path).parent.name for path in famous}
+    first: dict[str, str] = {}
+    for path in famous:
+        first.setdefault(person_of[path], path)
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_use_engine, initargs=(name,)
+    ) as pool:
+        cards = {
+            p: e for p, e, _ in pool.map(_encode_card, sorted(first.values())) if e is not None
+        }
+    portrait = [
+        (model.distance(card, encodings[other]), person_of[path] == person_of[other])
+        for path, card in cards.items()
+        for other in famous
+        if other != path
+    ]
+    share = bands(portrait, committed)
+    print(
+        f"ID card portrait vs photos (asian_famous): cards={len(cards)}/{len(first)} "
+        f"genuine={sum(s for _, s in portrait)} impostor={sum(not s for _, s in portrait)}: "
+        f"genuine {share['gen_match']:.1%}/{share['gen_review']:.1%}/{share['gen_no_match']:.1%}, "
+        f"impostor match {share['imp_match']:.3%}"
+    )
     bare, ours = speed(model, sorted(encodings)[:40])
     asian_share = bands(asian, committed)
     far_m, frr_m = rates(everything, committed.match)
@@ -189,6 +231,8 @@ def run_engine(name: str, data: Path, pairs: list[Pair], workers: int) -> dict[s
         "asian_far_match": f"{asian_share['imp_match']:.4f}",
         "asian_gen_match": f"{asian_share['gen_match']:.4f}",
         "asian_gen_no_match": f"{asian_share['gen_no_match']:.4f}",
+        "card_gen_match": f"{share['gen_match']:.4f}",
+        "card_far_match": f"{share['imp_match']:.4f}",
         "far_match": f"{far_m:.4f}",
         "frr_match": f"{frr_m:.4f}",
         "lfw_far_match": f"{lfw_far:.4f}",

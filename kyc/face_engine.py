@@ -58,6 +58,11 @@ class Description:
     sha256: str
     licence: str
 
+    def reference(self) -> dict[str, str]:
+        """What a face match's audit entry names: distances only mean something
+        against the model (and so the thresholds) that produced them."""
+        return {"engine": self.engine, "model": self.model, "sha256": self.sha256}
+
     def as_json(self) -> dict[str, str]:
         return {
             "engine": self.engine,

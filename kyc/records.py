@@ -158,6 +158,7 @@ async def save_face_match(
     probe_sha256: str,
     distance: float,
     decision: str,
+    face_model: dict[str, str],
     request_id: str | None = None,
 ) -> StoredFaceMatch:
     now = datetime.now(UTC)
@@ -188,6 +189,7 @@ async def save_face_match(
                 "probe_sha256": probe_sha256,
                 "distance": stored.distance,
                 "decision": decision,
+                "face_model": face_model,
             },
             at=now,
         )

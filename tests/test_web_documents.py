@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import random
 import struct
 import zlib
@@ -319,3 +320,7 @@ async def test_selfie_is_matched_against_the_id_card_portrait(kyc_service: Servi
         ]
     assert len(details) == 2
     assert same.body["distance"] in details[0]
+    # A distance means something only against its model: the entry names it.
+    named = json.loads(details[0])["face_model"]
+    assert (named["engine"], named["model"]) == ("arcface", "w600k_mbf.onnx")
+    assert len(named["sha256"]) == 64

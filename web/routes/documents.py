@@ -37,7 +37,7 @@ from signing.records import latest_contract
 from web import errors
 from web.config import Settings
 from web.guards import principal_of, requires
-from web.keys import BLOBS, ENGINE, KYC_WORKERS, METRICS, REQUEST_ID, SETTINGS
+from web.keys import BLOBS, ENGINE, FACE_MODEL, KYC_WORKERS, METRICS, REQUEST_ID, SETTINGS
 
 routes = web.RouteTableDef()
 
@@ -183,6 +183,7 @@ async def upload_selfie(request: web.Request) -> web.Response:
         probe_sha256=probe,
         distance=result.distance,
         decision=result.decision.value,
+        face_model=request.app[FACE_MODEL].reference(),
         request_id=request.get(REQUEST_ID),
     )
     return web.json_response(stored.as_json(), status=201)
@@ -285,6 +286,7 @@ async def liveness_video(request: web.Request) -> web.Response:
         "detected": {c.value: d for c, d in zip(attempt.challenges, result.detected, strict=True)},
         "face_distance": f"{result.distance:.4f}" if result.distance is not None else None,
         "face_decision": result.decision.value if result.decision else None,
+        "face_model": request.app[FACE_MODEL].reference(),
         "face_problem": result.face_problem,
         "passive": result.passive.as_json() if result.passive else None,
         "evidence_frames": {
