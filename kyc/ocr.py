@@ -1,5 +1,9 @@
 """Text lines from an image with PP-OCR models on ONNX Runtime (RapidOCR).
 
+Lines are built from the recogniser's glyph boxes rather than the detector's
+boxes alone: a hand-held photo is levelled, a box spanning two columns is cut at
+the gap, and a box the detector stacked across rows is taken apart.
+
 The models ship inside the `rapidocr_onnxruntime` wheel; nothing is downloaded. One
 engine per process, created on first use, because loading costs far more than a
 read and the engine is not meant to be shared across threads.
@@ -66,27 +70,138 @@ def get_engine() -> Any:
         return _engine
 
 
+# Forms print labels letter-spaced (名　　称) and set columns side by side; the
+# detector may join both into one box. A gap wider than this many glyph heights
+# splits a box into separate lines, and the layout parser joins label pieces back.
+COLUMN_GAP = 1.6
+# Deskew only what a hand-held photo plausibly tilts; more is a sideways image,
+# which kyc.rectify turns by right angles instead.
+MAX_SKEW_DEGREES = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Glyph:
+    text: str
+    corners: np.ndarray[Any, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Detection:
+    corners: np.ndarray[Any, Any]
+    text: str
+    confidence: float
+    glyphs: list[_Glyph]
+
+
 def read_lines(image: np.ndarray[Any, Any]) -> list[OcrLine]:
     """Every text line the engine finds, in reading order (rows top to bottom,
-    left to right within a row)."""
-    result, _elapsed = get_engine()(image, **DETECTION_OPTIONS)
-    lines = []
-    for box, text, confidence in result or []:
-        xs = [float(p[0]) for p in box]
-        ys = [float(p[1]) for p in box]
-        lines.append(OcrLine(str(text), float(confidence), min(xs), min(ys), max(xs), max(ys)))
-    return reading_order(lines)
+    left to right within a row), in coordinates turned so the text runs level."""
+    result, _elapsed = get_engine()(image, return_word_box=True, **DETECTION_OPTIONS)
+    return reading_order(lines_from_detections(result or []))
+
+
+def lines_from_detections(result: list[Any]) -> list[OcrLine]:
+    """RapidOCR's detections (box, text, score and, when asked for, each glyph's
+    box and text) as lines, levelled, cut at wide gaps and with stacked label
+    glyphs taken apart."""
+    detections = [_detection(item) for item in result]
+    turn = _level(detections)
+    return [
+        line
+        for found in detections
+        for line in _split(
+            found.corners @ turn.T,
+            found.text,
+            found.confidence,
+            [(glyph.text, glyph.corners @ turn.T) for glyph in found.glyphs],
+        )
+    ]
+
+
+def _detection(item: Any) -> _Detection:
+    corners = np.asarray(item[0], dtype=np.float64)
+    glyphs: list[_Glyph] = []
+    if len(item) >= 5 and item[3]:
+        glyphs = [
+            _Glyph(str(text), np.asarray(box, dtype=np.float64))
+            for box, text in zip(item[3], item[4], strict=False)
+            if str(text).strip()
+        ]
+    return _Detection(corners, str(item[1]), float(item[2]), glyphs)
+
+
+def _level(detections: list[_Detection]) -> np.ndarray[Any, Any]:
+    """The rotation that makes the median long line horizontal."""
+    angles = []
+    for found in detections:
+        top = found.corners[1] - found.corners[0]
+        side = found.corners[3] - found.corners[0]
+        if np.hypot(*top) > 3 * np.hypot(*side):
+            angles.append(float(np.arctan2(top[1], top[0])))
+    angle = -median(angles) if angles else 0.0
+    if abs(np.degrees(angle)) > MAX_SKEW_DEGREES:
+        angle = 0.0
+    cos, sin = np.cos(angle), np.sin(angle)
+    return np.array([[cos, -sin], [sin, cos]])
+
+
+def _bounds(text: str, confidence: float, corners: np.ndarray[Any, Any]) -> OcrLine:
+    (left, top), (right, bottom) = corners.min(axis=0), corners.max(axis=0)
+    return OcrLine(text, confidence, float(left), float(top), float(right), float(bottom))
+
+
+def _split(
+    corners: np.ndarray[Any, Any],
+    text: str,
+    confidence: float,
+    glyphs: list[tuple[str, np.ndarray[Any, Any]]],
+) -> list[OcrLine]:
+    """One detection as lines: whole, cut at wide gaps, or, when the detector
+    stacked label characters from several rows into one tall box, one per glyph."""
+    whole = _bounds(text, confidence, corners)
+    if not glyphs:
+        return [whole]
+    boxes = [_bounds(glyph_text, confidence, box) for glyph_text, box in glyphs]
+    if len(boxes) > 1 and whole.height > 1.5 * (whole.right - whole.left):
+        return boxes
+    size = median(box.height for box in boxes)
+    runs: list[list[OcrLine]] = [[boxes[0]]]
+    for box in boxes[1:]:
+        if box.left - runs[-1][-1].right > COLUMN_GAP * size:
+            runs.append([box])
+        else:
+            runs[-1].append(box)
+    if len(runs) == 1:
+        return [whole]
+    return [
+        OcrLine(
+            "".join(box.text for box in run),
+            confidence,
+            min(box.left for box in run),
+            min(box.top for box in run),
+            max(box.right for box in run),
+            max(box.bottom for box in run),
+        )
+        for run in runs
+    ]
 
 
 def reading_order(lines: list[OcrLine]) -> list[OcrLine]:
-    """Sort into rows (vertical centres within half a line height) then by x."""
-    if not lines:
-        return []
-    tolerance = median(line.height for line in lines) / 2
+    """Sort into rows, then by x within a row. A line joins a row when it overlaps
+    the row's typical vertical span by half its height or the row's: labels and
+    values on one row sit on slightly different baselines, and comparing centres
+    alone splits a row whose first line sat high."""
     rows: list[list[OcrLine]] = []
     for line in sorted(lines, key=lambda item: item.center_y):
-        if rows and abs(line.center_y - rows[-1][0].center_y) <= tolerance:
+        if rows and _overlaps_row(line, rows[-1]):
             rows[-1].append(line)
         else:
             rows.append([line])
     return [line for row in rows for line in sorted(row, key=lambda item: item.left)]
+
+
+def _overlaps_row(line: OcrLine, row: list[OcrLine]) -> bool:
+    top = median(item.top for item in row)
+    bottom = median(item.bottom for item in row)
+    overlap = min(bottom, line.bottom) - max(top, line.top)
+    return overlap >= min(bottom - top, line.height) / 2

@@ -109,16 +109,20 @@ def upright_lines(
     enough: int = 3,
     reader: Callable[[np.ndarray[Any, Any]], list[OcrLine]] = read_lines,
 ) -> list[OcrLine]:
-    """OCR lines of the flattened document in the turn that reads best."""
+    """OCR lines of the flattened document in the turn that reads best. An outline
+    can be a false one (a frame's corner, a block of print), so when the flattened
+    document reads too few labels the whole photo is read too, turn by turn."""
     flat = flatten(image)
+    candidates = [flat] if flat is image else [flat, image]
     best: list[OcrLine] = []
     best_score = -1
     for rotation in ROTATIONS:
-        turned = flat if rotation is None else cv2.rotate(flat, rotation)
-        lines = reader(turned)
-        score = label_score(lines, spec)
-        if score > best_score:
-            best, best_score = lines, score
-        if score >= enough:
-            break
+        for candidate in candidates:
+            turned = candidate if rotation is None else cv2.rotate(candidate, rotation)
+            lines = reader(turned)
+            score = label_score(lines, spec)
+            if score > best_score:
+                best, best_score = lines, score
+            if score >= enough:
+                return best
     return best
