@@ -100,7 +100,18 @@ def licence_checks(
     the application."""
     checks: list[Check] = []
     code = fields.get("credit_code")
-    if code is None:
+    if code is None and "registration_number" in fields:
+        # Licences with a 15-digit 注册号 were replaced by credit-code licences by
+        # the end of 2017; one still in use has been superseded.
+        checks.append(
+            Check(
+                "credit_code_present",
+                False,
+                "the licence shows a registration number (注册号), not a unified social "
+                "credit code: an old licence replaced since 2017; ask for the current one",
+            )
+        )
+    elif code is None:
         checks.append(Check("credit_code_present", False, "no credit code could be read"))
     else:
         problem = credit_code_problem(code.value)

@@ -11,9 +11,15 @@ class Field:
     value: str
     # The OCR engine's confidence in the weakest text line the value came from.
     confidence: float
+    # The label printed beside the value, where layouts differ in what they call
+    # it (a licence's 法定代表人, 经营者 or 执行事务合伙人).
+    label: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {"value": self.value, "confidence": round(self.confidence, 3)}
+        out: dict[str, Any] = {"value": self.value, "confidence": round(self.confidence, 3)}
+        if self.label is not None:
+            out["label"] = self.label
+        return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,20 @@ def credit_code_problem(code: str) -> str | None:
     return None
 
 
+def registration_number_problem(number: str) -> str | None:
+    """Why `number` is not a valid 15-digit business registration number (注册号,
+    the identifier of licences issued before the unified credit code; its last
+    digit is an ISO 7064 MOD 11,10 check digit), or None if it is."""
+    if not re.fullmatch(r"[0-9]{15}", number):
+        return "must be 15 digits"
+    product = 10
+    for digit in number[:14]:
+        product = (2 * ((int(digit) + product) % 10 or 10)) % 11
+    if (11 - product) % 10 != int(number[14]):
+        return "check digit does not match (ISO 7064 MOD 11,10)"
+    return None
+
+
 def mobile_problem(phone: str) -> str | None:
     """Why `phone` is not a mainland China mobile number, or None if it is."""
     if not _MOBILE.fullmatch(phone):

@@ -5,7 +5,16 @@ from datetime import date
 import pytest
 
 from kyc import idnumber
-from kyc.documents.normalise import LONG_TERM, any_date, cn_date, credit_code, id_number, period
+from kyc.documents.normalise import (
+    LONG_TERM,
+    any_date,
+    cn_date,
+    credit_code,
+    id_number,
+    period,
+    registration_number,
+)
+from loans.identifiers import registration_number_problem
 
 
 @pytest.mark.parametrize(
@@ -62,3 +71,19 @@ def test_number_cleanup_fixes_ocr_lookalikes_only_where_digits_belong() -> None:
     assert credit_code("代码 91350100m000100y43") == "91350100M000100Y43"
     # O, I, S, Z are not in the GB 32100 alphabet: they can only be misread digits.
     assert credit_code("9131O1154NTFFBFHE1") == "913101154NTFFBFHE1"
+
+
+def test_registration_numbers_of_old_licences() -> None:
+    assert registration_number_problem("310105000425516") is None
+    assert registration_number_problem("440301104726593") is None
+    assert "check digit" in (registration_number_problem("310105000425517") or "")
+    assert "15 digits" in (registration_number_problem("31010500042551") or "")
+    assert registration_number("注册号:3101O5000425516") == "310105000425516"
+    assert registration_number("9135010000010043512") is None  # part of a longer run
+
+
+def test_dates_in_chinese_numerals() -> None:
+    assert any_date("二〇一〇年六月七日") == "2010-06-07"
+    assert any_date("二O一O年十二月三十一日") == "2010-12-31"
+    assert any_date("一九九九年十月二十日") == "1999-10-20"
+    assert any_date("二〇一〇年十三月七日") is None

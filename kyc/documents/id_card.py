@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
-from kyc.documents.layout import FormSpec, extract
+from kyc.documents.layout import UNPLACED_CONFIDENCE_FACTOR, FormSpec, extract
 from kyc.documents.normalise import cn_date, id_number, period
 from kyc.fields import Field, Fields
 from kyc.ocr import OcrLine
@@ -25,7 +26,9 @@ ID_CARD = FormSpec(
     multiline=frozenset({"address"}),
 )
 
-_NUMBER_ANYWHERE = re.compile(r"[1-9]\d{16}[\dXx]")
+# Any 18-character run: a number that fails its checks must still be read as
+# printed, so that the checks can say so.
+_NUMBER_ANYWHERE = re.compile(r"(?<!\d)\d{17}[\dXx](?![\dXx])")
 
 
 def parse_id_card(lines: list[OcrLine]) -> Fields:
@@ -37,15 +40,15 @@ def parse_id_card(lines: list[OcrLine]) -> Fields:
         if name in raw:
             fields[name] = raw[name]
     if "sex" in raw and (sex := re.search("[男女]", raw["sex"].value)):
-        fields["sex"] = Field(sex.group(), raw["sex"].confidence)
+        fields["sex"] = replace(raw["sex"], value=sex.group())
     if "birth_date" in raw and (born := cn_date(raw["birth_date"].value)):
-        fields["birth_date"] = Field(born, raw["birth_date"].confidence)
+        fields["birth_date"] = replace(raw["birth_date"], value=born)
     number = raw.get("id_number") or _loose_number(lines)
     if number and (cleaned := id_number(number.value)):
-        fields["id_number"] = Field(cleaned, number.confidence)
+        fields["id_number"] = replace(number, value=cleaned)
     if "validity" in raw and (span := period(raw["validity"].value)):
-        fields["valid_from"] = Field(span[0], raw["validity"].confidence)
-        fields["valid_until"] = Field(span[1], raw["validity"].confidence)
+        fields["valid_from"] = replace(raw["validity"], value=span[0])
+        fields["valid_until"] = replace(raw["validity"], value=span[1])
     return fields
 
 
@@ -54,5 +57,5 @@ def _loose_number(lines: list[OcrLine]) -> Field | None:
     for line in lines:
         match = _NUMBER_ANYWHERE.search(re.sub(r"\s+", "", line.text))
         if match:
-            return Field(match.group(), line.confidence)
+            return Field(match.group(), line.confidence * UNPLACED_CONFIDENCE_FACTOR)
     return None

@@ -16,6 +16,12 @@ from dataclasses import dataclass, field
 from kyc.fields import Field
 from kyc.ocr import OcrLine
 
+# How far right of a field's text, in line heights, a line on its row may start
+# and still be its value: labels sit a few glyphs from their values.
+SAME_ROW_REACH = 8
+# A value found by its pattern alone, outside any label's reach, is less certain
+# than one read beside its label.
+UNPLACED_CONFIDENCE_FACTOR = 0.8
 _LEADING_NOISE = ",.:;'\"|_-、。「」[]()"
 
 
@@ -41,6 +47,7 @@ class _Piece:
 @dataclass
 class _Open:
     name: str | None
+    label: str
     label_line: OcrLine
     multiline: bool
     parts: list[tuple[str, float]] = field(default_factory=list)
@@ -51,10 +58,73 @@ class _Open:
         return self.label_line.left
 
 
-def _pieces(lines: list[OcrLine], pattern: re.Pattern[str]) -> list[_Piece]:
-    pieces = []
+def _join_spaced_labels(lines: list[OcrLine], labels: list[str]) -> list[OcrLine]:
+    """Forms print short labels letter-spaced (名　　称, 住　　所), and OCR returns
+    each spaced character as its own line: join a line that is the start of a
+    label to the next one on its row when together they spell more of it."""
+    joined: list[OcrLine] = []
     for line in lines:
-        text = re.sub(r"\s+", "", line.text)
+        if (
+            joined
+            and _same_row(joined[-1], line)
+            and _spells_more(joined[-1].text, line.text, labels)
+        ):
+            last = joined.pop()
+            line = OcrLine(
+                last.text + line.text,
+                min(last.confidence, line.confidence),
+                min(last.left, line.left),
+                min(last.top, line.top),
+                max(last.right, line.right),
+                max(last.bottom, line.bottom),
+            )
+        joined.append(line)
+    return joined
+
+
+def _spells_more(head: str, tail: str, labels: list[str]) -> bool:
+    head, tail = re.sub(r"\s+", "", head), re.sub(r"\s+", "", tail)
+    for label in labels:
+        # The head may end in a value from the row's left column (its label piece
+        # is what matters), so only its last characters need to start the label.
+        for size in range(1, len(label)):
+            if head.endswith(label[:size]) and tail.startswith(label[size]):
+                return True
+    return False
+
+
+def _misread_label(text: str, line: OcrLine, missing: list[str], columns: list[float]) -> str:
+    """`text` with its start spelled as the label OCR misread there (住址 read as
+    佳址, 经营范围 as 经营范国, 法定代表人 without its first glyph): only labels the
+    document shows nowhere else, only at the left edge of a column where labels
+    were found."""
+    if not any(abs(line.left - column) < 2 * line.height for column in columns):
+        return text
+    for label in missing:
+        head = text[: len(label)]
+        if len(head) < len(label) or len(label) < 2:
+            continue
+        wrong = [i for i, (a, b) in enumerate(zip(head, label, strict=True)) if a != b]
+        # Two-glyph labels only where the first glyph is the one misread: their
+        # second (址, 称, 所) is what tells them from ordinary text.
+        if len(wrong) == 1 and (len(label) > 2 or wrong == [0]):
+            return label + text[len(label) :]
+        if len(label) >= 4 and text.startswith(label[1:]):
+            return label + text[len(label) - 1 :]
+    return text
+
+
+def _pieces(lines: list[OcrLine], spec: FormSpec) -> list[_Piece]:
+    pattern = spec.pattern()
+    joined = _join_spaced_labels(lines, list(spec.labels))
+    texts = [re.sub(r"\s+", "", line.text) for line in joined]
+    found = {match.group() for text in texts for match in pattern.finditer(text)}
+    missing = sorted((label for label in spec.labels if label not in found), key=len, reverse=True)
+    columns = [line.left for line, text in zip(joined, texts, strict=True) if pattern.match(text)]
+    pieces = []
+    for line, text in zip(joined, texts, strict=True):
+        if not pattern.match(text):
+            text = _misread_label(text, line, missing, columns)
         cuts = list(pattern.finditer(text))
         if not cuts:
             pieces.append(_Piece(None, text, line))
@@ -71,19 +141,35 @@ def _same_row(a: OcrLine, b: OcrLine) -> bool:
     return abs(a.center_y - b.center_y) <= max(a.height, b.height) / 2
 
 
+def _within_reach(open_field: _Open, line: OcrLine) -> bool:
+    """`line` follows the field's last text on its row, not text far across the
+    page (the QR code's caption beside the credit code)."""
+    last = open_field.last or open_field.label_line
+    return (
+        open_field.label_line.left <= line.left
+        and line.left - last.right < SAME_ROW_REACH * max(last.height, line.height)
+    )
+
+
 def _continues(open_field: _Open, line: OcrLine) -> bool:
     """`line` sits just below the field's last line, in its column."""
     last = open_field.last or open_field.label_line
-    height = max(last.height, line.height)
+    # The smaller height: a title's large print must not reach far down the page.
+    height = min(last.height, line.height)
     gap = line.top - last.bottom
-    return -height / 2 < gap < 1.5 * height and line.left >= open_field.column_left - height
+    # It must also start before the text above it ends: text beginning further
+    # right is another column's, or another paper's in the photo.
+    return (
+        -height / 2 < gap < 1.5 * height
+        and open_field.column_left - height <= line.left < last.right
+    )
 
 
 def extract(lines: list[OcrLine], spec: FormSpec) -> dict[str, Field]:
     """Raw field texts (spaces removed) with the weakest confidence they rest on."""
     opened: list[_Open] = []
     done: list[_Open] = []
-    for piece in _pieces(lines, spec.pattern()):
+    for piece in _pieces(lines, spec):
         if piece.label is not None:
             # A new label closes the field that held its column, and any single-line
             # field from an earlier row (it can take no more text).
@@ -95,7 +181,7 @@ def extract(lines: list[OcrLine], spec: FormSpec) -> dict[str, Field]:
                     opened.remove(other)
                     done.append(other)
             name = spec.labels[piece.label]
-            current = _Open(name, piece.line, name in spec.multiline)
+            current = _Open(name, piece.label, piece.line, name in spec.multiline)
             if piece.text:
                 current.parts.append((piece.text, piece.line.confidence))
                 current.last = piece.line
@@ -116,7 +202,7 @@ def extract(lines: list[OcrLine], spec: FormSpec) -> dict[str, Field]:
         text = text.lstrip(_LEADING_NOISE)
         if not text:
             continue
-        fields[item.name] = Field(text, min(conf for _, conf in item.parts))
+        fields[item.name] = Field(text, min(conf for _, conf in item.parts), label=item.label)
     return fields
 
 
@@ -129,7 +215,7 @@ def _owner(opened: list[_Open], line: OcrLine) -> _Open | None:
         for f in opened
         if f.column_left <= line.left + line.height
         and (
-            (_same_row(f.last or f.label_line, line) and f.label_line.left <= line.left)
+            (_same_row(f.last or f.label_line, line) and _within_reach(f, line))
             or ((f.multiline or not f.parts) and _continues(f, line))
         )
     ]

@@ -6,8 +6,9 @@ const ID_FIELDS = [
   "valid_from", "valid_until",
 ];
 const LICENCE_FIELDS = [
-  "company_name", "credit_code", "company_type", "legal_representative", "registered_capital",
-  "established", "business_term", "address", "business_scope",
+  "company_name", "credit_code", "registration_number", "company_type", "composition_form",
+  "legal_representative", "registered_capital", "established", "business_term", "address",
+  "business_scope",
 ];
 
 function text(tag, value, className) {
@@ -44,7 +45,13 @@ export function renderReading(container, reading, showConfidence = false) {
     if (!field) continue;
     const value = text("dd", displayValue(name, field.value));
     if (showConfidence) value.append(text("span", ` (${field.confidence.toFixed(2)})`, "muted"));
-    facts.append(text("dt", messages[`field_${name}`] || name), value);
+    const term = text("dt", messages[`field_${name}`] || name);
+    // Sole traders, partnerships and branches print 经营者, 执行事务合伙人 or 负责人
+    // where a company prints 法定代表人: show which one the licence carries.
+    if (name === "legal_representative" && field.label && field.label !== "法定代表人") {
+      term.append(text("span", ` (${field.label})`, "muted"));
+    }
+    facts.append(term, value);
   }
   const checks = document.createElement("ul");
   checks.className = "checks";
