@@ -1,11 +1,13 @@
-"""Document reading: per-field exact-match accuracy on generated ID cards and
-business licences, clean and photographed (distorted), and the cost of our
+"""Document reading: per-field exact-match accuracy on the real ID cards and
+business licences in ../shared/data/iddocs/samples (when present) and on generated
+ID cards and licences, clean and photographed (distorted), and the cost of our
 reading pipeline (OCR + row ordering + parsing + checks) against bare RapidOCR on
 the same images.
 
     python -m benchmarks.bench_kyc_documents [--people N] [--workers W]
 
-N people give 3N documents (ID front, ID back, licence), each read clean and
+Real samples are read through the same entry points as an upload. N people give
+3N generated documents (ID front, ID back, licence), each read clean and
 distorted. Accuracy runs in W worker processes; the speed comparison runs in this
 process, alternating bare and full reads image by image so load drift hits both.
 """
@@ -27,8 +29,9 @@ from kyc import specimens
 from kyc.documents.id_card import ID_CARD, parse_id_card
 from kyc.documents.licence import LICENCE, parse_licence
 from kyc.ocr import DETECTION_OPTIONS, decode_image, get_engine
-from kyc.reading import read_id_card
+from kyc.reading import read_id_card, read_licence
 from kyc.rectify import upright_lines
+from tests import document_samples
 
 TODAY = date(2026, 11, 29)
 FRONT = ("name", "sex", "ethnicity", "birth_date", "address", "id_number")
@@ -65,6 +68,36 @@ def _score(seed: int) -> Counter[tuple[str, str, bool]]:
         for name in names:
             counts[(condition, name, name in got and got[name].value == expected[name])] += 1
     return counts
+
+
+def _real(sample: document_samples.Sample) -> dict[str, bool]:
+    data = sample.image.read_bytes()
+    reading = read_id_card(data, today=TODAY) if sample.kind == "id_card" else read_licence(data)
+    return document_samples.score(sample, reading.fields)
+
+
+def real_accuracy(workers: int) -> dict[str, dict[str, tuple[int, int]]]:
+    """Kind -> field -> (read exactly, samples with that field)."""
+    found = document_samples.samples()
+    totals: dict[str, dict[str, list[int]]] = {}
+    with ProcessPoolExecutor(workers) as pool:
+        for sample, outcome in zip(found, pool.map(_real, found), strict=True):
+            misses = [name for name, right in outcome.items() if not right]
+            print(f"  {sample.kind:<8} {sample.name:<40} missed: {', '.join(misses) or '-'}")
+            for name, right in outcome.items():
+                counts = totals.setdefault(sample.kind, {}).setdefault(name, [0, 0])
+                counts[0] += right
+                counts[1] += 1
+    return {
+        kind: {name: (right, seen) for name, (right, seen) in fields.items()}
+        for kind, fields in totals.items()
+    }
+
+
+def _rate(counts: dict[str, tuple[int, int]], *names: str) -> float:
+    right = sum(counts[name][0] for name in names if name in counts)
+    seen = sum(counts[name][1] for name in names if name in counts)
+    return right / seen if seen else float("nan")
 
 
 def accuracy(people: int, workers: int) -> dict[tuple[str, str], float]:
@@ -105,6 +138,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--speed-samples", type=int, default=20)
     args = parser.parse_args()
+    real: dict[str, dict[str, tuple[int, int]]] = {}
+    if document_samples.available():
+        print(f"real samples ({document_samples.SAMPLES}):")
+        real = real_accuracy(args.workers)
+        for kind, counts in real.items():
+            print(f"{kind:<10} {'field':<26} exact")
+            for name, (right, seen) in counts.items():
+                print(f"{'':<10} {name:<26} {right}/{seen}")
+    else:
+        print(f"real samples: not found at {document_samples.SAMPLES}; generated specimens only")
+    ids, licences = real.get("id_card", {}), real.get("licence", {})
     rates = accuracy(args.people, args.workers)
     print(f"{'field':<22} {'clean':>7} {'distorted':>9}")
     for name in sorted({n for _, n in rates}):
@@ -112,7 +156,13 @@ def main() -> None:
     bare, full = speed(args.speed_samples)
     documents = 3 * args.people
     print(
-        f"bench-kyc-documents: documents={documents} "
+        f"bench-kyc-documents: "
+        f"real_id_exact={_rate(ids, *ids):.3f} "
+        f"real_licence_code={_rate(licences, 'credit_code', 'registration_number'):.3f} "
+        f"real_licence_name={_rate(licences, 'company_name'):.3f} "
+        f"real_licence_representative={_rate(licences, 'legal_representative'):.3f} "
+        f"real_licence_apart={_rate(licences, document_samples.SCOPE_APART):.3f} "
+        f"documents={documents} "
         f"id_number_clean={rates[('clean', 'id_number')]:.3f} "
         f"id_number_distorted={rates[('distorted', 'id_number')]:.3f} "
         f"name_clean={rates[('clean', 'name')]:.3f} "

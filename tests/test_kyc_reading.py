@@ -21,6 +21,7 @@ from kyc.errors import UnreadableImage
 from kyc.fields import Field
 from kyc.reading import DocumentReading, read_id_card, read_licence
 from kyc.rectify import find_document, flatten
+from tests import document_samples
 
 TODAY = date(2026, 11, 29)
 SHARED = Path(os.environ.get("SIGNROOM_SHARED_DATA", Path(__file__).parents[2] / "shared/data"))
@@ -120,6 +121,48 @@ def test_the_shared_synthetic_id_card_matches_its_ground_truth() -> None:
     failed = {c.name for c in reading.checks if not c.passed}
     # The generator printed 男 with an even sequence digit (女), and the card expired.
     assert failed == {"sex_matches_id_number", "id_card_not_expired"}
+
+
+def _real_outcomes(kind: str) -> dict[str, list[bool]]:
+    outcomes: dict[str, list[bool]] = {}
+    for sample in document_samples.samples():
+        if sample.kind != kind:
+            continue
+        data = sample.image.read_bytes()
+        reading = read_id_card(data, today=TODAY) if kind == "id_card" else read_licence(data)
+        for name, right in document_samples.score(sample, reading.fields).items():
+            outcomes.setdefault(name, []).append(right)
+    return outcomes
+
+
+@pytest.mark.skipif(
+    not document_samples.available(),
+    reason=f"real ID card samples not found at {document_samples.SAMPLES}",
+)
+def test_real_id_cards_are_read_as_printed() -> None:
+    """Front and back on one page, turned 90 and 180 degrees, low resolution with
+    the number cut at the edge, a diagonal watermark, a photo of a printout."""
+    outcomes = _real_outcomes("id_card")
+    assert len(outcomes["name"]) >= 6
+    for name in ("name", "sex", "ethnicity", "id_number"):
+        assert all(outcomes[name]), name
+    every = [right for results in outcomes.values() for right in results]
+    assert sum(every) / len(every) >= 0.9
+
+
+@pytest.mark.skipif(
+    not document_samples.available(),
+    reason=f"real licence samples not found at {document_samples.SAMPLES}",
+)
+def test_real_licences_yield_code_name_and_representative() -> None:
+    """Horizontal and vertical 三证合一 layouts, 个体工商户, a partnership, old
+    注册号 licences, frames, watermarks, pale and grey scans."""
+    outcomes = _real_outcomes("licence")
+    codes = outcomes["credit_code"] + outcomes["registration_number"]
+    assert len(codes) >= 11
+    for results in (codes, outcomes["company_name"], outcomes["legal_representative"]):
+        assert sum(results) >= len(results) - 1
+    assert all(outcomes[document_samples.SCOPE_APART])
 
 
 @pytest.mark.parametrize(
