@@ -24,6 +24,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from kyc import face_pad
 from kyc.errors import KycError
 from kyc.face_dlib import model
 from kyc.intake import MAX_CLIP_FRAMES
@@ -72,6 +73,9 @@ class FrameMetrics:
     landmarks: np.ndarray[Any, Any] = field(
         default_factory=lambda: np.empty((0, 2)), compare=False, repr=False
     )
+    # MiniFASNet's probability that this frame shows a live face rather than a
+    # print or a screen (kyc.face_pad); None when the metrics were made by hand.
+    real_probability: float | None = field(default=None, compare=False)
 
 
 def _eye_ratio(eye: np.ndarray[Any, Any]) -> float:
@@ -110,7 +114,8 @@ def frame_metrics(image_bgr: np.ndarray[Any, Any], seconds: float) -> FrameMetri
     points = np.array([(shape.part(i).x, shape.part(i).y) for i in range(68)], dtype=float)
     ear = (_eye_ratio(points[36:42]) + _eye_ratio(points[42:48])) / 2
     yaw, pitch = _head_pose(points, image_bgr.shape)
-    return FrameMetrics(seconds, ear, _mouth_ratio(points), yaw, pitch, points)
+    real = face_pad.real_probability(image_bgr, points)
+    return FrameMetrics(seconds, ear, _mouth_ratio(points), yaw, pitch, points, real)
 
 
 def clip_metrics(path: Path, *, sample_fps: float = 15.0) -> list[FrameMetrics]:

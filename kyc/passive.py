@@ -23,6 +23,15 @@ measured on the same images and did not separate the attack photos from LFW's
 bona fide ones (JPEG block artefacts and architecture look alike), so they are not
 used; a screen replaying a real video of the applicant defeats both cues here and
 is what the random active challenges are for.
+
+A third, learnt cue: MiniFASNet (kyc.face_pad) scores each frame for print and
+screen artefacts around the face. Its median over the clip's frames (never one
+frame) is evidence, not yet a gate: below PAD_REVIEW the attempt cannot be
+`live` and goes to review; it never calls a spoof on its own. Measured on
+../shared/data (bench-kyc-liveness): per-frame probabilities of at most 0.03 on
+NUAA's 139 print frames with a face and at most 0.44 on the other prints and
+screens; clip medians of 0.56-1.00 on eleven real face videos; 15 of 147 live
+NUAA webcam frames score below 0.5 one by one, which is why it is a median.
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ from statistics import median
 import cv2
 import numpy as np
 
+from kyc import face_pad
 from kyc.errors import KycError
 from kyc.facematch import VIDEO_SUFFIXES
 from kyc.liveness import BLINK_EAR_RATIO, FrameMetrics, clip_metrics, frame_metrics
@@ -46,6 +56,8 @@ LIVE_SCORE = 0.7
 DEPTH_WEIGHT = 0.4  # the rest is the blink's; depth alone cannot reach LIVE_SCORE
 MIN_FRAMES = 10
 MIN_SECONDS = 1.5
+# Median MiniFASNet probability of a live face below which a clip cannot be live.
+PAD_REVIEW = 0.5
 
 # Jaw line, nose bridge and base, outer and inner eye corners: points that move
 # with the skull, not with expression.
@@ -69,6 +81,8 @@ class PassiveResult:
     depth_residual: float | None
     blink_ratio: float | None
     frames: int
+    # Median MiniFASNet probability of a live face over the frames (kyc.face_pad).
+    real_probability: float | None = None
 
     def as_json(self) -> dict[str, object]:
         # Text, not floats: the audit log's canonical JSON refuses floats.
@@ -78,6 +92,10 @@ class PassiveResult:
             "depth_residual": None if self.depth_residual is None else f"{self.depth_residual:.4f}",
             "blink_ratio": None if self.blink_ratio is None else f"{self.blink_ratio:.3f}",
             "frames": self.frames,
+            "real_probability": None
+            if self.real_probability is None
+            else f"{self.real_probability:.3f}",
+            "pad_model": face_pad.DESCRIPTION,
         }
 
 
@@ -131,19 +149,28 @@ def assess_clip(metrics: list[FrameMetrics]) -> PassiveResult:
     depth = _ramp(residual, STILL_RESIDUAL, MOVING_RESIDUAL)
     blinked = _ramp(OPEN_EYES_RATIO - blink, 0.0, OPEN_EYES_RATIO - BLINK_EAR_RATIO)
     score = DEPTH_WEIGHT * depth + (1 - DEPTH_WEIGHT) * blinked
+    real = real_probability(usable)
+    # A clip the network finds attack-like, or could not score, is never live.
+    attack_like = real is None or real < PAD_REVIEW
     if residual <= STILL_RESIDUAL:
         decision = PassiveDecision.SPOOF
-    elif score >= LIVE_SCORE and blink < BLINK_EAR_RATIO:
+    elif score >= LIVE_SCORE and blink < BLINK_EAR_RATIO and not attack_like:
         decision = PassiveDecision.LIVE
     else:
         decision = PassiveDecision.REVIEW
-    return PassiveResult(score, decision, residual, blink, len(usable))
+    return PassiveResult(score, decision, residual, blink, len(usable), real)
 
 
-def assess_image() -> PassiveResult:
+def real_probability(metrics: list[FrameMetrics]) -> float | None:
+    """Median of the frames' MiniFASNet scores, when at least MIN_FRAMES have one."""
+    scores = [m.real_probability for m in metrics if m.real_probability is not None]
+    return median(scores) if len(scores) >= MIN_FRAMES else None
+
+
+def assess_image(metrics: FrameMetrics) -> PassiveResult:
     """A single image shows neither movement nor a blink: never live, never proven
-    a spoof by these cues either."""
-    return PassiveResult(0.5, PassiveDecision.REVIEW, None, None, 1)
+    a spoof by these cues either. Its MiniFASNet score is reported as evidence."""
+    return PassiveResult(0.5, PassiveDecision.REVIEW, None, None, 1, metrics.real_probability)
 
 
 def assess_file(path: Path) -> PassiveResult:
@@ -155,6 +182,6 @@ def assess_file(path: Path) -> PassiveResult:
     image = cv2.imread(str(path))
     if image is None:
         raise KycError(f"{path.name}: not a readable image or video")
-    if frame_metrics(image, 0.0) is None:
+    if (metrics := frame_metrics(image, 0.0)) is None:
         raise NotEnoughFrames(f"{path.name}: not exactly one face in the image")
-    return assess_image()
+    return assess_image(metrics)

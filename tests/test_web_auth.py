@@ -336,6 +336,8 @@ async def test_readiness_and_the_log_say_which_face_model_runs_under_which_licen
         assert (model["engine"], model["model"]) == ("arcface", "w600k_mbf.onnx")
         assert "non-commercial" in model["licence"] and len(model["sha256"]) == 64
         assert "face engine arcface, model w600k_mbf.onnx" in caplog.text
+        assert "Apache-2.0" in ready.body["pad_model"]
+        assert "presentation-attack model MiniFASNet" in caplog.text
     finally:
         await stop_service(research)
     clean = await start_service(tmp_path / "dlib", sqlite_url, face_engine="dlib")

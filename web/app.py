@@ -12,6 +12,7 @@ from pathlib import Path
 from aiohttp import web
 
 from audit.checkpoints import checkpoints_due, make_checkpoint
+from kyc import face_pad
 from kyc.face_engine import EngineUnavailable, describe
 from kyc.face_thresholds import thresholds_for
 from kyc.workers import KycWorkers
@@ -140,6 +141,7 @@ async def _kyc_workers(app: web.Application) -> AsyncIterator[None]:
         # Hashing the model file; thresholds must exist for it before anyone uploads.
         model = await asyncio.to_thread(describe, settings.face)
         thresholds = thresholds_for(model, settings.face_thresholds)
+        await asyncio.to_thread(face_pad.check)
     except EngineUnavailable as exc:
         raise ConfigError(str(exc)) from None
     log.info(
@@ -151,6 +153,7 @@ async def _kyc_workers(app: web.Application) -> AsyncIterator[None]:
         thresholds.match,
         thresholds.review,
     )
+    log.info("presentation-attack model %s", face_pad.DESCRIPTION)
     app[FACE_MODEL] = model
     workers = KycWorkers(
         processes=settings.kyc_workers,

@@ -244,7 +244,16 @@ def _kyc(args: argparse.Namespace) -> int:
     try:
         if args.kyc_command == "liveness":
             passive = assess_file(args.file)
-            print(json.dumps({"score": round(passive.score, 3), "decision": passive.decision}))
+            real = passive.real_probability
+            print(
+                json.dumps(
+                    {
+                        "score": round(passive.score, 3),
+                        "decision": passive.decision,
+                        "real_probability": None if real is None else round(real, 3),
+                    }
+                )
+            )
             return 0
         image = args.file.read_bytes()
         if args.kyc_command == "read-id":

@@ -12,6 +12,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from audit import log as audit
+from kyc import face_pad
 from loans.roles import Role
 from store.migrate import is_current
 from web import errors
@@ -89,7 +90,13 @@ async def readyz(request: web.Request) -> web.Response:
         problem = disk_problem(directory, settings.min_free_disk_mb * 1024 * 1024)
         if problem:
             raise errors.ServiceUnavailable(problem)
-    return web.json_response({"status": "ready", "face_model": request.app[FACE_MODEL].as_json()})
+    return web.json_response(
+        {
+            "status": "ready",
+            "face_model": request.app[FACE_MODEL].as_json(),
+            "pad_model": face_pad.DESCRIPTION,
+        }
+    )
 
 
 def disk_problem(directory: Path, min_free: int) -> str | None:
