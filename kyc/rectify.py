@@ -11,6 +11,8 @@ wins at once).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
+from statistics import median
 from typing import Any
 
 import cv2
@@ -20,6 +22,11 @@ from kyc.documents.layout import FormSpec
 from kyc.ocr import OcrLine, read_lines
 
 MIN_DOCUMENT_AREA = 0.2  # of the photo
+# The photo must run on beyond the side that was read by this share of that
+# side's height for the other side to be looked for there.
+OTHER_SIDE_SHARE = 0.5
+BAND_MARGIN = 2.0  # line heights around a side's labels
+SIDE_GAP = 100.0  # px between two sides' lines, so that no row spans both
 ROTATIONS = (None, cv2.ROTATE_180, cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_90_COUNTERCLOCKWISE)
 
 
@@ -89,17 +96,22 @@ def flatten(image: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     return cv2.warpPerspective(image, warp, (width, height))
 
 
-def label_score(lines: list[OcrLine], spec: FormSpec) -> int:
-    """How many of the document's labels were read on horizontal lines. A sideways
-    photo still yields text (the recogniser turns tall boxes), but on tall lines."""
+def _labels_read(lines: list[OcrLine], spec: FormSpec) -> dict[str, list[OcrLine]]:
+    """Each label read on a horizontal line, with the lines it was read on. A
+    sideways photo still yields text (the recogniser turns tall boxes), but on
+    tall lines."""
     pattern = spec.pattern()
-    found = {
-        match.group()
-        for line in lines
-        if line.right - line.left >= line.height
-        for match in pattern.finditer("".join(line.text.split()))
-    }
-    return len(found)
+    found: dict[str, list[OcrLine]] = {}
+    for line in lines:
+        if line.right - line.left >= line.height:
+            for match in pattern.finditer("".join(line.text.split())):
+                found.setdefault(match.group(), []).append(line)
+    return found
+
+
+def label_score(lines: list[OcrLine], spec: FormSpec) -> int:
+    """How many of the document's labels were read on horizontal lines."""
+    return len(_labels_read(lines, spec))
 
 
 def upright_lines(
@@ -111,18 +123,64 @@ def upright_lines(
 ) -> list[OcrLine]:
     """OCR lines of the flattened document in the turn that reads best. An outline
     can be a false one (a frame's corner, a block of print), so when the flattened
-    document reads too few labels the whole photo is read too, turn by turn."""
+    document reads too few labels the whole photo is read too, turn by turn. For
+    a two-sided document, a side the best turn did not read, when other text is
+    there, is looked for in the other turns (both sides of a card scanned on one
+    page, one upside down), and its lines follow the first side's."""
     flat = flatten(image)
     candidates = [flat] if flat is image else [flat, image]
     best: list[OcrLine] = []
-    best_score = -1
-    for rotation in ROTATIONS:
+    best_score, best_image, best_turn = -1, image, -1
+    for turn, rotation in enumerate(ROTATIONS):
         for candidate in candidates:
             turned = candidate if rotation is None else cv2.rotate(candidate, rotation)
             lines = reader(turned)
             score = label_score(lines, spec)
             if score > best_score:
-                best, best_score = lines, score
+                best, best_score, best_image, best_turn = lines, score, candidate, turn
             if score >= enough:
-                return best
-    return best
+                return _with_other_side(best, best_image, best_turn, spec, reader)
+    return _with_other_side(best, best_image, best_turn, spec, reader)
+
+
+def _with_other_side(
+    lines: list[OcrLine],
+    image: np.ndarray[Any, Any],
+    turn: int,
+    spec: FormSpec,
+    reader: Callable[[np.ndarray[Any, Any]], list[OcrLine]],
+) -> list[OcrLine]:
+    """`lines` and, when they hold one side of a two-sided document and the photo
+    runs on above or below it, the other side's lines read from there turned
+    upside down (the recogniser returns nothing for upside-down text)."""
+    if len(spec.sides) != 2 or turn < 0:
+        return lines
+    read = _labels_read(lines, spec)
+    seen = [side for side in spec.sides if side & read.keys()]
+    if len(seen) != 1:
+        return lines
+    rotation = ROTATIONS[turn]
+    turned = image if rotation is None else cv2.rotate(image, rotation)
+    top, bottom = _band([line for label in seen[0] & read.keys() for line in read[label]])
+    above, below = turned[: max(int(top), 0)], turned[max(int(bottom), 0) :]
+    rest, offset = (above, 0) if above.shape[0] > below.shape[0] else (below, int(bottom))
+    if rest.shape[0] < OTHER_SIDE_SHARE * (bottom - top):
+        return lines
+    missing = next(side for side in spec.sides if side is not seen[0])
+    found = reader(cv2.rotate(rest, cv2.ROTATE_180))
+    if len(missing & _labels_read(found, spec).keys()) < 2:
+        return lines
+    shift = max(offset, max((line.bottom for line in lines), default=0.0)) + SIDE_GAP
+    return lines + [
+        replace(line, top=line.top + shift, bottom=line.bottom + shift) for line in found
+    ]
+
+
+def _band(label_lines: list[OcrLine]) -> tuple[float, float]:
+    """The rows a side occupies: from its first label to its last, and a little
+    beyond (values below their label, the card's title above)."""
+    margin = BAND_MARGIN * median(line.height for line in label_lines)
+    return (
+        min(line.top for line in label_lines) - margin,
+        max(line.bottom for line in label_lines) + margin,
+    )

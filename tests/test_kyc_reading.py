@@ -223,6 +223,22 @@ def test_cards_photographed_sideways_or_upside_down_are_turned_upright(rotation:
     assert fields["name"] == person.name
 
 
+@pytest.mark.parametrize("upside_down", ["back", "front"])
+def test_both_sides_scanned_on_one_page_are_read_each_upright(upside_down: str) -> None:
+    rng = random.Random(53)
+    person = specimens.random_identity(rng, today=TODAY)
+    front, back = specimens.draw_id_front(person), specimens.draw_id_back(person)
+    if upside_down == "back":
+        back = cv2.rotate(back, cv2.ROTATE_180)
+    else:
+        front = cv2.rotate(front, cv2.ROTATE_180)
+    height, width = front.shape[:2]
+    page = np.full((2 * height + 240, width + 160, 3), 215, np.uint8)
+    page[80 : 80 + height, 80 : 80 + width] = front
+    page[160 + height : 160 + 2 * height, 80 : 80 + width] = back
+    assert read_values(read_id_card(png(page), today=TODAY)) == person.expected_fields()
+
+
 def test_the_card_outline_is_found_and_flattened() -> None:
     rng = random.Random(52)
     card = specimens.draw_id_front(specimens.random_identity(rng, today=TODAY))

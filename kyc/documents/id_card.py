@@ -24,6 +24,10 @@ ID_CARD = FormSpec(
         "居民身份证": None,
     },
     multiline=frozenset({"address"}),
+    sides=(
+        frozenset({"姓名", "性别", "民族", "出生", "住址", "公民身份号码"}),
+        frozenset({"签发机关", "有效期限", "中华人民共和国", "居民身份证"}),
+    ),
 )
 
 # Any 18-character run: a number that fails its checks must still be read as

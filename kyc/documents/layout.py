@@ -31,6 +31,9 @@ class FormSpec:
     # ends the field above it but is not itself a field (titles, footers).
     labels: dict[str, str | None]
     multiline: frozenset[str] = frozenset()
+    # For a document with two printed sides, the labels of each: a scan of both
+    # may show one side upside down, and each is then read in its own turn.
+    sides: tuple[frozenset[str], ...] = ()
 
     def pattern(self) -> re.Pattern[str]:
         ordered = sorted(self.labels, key=len, reverse=True)
