@@ -77,6 +77,9 @@ COLUMN_GAP = 1.6
 # Deskew only what a hand-held photo plausibly tilts; more is a sideways image,
 # which kyc.rectify turns by right angles instead.
 MAX_SKEW_DEGREES = 20.0
+# A long line more than this off the photo's tilt is a watermark laid across it.
+MAX_LINE_TILT = 12.0
+SAME_TILT_DEGREES = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,12 +106,16 @@ def read_lines(image: np.ndarray[Any, Any]) -> list[OcrLine]:
 def lines_from_detections(result: list[Any]) -> list[OcrLine]:
     """RapidOCR's detections (box, text, score and, when asked for, each glyph's
     box and text) as lines, levelled, cut at wide gaps and with stacked label
-    glyphs taken apart."""
+    glyphs taken apart. A long line running at a slant to the rest is a diagonal
+    watermark (仅供办理贷款业务使用), not the document's text, and is left out."""
     detections = [_detection(item) for item in result]
-    turn = _level(detections)
+    level = _level_angle(detections)
+    cos, sin = np.cos(-level), np.sin(-level)
+    turn = np.array([[cos, -sin], [sin, cos]])
     return [
         line
         for found in detections
+        if (slant := _slant(found)) is None or abs(np.degrees(slant - level)) <= MAX_LINE_TILT
         for line in _split(
             found.corners @ turn.T,
             found.text,
@@ -130,19 +137,26 @@ def _detection(item: Any) -> _Detection:
     return _Detection(corners, str(item[1]), float(item[2]), glyphs)
 
 
-def _level(detections: list[_Detection]) -> np.ndarray[Any, Any]:
-    """The rotation that makes the median long line horizontal."""
-    angles = []
-    for found in detections:
-        top = found.corners[1] - found.corners[0]
-        side = found.corners[3] - found.corners[0]
-        if np.hypot(*top) > 3 * np.hypot(*side):
-            angles.append(float(np.arctan2(top[1], top[0])))
-    angle = -median(angles) if angles else 0.0
-    if abs(np.degrees(angle)) > MAX_SKEW_DEGREES:
-        angle = 0.0
-    cos, sin = np.cos(angle), np.sin(angle)
-    return np.array([[cos, -sin], [sin, cos]])
+def _slant(found: _Detection) -> float | None:
+    """The angle of a detection long enough for its angle to mean something."""
+    top = found.corners[1] - found.corners[0]
+    side = found.corners[3] - found.corners[0]
+    if np.hypot(*top) <= 3 * np.hypot(*side):
+        return None
+    return float(np.arctan2(top[1], top[0]))
+
+
+def _level_angle(detections: list[_Detection]) -> float:
+    """The photo's tilt: the median angle of the largest group of long lines that
+    run within a few degrees of each other (a watermark's lines form another)."""
+    angles = [angle for found in detections if (angle := _slant(found)) is not None]
+    if not angles:
+        return 0.0
+    near = float(np.radians(SAME_TILT_DEGREES))
+    groups: list[list[float]] = [[a for a in angles if abs(a - angle) <= near] for angle in angles]
+    largest = max(groups, key=len)
+    angle = median(largest)
+    return 0.0 if abs(np.degrees(angle)) > MAX_SKEW_DEGREES else angle
 
 
 def _bounds(text: str, confidence: float, corners: np.ndarray[Any, Any]) -> OcrLine:

@@ -153,6 +153,27 @@ def test_a_misread_label_is_recognised_only_where_labels_stand() -> None:
     assert values(parse_id_card(both))["address"] == "上海市"
 
 
+def test_a_spaced_label_with_one_glyph_lost_is_still_a_label() -> None:
+    # 名　　称 and 住　　所 with 称 and 住 under a watermark: the glyph left alone
+    # in the label column still opens its field.
+    lines = reading_order(
+        [
+            line("统一社会信用代码91350100M000100Y43", 120, 40, 500),
+            line("名", 120, 100, 30),
+            line("福州星河科技有限公司", 330, 100, 400),
+            line("所", 240, 160, 30),
+            line("福建省福州市鼓楼区", 330, 160, 400),
+            line("法定代表人张三", 120, 220, 300),
+        ]
+    )
+    assert values(parse_licence(lines)) == {
+        "credit_code": "91350100M000100Y43",
+        "company_name": "福州星河科技有限公司",
+        "address": "福建省福州市鼓楼区",
+        "legal_representative": "张三",
+    }
+
+
 def test_text_far_along_a_row_is_not_a_value() -> None:
     # The QR code's caption sits on the credit code label's row, across the page.
     lines = reading_order(
@@ -252,6 +273,12 @@ def test_detections_are_levelled_cut_at_column_gaps_and_unstacked() -> None:
         ("名", 100),
         ("类", 160),
         ("住", 220),
+    ]
+    # A long line at a slant to the rest is a watermark laid across the page.
+    level = _detection("经营范围机械设备销售", 100, 100, 30)
+    diagonal = _detection("仅供办理贷款业务使用他用无效", 100, 300, 30, tilt=0.6)
+    assert [item.text for item in lines_from_detections([level, diagonal])] == [
+        "经营范围机械设备销售"
     ]
     # Without glyph boxes a detection is one line, as before.
     assert [item.text for item in lines_from_detections([[glyphs[0], "名称", 0.9]])] == ["名称"]

@@ -19,6 +19,8 @@ from kyc.ocr import OcrLine
 # How far right of a field's text, in line heights, a line on its row may start
 # and still be its value: labels sit a few glyphs from their values.
 SAME_ROW_REACH = 8
+# How far right of a column's edge, in glyphs, a spaced label's last glyph may stand.
+LABEL_WIDTH = 6
 # A value found by its pattern alone, outside any label's reach, is less certain
 # than one read beside its label.
 UNPLACED_CONFIDENCE_FACTOR = 0.8
@@ -98,9 +100,16 @@ def _spells_more(head: str, tail: str, labels: list[str]) -> bool:
 
 def _misread_label(text: str, line: OcrLine, missing: list[str], columns: list[float]) -> str:
     """`text` with its start spelled as the label OCR misread there (住址 read as
-    佳址, 经营范围 as 经营范国, 法定代表人 without its first glyph): only labels the
-    document shows nowhere else, only at the left edge of a column where labels
-    were found."""
+    佳址, 经营范围 as 经营范国, 法定代表人 without its first glyph, a spaced label
+    with one glyph lost): only labels the document shows nowhere else, only at
+    the left edge of a column where labels were found."""
+    # One glyph alone where a letter-spaced label stands, its other glyph lost
+    # (under a stamp or a watermark): 名 for 名称, 所 for 住所. A spaced label
+    # spans the label column, so its second glyph stands right of the column's edge.
+    if len(text) == 1:
+        if any(-line.height < line.left - column < LABEL_WIDTH * line.height for column in columns):
+            return next((label for label in missing if len(label) == 2 and text in label), text)
+        return text
     if not any(abs(line.left - column) < 2 * line.height for column in columns):
         return text
     for label in missing:
@@ -128,6 +137,9 @@ def _pieces(lines: list[OcrLine], spec: FormSpec) -> list[_Piece]:
     for line, text in zip(joined, texts, strict=True):
         if not pattern.match(text):
             text = _misread_label(text, line, missing, columns)
+            # A label is printed once: a second misread of it is ordinary text.
+            if (used := pattern.match(text)) is not None and used.group() in missing:
+                missing.remove(used.group())
         cuts = list(pattern.finditer(text))
         if not cuts:
             pieces.append(_Piece(None, text, line))
@@ -210,16 +222,13 @@ def extract(lines: list[OcrLine], spec: FormSpec) -> dict[str, Field]:
 
 
 def _owner(opened: list[_Open], line: OcrLine) -> _Open | None:
-    """The open field an unlabelled line belongs to: among the fields whose row it
-    shares or whose column it continues, the one whose column starts nearest to
-    its left."""
-    candidates = [
-        f
-        for f in opened
-        if f.column_left <= line.left + line.height
-        and (
-            (_same_row(f.last or f.label_line, line) and _within_reach(f, line))
-            or ((f.multiline or not f.parts) and _continues(f, line))
-        )
+    """The open field an unlabelled line belongs to: a field whose row it shares,
+    else one whose column it continues; among those, the one whose column starts
+    nearest to its left. Text beside a label on its row is that label's value,
+    even where a field above (a long address) could run on into it."""
+    reachable = [f for f in opened if f.column_left <= line.left + line.height]
+    beside = [
+        f for f in reachable if _same_row(f.last or f.label_line, line) and _within_reach(f, line)
     ]
-    return max(candidates, key=lambda f: f.column_left, default=None)
+    below = [f for f in reachable if (f.multiline or not f.parts) and _continues(f, line)]
+    return max(beside or below, key=lambda f: f.column_left, default=None)
