@@ -8,8 +8,11 @@ the same images.
 
 Real samples are read through the same entry points as an upload. N people give
 3N generated documents (ID front, ID back, licence), each read clean and
-distorted. Accuracy runs in W worker processes; the speed comparison runs in this
-process, alternating bare and full reads image by image so load drift hits both.
+distorted, and two "hard" ones drawn after the real samples: both sides of the
+card on one grey, watermarked copy with one side upside down, and a stamped
+licence, vertical and watermarked or horizontal on a grey copy. Accuracy runs
+in W worker processes; the speed comparison runs in this process, alternating
+bare and full reads image by image so load drift hits both.
 """
 
 from __future__ import annotations
@@ -53,6 +56,16 @@ def _documents(seed: int) -> list[tuple[str, Any, dict[str, str], tuple[str, ...
     for kind, image, expected, names in docs:
         out.append((kind, image, expected, names))
         out.append((kind + "+distorted", specimens.distort(image, rng), expected, names))
+    # What the real samples showed: both sides on one grey copy, one upside down,
+    # under a watermark; the vertical layout or a grey copy, stamped.
+    page = specimens.draw_id_page(person, upside_down=rng.choice(("front", "back")))
+    page = specimens.hard_copy(specimens.watermark(page, rng), rng)
+    out.append(("id+hard", page, truth, FRONT + BACK))
+    if seed % 2:
+        licence = specimens.watermark(specimens.draw_licence(company, vertical=True), rng)
+    else:
+        licence = specimens.hard_copy(specimens.draw_licence(company), rng)
+    out.append(("licence+hard", specimens.stamp(licence, rng), licence_truth, tuple(licence_truth)))
     return out
 
 
@@ -64,7 +77,7 @@ def _score(seed: int) -> Counter[tuple[str, str, bool]]:
             got = parse_licence(upright_lines(image, LICENCE))
         else:
             got = parse_id_card(upright_lines(image, ID_CARD))
-        condition = "distorted" if kind.endswith("+distorted") else "clean"
+        condition = kind.partition("+")[2] or "clean"
         for name in names:
             counts[(condition, name, name in got and got[name].value == expected[name])] += 1
     return counts
@@ -150,9 +163,10 @@ def main() -> None:
         print(f"real samples: not found at {document_samples.SAMPLES}; generated specimens only")
     ids, licences = real.get("id_card", {}), real.get("licence", {})
     rates = accuracy(args.people, args.workers)
-    print(f"{'field':<22} {'clean':>7} {'distorted':>9}")
+    print(f"{'field':<22} {'clean':>7} {'distorted':>9} {'hard':>6}")
     for name in sorted({n for _, n in rates}):
-        print(f"{name:<22} {rates[('clean', name)]:>7.1%} {rates[('distorted', name)]:>9.1%}")
+        clean, distorted, hard = (rates[(c, name)] for c in ("clean", "distorted", "hard"))
+        print(f"{name:<22} {clean:>7.1%} {distorted:>9.1%} {hard:>6.1%}")
     bare, full = speed(args.speed_samples)
     documents = 3 * args.people
     print(
@@ -168,6 +182,9 @@ def main() -> None:
         f"name_clean={rates[('clean', 'name')]:.3f} "
         f"name_distorted={rates[('distorted', 'name')]:.3f} "
         f"credit_code_distorted={rates[('distorted', 'credit_code')]:.3f} "
+        f"id_number_hard={rates[('hard', 'id_number')]:.3f} "
+        f"name_hard={rates[('hard', 'name')]:.3f} "
+        f"company_name_hard={rates[('hard', 'company_name')]:.3f} "
         f"read_ms={full * 1000:.0f} bare_ocr_ms={bare * 1000:.0f} read_ratio={full / bare:.2f}"
     )
 

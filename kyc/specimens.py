@@ -4,7 +4,11 @@ Everything printed is random but valid: identity numbers carry a correct GB 1164
 check character and agree with the printed birth date and sex; credit codes carry a
 correct GB 32100 check character. A real face photo can be pasted as the portrait.
 `distort` then applies what phone photos suffer: perspective, blur, glare, noise
-and JPEG compression. None of these documents belongs to a real person or company.
+and JPEG compression. What the real samples in ../shared/data showed is drawn too:
+the vertical 三证合一 licence with letter-spaced labels, both sides of a card on
+one scanned page (one upside down), red registration stamps, diagonal "for this
+purpose only" watermarks, and grey, pale photocopies (`hard_copy`). None of these
+documents belongs to a real person or company.
 """
 
 from __future__ import annotations
@@ -260,7 +264,12 @@ def _cn_date(day: date) -> str:
     return f"{day.year}年{day.month:02d}月{day.day:02d}日"
 
 
-def draw_licence(company: Company) -> np.ndarray[Any, Any]:
+def draw_licence(company: Company, *, vertical: bool = False) -> np.ndarray[Any, Any]:
+    """The 2016 unified licence: the horizontal layout (code top left, two
+    columns), or the vertical one (code under the title, one column, the short
+    labels letter-spaced as printed: 名　　称)."""
+    if vertical:
+        return _draw_vertical_licence(company)
     image = Image.new("RGB", (1600, 1130), (252, 250, 244))
     pen = ImageDraw.Draw(image)
     label, value = _font(30), _font(30)
@@ -290,6 +299,106 @@ def draw_licence(company: Company) -> np.ndarray[Any, Any]:
             y += 48 * len(lines) + 40
     pen.text((1000, 960), "登记机关", font=label, fill=INK)
     return _to_bgr(image)
+
+
+def _draw_vertical_licence(company: Company) -> np.ndarray[Any, Any]:
+    image = Image.new("RGB", (1130, 1600), (252, 250, 244))
+    pen = ImageDraw.Draw(image)
+    label, value = _font(30), _font(30)
+    pen.text((330, 150), "营业执照", font=_font(110), fill=(170, 30, 30))
+    pen.text((300, 330), f"统一社会信用代码  {company.credit_code}", font=label, fill=INK)
+    until = _cn_date(company.term_until) if company.term_until else "长期"
+    started = _cn_date(company.established)
+    rows = [
+        ("名称", [company.company_name]),
+        ("类型", [company.company_type]),
+        ("住所", _wrap(company.address, 22)),
+        ("法定代表人", [company.legal_representative]),
+        ("注册资本", [company.registered_capital]),
+        ("成立日期", [started]),
+        ("营业期限", [f"{started}至{until}"]),
+        ("经营范围", _wrap(company.business_scope, 22)),
+    ]
+    y = 460
+    for caption, lines in rows:
+        # Two-glyph labels are spread over the width of a five-glyph one.
+        spread = [(caption[0], 120), (caption[1], 240)] if len(caption) == 2 else [(caption, 120)]
+        for glyphs, x in spread:
+            pen.text((x, y), glyphs, font=label, fill=INK)
+        for i, text in enumerate(lines):
+            pen.text((330, y + 48 * i), text, font=value, fill=INK)
+        y += 48 * len(lines) + 36
+    pen.text((640, 1400), "登记机关", font=label, fill=INK)
+    return _to_bgr(image)
+
+
+def draw_id_page(person: Identity, *, upside_down: str | None = None) -> np.ndarray[Any, Any]:
+    """Both sides of the card on one grey page, front above back, as scanned for
+    a photocopy; `upside_down` ("front" or "back") turns that side over."""
+    front, back = draw_id_front(person), draw_id_back(person)
+    if upside_down == "front":
+        front = cv2.rotate(front, cv2.ROTATE_180)
+    elif upside_down == "back":
+        back = cv2.rotate(back, cv2.ROTATE_180)
+    height, width = front.shape[:2]
+    page = np.full((2 * height + 240, width + 160, 3), 215, np.uint8)
+    page[80 : 80 + height, 80 : 80 + width] = front
+    page[160 + height : 160 + 2 * height, 80 : 80 + width] = back
+    return page
+
+
+def stamp(image: np.ndarray[Any, Any], rng: random.Random) -> np.ndarray[Any, Any]:
+    """A red round registration stamp pressed somewhere over the lower half."""
+    height, width = image.shape[:2]
+    radius = int(0.09 * max(height, width))
+    centre = (rng.randint(radius, width - radius), rng.randint(height // 2, height - radius))
+    layer = image.copy()
+    cv2.circle(layer, centre, radius, (40, 40, 200), max(3, radius // 14))
+    star = np.array(
+        [
+            (
+                centre[0] + (radius / 3 if k % 2 == 0 else radius / 7) * np.sin(k * np.pi / 5),
+                centre[1] - (radius / 3 if k % 2 == 0 else radius / 7) * np.cos(k * np.pi / 5),
+            )
+            for k in range(10)
+        ],
+        np.int32,
+    )
+    cv2.fillPoly(layer, [star], (40, 40, 200))
+    return cv2.addWeighted(layer, 0.65, image, 0.35, 0)
+
+
+def watermark(
+    image: np.ndarray[Any, Any], rng: random.Random, text: str = "仅供办理贷款业务使用 他用无效"
+) -> np.ndarray[Any, Any]:
+    """Diagonal lines of pale text across the whole document, as applicants put on
+    copies they hand over."""
+    height, width = image.shape[:2]
+    size = int(0.045 * max(height, width))
+    side = int(np.hypot(height, width))
+    sheet = Image.new("L", (side, side), 0)
+    pen = ImageDraw.Draw(sheet)
+    for row in range(0, side, 4 * size):
+        pen.text((rng.randint(0, size), row), (text + "  ") * 4, font=_font(size), fill=255)
+    turned = sheet.rotate(rng.choice((30, 35, -30, -35)), resample=Image.Resampling.BILINEAR)
+    left, top = (side - width) // 2, (side - height) // 2
+    alpha = np.asarray(turned, np.float32)[top : top + height, left : left + width, None] / 255
+    # Grey on paper or white on a card's tinted ground, as the real copies show.
+    tint = np.full(3, 120.0 if rng.random() < 0.5 else 255.0, np.float32)
+    blended = image * (1 - 0.4 * alpha) + tint * 0.4 * alpha
+    return blended.astype(np.uint8)
+
+
+def hard_copy(image: np.ndarray[Any, Any], rng: random.Random) -> np.ndarray[Any, Any]:
+    """A grey photocopy: no colour, washed out, slightly turned, a little soft."""
+    grey = cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    pale = (grey.astype(np.float32) * rng.uniform(0.45, 0.6) + rng.uniform(100, 130)).clip(0, 255)
+    height, width = image.shape[:2]
+    turn = cv2.getRotationMatrix2D((width / 2, height / 2), rng.uniform(-2.0, 2.0), 1.0)
+    turned = cv2.warpAffine(
+        pale.astype(np.uint8), turn, (width, height), borderValue=(235, 235, 235)
+    )
+    return cv2.GaussianBlur(turned, (0, 0), rng.uniform(0.5, 1.0))
 
 
 def distort(image: np.ndarray[Any, Any], rng: random.Random) -> np.ndarray[Any, Any]:
