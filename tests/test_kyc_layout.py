@@ -282,3 +282,22 @@ def test_detections_are_levelled_cut_at_column_gaps_and_unstacked() -> None:
     ]
     # Without glyph boxes a detection is one line, as before.
     assert [item.text for item in lines_from_detections([[glyphs[0], "名称", 0.9]])] == ["名称"]
+
+
+def test_a_continuation_row_goes_to_the_column_it_continues() -> None:
+    # The scope's second line ends close enough to the address column for the
+    # address's second line to be within a row's reach of it: the address's
+    # column still takes it, as no label stands on this row.
+    lines = reading_order(
+        [
+            line("经营范围", 87, 647, 127),
+            line("技术进出口;信息技术咨询服务;", 280, 650, 443),
+            line("住所", 760, 646, 68),
+            line("北京市朝阳区文化路430号", 940, 649, 354),
+            line("办公用品销售;日用百货销售;软", 283, 700, 447),
+            line("2栋2单元2603室", 945, 697, 228),
+        ]
+    )
+    fields = values(parse_licence(lines))
+    assert fields["address"] == "北京市朝阳区文化路430号2栋2单元2603室"
+    assert fields["business_scope"] == "技术进出口;信息技术咨询服务;办公用品销售;日用百货销售;软"

@@ -222,13 +222,14 @@ def extract(lines: list[OcrLine], spec: FormSpec) -> dict[str, Field]:
 
 
 def _owner(opened: list[_Open], line: OcrLine) -> _Open | None:
-    """The open field an unlabelled line belongs to: a field whose row it shares,
-    else one whose column it continues; among those, the one whose column starts
-    nearest to its left. Text beside a label on its row is that label's value,
-    even where a field above (a long address) could run on into it."""
+    """The open field an unlabelled line belongs to: among the fields whose row it
+    shares or whose column it continues, the one whose column starts nearest to
+    its left. Text on a label's own row is that label's value, even where a
+    multi-line field above (a long address) could run on into it."""
     reachable = [f for f in opened if f.column_left <= line.left + line.height]
     beside = [
         f for f in reachable if _same_row(f.last or f.label_line, line) and _within_reach(f, line)
     ]
     below = [f for f in reachable if (f.multiline or not f.parts) and _continues(f, line)]
-    return max(beside or below, key=lambda f: f.column_left, default=None)
+    on_label_row = [f for f in beside if _same_row(f.label_line, line)]
+    return max(on_label_row or beside + below, key=lambda f: f.column_left, default=None)
