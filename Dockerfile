@@ -34,6 +34,11 @@ open('/tmp/requirements.txt', 'w').write('\\n'.join(d['project']['dependencies']
         --constraint constraints.txt --requirement /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 COPY web ./web
+COPY cli ./cli
+COPY config ./config
+COPY interview ./interview
+COPY compliance ./compliance
+COPY integration ./integration
 COPY media ./media
 COPY kyc ./kyc
 COPY signing ./signing

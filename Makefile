@@ -38,8 +38,9 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
+# One test fast: make pytest ARGS='tests/test_config.py -k bad_settings'
 pytest: setup
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(ARGS)
 
 bench-audit: setup
 	$(BIN)/python -m benchmarks.bench_audit

@@ -28,13 +28,12 @@ from typing import Any
 
 import cv2
 
-from kyc import specimens
 from kyc.documents.id_card import ID_CARD, parse_id_card
 from kyc.documents.licence import LICENCE, parse_licence
 from kyc.ocr import DETECTION_OPTIONS, decode_image, get_engine
 from kyc.reading import read_id_card, read_licence
 from kyc.rectify import upright_lines
-from tests import document_samples
+from tests import document_samples, specimens
 
 TODAY = date(2026, 11, 29)
 FRONT = ("name", "sex", "ethnicity", "birth_date", "address", "id_number")

@@ -38,10 +38,11 @@ from typing import Any
 import cv2
 import numpy as np
 
-from kyc import faces, specimens
+from kyc import faces
 from kyc.face_calibration import bands, calibrate, rates
 from kyc.face_engine import ENGINES, FaceConfig, FaceEngine, engine
 from kyc.face_thresholds import thresholds_for
+from tests import specimens
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces"
 Pair = tuple[str, str, bool, str]  # image a, image b, same person, set name

@@ -17,9 +17,9 @@ from datetime import date
 
 import cv2
 
-from kyc import specimens
 from kyc.face_engine import FaceConfig
 from kyc.workers import DocumentKind, Expectations, KycWorkers
+from tests import specimens
 
 TICK = 0.005
 TODAY = date(2026, 11, 29)

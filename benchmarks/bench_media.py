@@ -67,13 +67,13 @@ from aiortc.contrib.media import MediaRecorder, MediaRelay
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack, VideoStreamTrack
 from aiortc.rtp import RtpPacket
 
+from config.event_loop import new_event_loop
+from config.settings import Settings
 from media import rtp_intercept
 from media.call import Call, CallSettings, Side
 from media.ice import IceSettings
 from media.recording import FrameAssembler
 from media.signalling import Offer
-from web.config import Settings
-from web.event_loop import new_event_loop
 
 FPS = 15
 # The baseline that only relays, and the baseline doing the server's whole job.

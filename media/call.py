@@ -31,6 +31,7 @@ from aiortc.rtp import RtpPacket
 from aiortc.sdp import candidate_from_sdp
 
 from media import bitrate_limit, direct_path, rtp_intercept
+from media.actions import CallAction
 from media.codec_preference import prefer_video_codecs, video_codecs
 from media.fanout import Fanout
 from media.ice import IceSettings
@@ -246,7 +247,7 @@ class Call:
             if participant is None:
                 participant = Participant(side, user)
                 self.participants[side] = participant
-                await self.events.record("call.joined", {"side": side.value, "user": user})
+                await self.events.record(CallAction.JOINED, {"side": side.value, "user": user})
             elif participant.notify is not None and participant.notify != notify:
                 replaced = participant.notify
             participant.notify = notify
@@ -297,7 +298,7 @@ class Call:
         await asyncio.gather(*self._background, return_exceptions=True)
         duration = (datetime.now(UTC) - self.started_at).total_seconds()
         await self.events.record(
-            "call.ended",
+            CallAction.ENDED,
             {
                 "reason": reason,
                 "duration_seconds": f"{duration:.1f}",
@@ -387,9 +388,9 @@ class Call:
         details: dict[str, object] = {"side": participant.side.value, "segment": connection.index}
         if gap is not None:
             details["gap_seconds"] = f"{gap:.1f}"
-            await self.events.record("call.rejoined", details)
+            await self.events.record(CallAction.REJOINED, details)
         else:
-            await self.events.record("call.connected", details)
+            await self.events.record(CallAction.CONNECTED, details)
         await self._tell(participant.side.other, {"type": "peer", "state": "connected"})
         if peer is not None and peer is self._connection_of(participant.side.other):
             await self._align_video_codec(connection, peer)
@@ -432,7 +433,7 @@ class Call:
             return
         await self._tell(peer.side, {"type": "reconnect", "reason": "video_codec"})
         await self.events.record(
-            "call.reconnect_requested",
+            CallAction.RECONNECT_REQUESTED,
             {"side": peer.side.value, "reason": "video_codec", "codec": codec},
         )
 
@@ -442,7 +443,7 @@ class Call:
         )
         self._spawn(
             self.events.record(
-                "call.codec_mismatch",
+                CallAction.CODEC_MISMATCH,
                 {"to": side.value, "kind": kind, "sent": sent, "accepted": accepted},
             )
         )
@@ -503,7 +504,7 @@ class Call:
             # The call goes on; the gap in the evidence is itself recorded.
             logger.exception("recording of the %s's segment failed", participant.side.value)
             await self.events.record(
-                "call.recording_failed",
+                CallAction.RECORDING_FAILED,
                 {"side": participant.side.value, "segment": connection.index, "error": str(exc)},
             )
             return
@@ -511,7 +512,7 @@ class Call:
             return
         self.segments.append(segment)
         await self.events.record(
-            "call.segment_recorded",
+            CallAction.SEGMENT_RECORDED,
             {
                 "side": participant.side.value,
                 "segment": connection.index,
@@ -536,7 +537,7 @@ class Call:
             participant.dropped_at = datetime.now(UTC)
             await self._close_connection(participant)
             participant.grace_task = asyncio.ensure_future(self._grace(participant))
-        await self.events.record("call.dropped", {"side": participant.side.value, "why": why})
+        await self.events.record(CallAction.DROPPED, {"side": participant.side.value, "why": why})
         await self._tell(participant.side.other, {"type": "peer", "state": "reconnecting"})
 
     async def _grace(self, participant: Participant) -> None:
@@ -575,7 +576,7 @@ class Call:
                     if previous is None or previous.badge() != participant.last_quality.badge():
                         # The review's quality history: a change of badge, not every sample.
                         await self.events.record(
-                            "call.quality_changed",
+                            CallAction.QUALITY_CHANGED,
                             {"side": side.value, **participant.last_quality.as_audit()},
                         )
             for side in samples:

@@ -194,7 +194,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
 
     def cli(*args: str, stdin: str | None = None) -> str:
         done = subprocess.run(
-            [sys.executable, "-m", "web.cli", *args],
+            [sys.executable, "-m", "cli", *args],
             env=env,
             input=stdin,
             capture_output=True,
@@ -219,7 +219,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     # The log goes to a file: a pipe nobody reads fills up and stalls the server.
     log = (home / "server.log").open("w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "web.cli", "serve"], env=env, stdout=log, stderr=log, text=True
+        [sys.executable, "-m", "cli", "serve"], env=env, stdout=log, stderr=log, text=True
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -454,7 +454,7 @@ def test_a_database_rolled_back_is_caught_against_the_export(tmp_path: Path) -> 
 
     def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "web.cli", *args],
+            [sys.executable, "-m", "cli", *args],
             env=env,
             input=stdin,
             capture_output=True,

@@ -254,7 +254,7 @@ async def test_cli_verify_exits_0_when_intact_and_1_naming_the_entry_when_broken
 ) -> None:
     await fill(engine, 6)
     env = {**os.environ, "SIGNROOM_DATABASE_URL": database_url}
-    command = [sys.executable, "-m", "web.cli", "audit", "verify"]
+    command = [sys.executable, "-m", "cli", "audit", "verify"]
     intact = await asyncio.to_thread(
         subprocess.run, command, env=env, capture_output=True, text=True, timeout=60
     )

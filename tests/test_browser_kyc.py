@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 from playwright.async_api import async_playwright
 
-from kyc import specimens
 from kyc.faces import head_crop
 from loans import applications as apps
 from loans.access import SYSTEM_PRINCIPAL
 from loans.roles import Role
+from tests import specimens
 from tests.browser_support import (
     PHONE,
     chromium_missing,

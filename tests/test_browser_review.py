@@ -183,7 +183,7 @@ async def test_a_reviewer_replays_approves_and_exports_a_verifiable_package(
     root.write_bytes((service.settings.pki_dir / "root.pem").read_bytes())
     result = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "web.cli", "verify-evidence", str(package), "--trust", str(root)],
+        [sys.executable, "-m", "cli", "verify-evidence", str(package), "--trust", str(root)],
         capture_output=True,
         text=True,
         timeout=300,

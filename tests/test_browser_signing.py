@@ -171,7 +171,7 @@ async def test_an_applicant_reads_and_signs_on_a_phone(service: Service, tmp_pat
             [
                 sys.executable,
                 "-m",
-                "web.cli",
+                "cli",
                 "verify-pdf",
                 str(signed),
                 "--trust",

@@ -22,7 +22,7 @@ async def signroom(
     env = {**os.environ, "SIGNROOM_DATABASE_URL": database_url}
     return await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "web.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         env=env,
         input=stdin,
         capture_output=True,

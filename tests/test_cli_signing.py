@@ -18,7 +18,7 @@ def signroom(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         "SIGNROOM_DATA_DIR": str(tmp_path / "var"),
     }
     return subprocess.run(
-        [sys.executable, "-m", "web.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         env=env,
         capture_output=True,
         text=True,

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from web.config import ConfigError, Settings
+from config.settings import ConfigError, Settings
 
 
 def test_defaults_are_the_embedded_sqlite_database() -> None:
@@ -45,6 +45,58 @@ def test_environment_overrides_file_which_overrides_defaults(tmp_path: Path) -> 
 def test_bad_settings_are_named(environ: dict[str, str], fragment: str) -> None:
     with pytest.raises(ConfigError, match=fragment):
         Settings.from_env(environ)
+
+
+# Counts, sizes and durations: zero or less is refused for each.
+COUNTS = (
+    "invite_ttl_hours",
+    "session_idle_minutes",
+    "session_max_hours",
+    "login_max_failures",
+    "login_window_minutes",
+    "max_request_bytes",
+    "max_json_bytes",
+    "expiry_sweep_seconds",
+    "kyc_workers",
+    "kyc_timeout_seconds",
+    "kyc_worker_memory_mb",
+    "max_upload_bytes",
+    "max_video_bytes",
+    "liveness_challenges",
+    "liveness_window_seconds",
+    "liveness_lead_in_ms",
+    "liveness_attempts",
+    "turn_ttl_minutes",
+    "call_grace_seconds",
+    "frame_tap_fps",
+    "signing_code_minutes",
+    "event_certificate_seconds",
+    "min_free_disk_mb",
+    "notifier_smtp_port",
+    "max_pdf_bytes",
+    "validation_timeout_seconds",
+    "validation_memory_mb",
+    "template_timeout_seconds",
+    "template_memory_mb",
+    "webhook_poll_ms",
+    "webhook_backoff_ms",
+    "webhook_timeout_seconds",
+    "webhook_give_up_hours",
+    "checkpoint_every_entries",
+    "checkpoint_minutes",
+    "checkpoint_poll_ms",
+    "retention_recordings_days",
+    "retention_images_days",
+    "retention_packages_days",
+    "retention_sweep_minutes",
+)
+
+
+@pytest.mark.parametrize("name", COUNTS)
+def test_counts_and_durations_must_be_positive(name: str) -> None:
+    with pytest.raises(ConfigError, match=f"SIGNROOM_{name.upper()} must be positive"):
+        Settings.from_env({f"SIGNROOM_{name.upper()}": "0"})
+    assert getattr(Settings.from_env({f"SIGNROOM_{name.upper()}": "1"}), name) == 1
 
 
 def test_unknown_keys_in_the_file_are_refused(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from asn1crypto import x509 as asn1_x509
 from pyhanko.keys import load_cert_from_pemder
 
 from audit.chain import canonical_json
+from compliance.evidence_check import verify_package
 from loans.roles import Role
 from signing.pki.authority import Endpoints, load_or_create
 from signing.pki.keys import asn1_certificate
@@ -31,7 +32,6 @@ from tests.signing_support import (
     sign_in_interview,
 )
 from tests.web_support import Service, start_service, stop_service
-from web.evidence_check import verify_package
 from web.keys import SIGNING
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pyhanko.*")
@@ -124,7 +124,7 @@ async def test_a_signed_case_verifies_and_every_single_file_change_is_named(
         [
             sys.executable,
             "-m",
-            "web.cli",
+            "cli",
             "verify-evidence",
             str(path),
             "--trust",
@@ -145,7 +145,7 @@ async def test_a_signed_case_verifies_and_every_single_file_change_is_named(
         [
             sys.executable,
             "-m",
-            "web.cli",
+            "cli",
             "verify-evidence",
             str(broken),
             "--trust",

@@ -1,6 +1,8 @@
 """Text catalogues are complete, and package dependencies point one way."""
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,17 +29,24 @@ def test_every_literal_key_used_in_templates_exists() -> None:
     assert used <= set(MESSAGES["en"]), used - set(MESSAGES["en"])
 
 
-# What each package may import, by the design's dependency order.
-# workers/ (bounded process pools) is a leaf like store/: it imports no package.
-ALLOWED = {
+# What each package may import, by the design's dependency order (docs/architecture.md).
+# store/ and workers/ (bounded process pools) are leaves; media/ is one too: the
+# call's audit actions are its own names, its events go out through a Protocol.
+DOMAIN = ("workers", "store", "audit", "loans", "signing", "kyc", "media")
+ALLOWED: dict[str, set[str]] = {
     "store": set(),
     "workers": set(),
+    "media": set(),
     "audit": {"store"},
     "loans": {"audit", "store"},
     "signing": {"loans", "audit", "store", "workers"},
     "kyc": {"signing", "loans", "audit", "store", "workers"},
-    "media": {"kyc", "signing", "loans", "audit", "store", "workers"},
-    "web": {"media", "kyc", "signing", "loans", "audit", "store", "workers"},
+    "integration": {"media", "signing", "loans", "audit", "store"},
+    "compliance": set(DOMAIN),
+    "interview": {*DOMAIN, "compliance", "integration"},
+    "config": {*DOMAIN, "compliance", "integration", "interview"},
+    "web": {*DOMAIN, "compliance", "integration", "interview", "config"},
+    "cli": {*DOMAIN, "compliance", "integration", "interview", "config", "web"},
 }
 
 
@@ -55,3 +64,35 @@ def imported_packages(package: str) -> set[str]:
 @pytest.mark.parametrize("package", sorted(ALLOWED))
 def test_dependencies_point_one_way(package: str) -> None:
     assert imported_packages(package) - {package} <= ALLOWED[package]
+
+
+def production_lines(package: str) -> int:
+    return sum(len(path.read_text().splitlines()) for path in (ROOT / package).rglob("*.py"))
+
+
+def test_web_is_the_http_side_and_no_more() -> None:
+    lines = {package: production_lines(package) for package in ALLOWED}
+    assert lines["web"] <= 0.30 * sum(lines.values()), lines
+
+
+def test_only_serve_demo_seed_and_staff_commands_load_the_web_app() -> None:
+    """An auditor's `verify-evidence` runs on a machine with nothing else."""
+
+    def loaded(*args: str) -> set[str]:
+        run = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "cli", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        return {line.rsplit("|", 1)[-1].strip() for line in run.stderr.splitlines() if "|" in line}
+
+    def web_modules(found: set[str]) -> set[str]:
+        return {name for name in found if name == "web" or name.startswith("web.")}
+
+    help_modules = loaded("verify-evidence", "--help")
+    assert "compliance.evidence_check" in help_modules
+    assert not web_modules(help_modules)
+    assert not web_modules(loaded("verify-evidence", "/nonexistent.zip", "--trust", "/none"))
+    assert "web.app" in loaded("serve", "--help")

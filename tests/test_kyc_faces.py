@@ -19,12 +19,12 @@ import cv2
 import numpy as np
 import pytest
 
-from kyc import specimens
 from kyc.face_arcface import ARCFACE_POINTS, align, similarity_transform
 from kyc.face_engine import EngineUnavailable, FaceConfig, describe, engine
 from kyc.face_thresholds import ARCFACE_W600K_MBF, DLIB_RESNET, thresholds_for
 from kyc.facematch import compare, samples_from
 from kyc.faces import Decision, NoUsableFace, decide, head_crop, sample
+from tests import specimens
 
 FIXTURES = Path(__file__).parent / "data" / "faces"
 BIDEN_A, BIDEN_B = FIXTURES / "biden_biden.jpg", FIXTURES / "biden_biden2.jpg"
@@ -208,7 +208,7 @@ def test_cli_pairs_file_one_line_per_pair(tmp_path: Path) -> None:
     broken.write_bytes(b"not a photo")
     pairs.write_text(f"a,b\n{BIDEN_A},{BIDEN_B}\n{BIDEN_A},{KIT_A}\n{broken},{KIT_A}\n")
     result = subprocess.run(
-        [sys.executable, "-m", "web.cli", "kyc", "face-match", "--pairs", str(pairs)],
+        [sys.executable, "-m", "cli", "kyc", "face-match", "--pairs", str(pairs)],
         capture_output=True,
         text=True,
         timeout=180,
@@ -236,7 +236,7 @@ def test_cli_calibrates_a_model_from_labelled_pairs(tmp_path: Path) -> None:
     ]
     pairs.write_text("a,b,same\n" + "".join(f"{a},{b},{same}\n" for a, b, same in rows))
     written = tmp_path / "thresholds.json"
-    command = [sys.executable, "-m", "web.cli", "kyc", "calibrate", "--pairs", str(pairs)]
+    command = [sys.executable, "-m", "cli", "kyc", "calibrate", "--pairs", str(pairs)]
     result = subprocess.run(
         [*command, "--write", str(written)],
         capture_output=True,

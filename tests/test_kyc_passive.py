@@ -142,7 +142,7 @@ def test_command_line_prints_score_and_decision(tmp_path: Path) -> None:
     for _ in range(45):
         writer.write(np.clip(image + rng.normal(0, 3, image.shape), 0, 255).astype(np.uint8))
     writer.release()
-    command = [sys.executable, "-m", "web.cli", "kyc", "liveness", "--passive"]
+    command = [sys.executable, "-m", "cli", "kyc", "liveness", "--passive"]
     result = subprocess.run(
         [*command, str(clip)], capture_output=True, text=True, timeout=120, check=False
     )

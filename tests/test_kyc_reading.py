@@ -15,13 +15,12 @@ import cv2
 import numpy as np
 import pytest
 
-from kyc import specimens
 from kyc.checks import id_card_checks, licence_checks
 from kyc.errors import UnreadableImage
 from kyc.fields import Field
 from kyc.reading import DocumentReading, read_id_card, read_licence
 from kyc.rectify import find_document, flatten
-from tests import document_samples
+from tests import document_samples, specimens
 
 TODAY = date(2026, 11, 29)
 SHARED = Path(os.environ.get("SIGNROOM_SHARED_DATA", Path(__file__).parents[2] / "shared/data"))
@@ -181,7 +180,7 @@ def test_cli_prints_json_and_fails_cleanly(tmp_path: Path) -> None:
     command = [
         sys.executable,
         "-m",
-        "web.cli",
+        "cli",
         "kyc",
         "read-licence",
         str(image),
@@ -200,7 +199,7 @@ def test_cli_prints_json_and_fails_cleanly(tmp_path: Path) -> None:
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"nope")
     failed = subprocess.run(
-        [sys.executable, "-m", "web.cli", "kyc", "read-id", str(bad)],
+        [sys.executable, "-m", "cli", "kyc", "read-id", str(bad)],
         capture_output=True,
         text=True,
         timeout=120,

@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 import uvloop
 
+from config.event_loop import new_event_loop
 from media.call import Call, CallSettings, Side
 from media.ice import IceSettings
 from media.recording import KEYFRAME_SECONDS
 from tests.media_support import Client, RecordedEvents, ffprobe, seek_lands, watch_rtp
-from web.event_loop import new_event_loop
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:aioice")
 
@@ -293,7 +293,7 @@ async def test_a_manager_sending_vp8_is_asked_to_send_h264_for_an_h264_only_appl
 
 
 def test_a_call_runs_on_the_services_event_loop(tmp_path: Path) -> None:
-    """`signroom serve` runs on uvloop (web.event_loop): media flows both ways and
+    """`signroom serve` runs on uvloop (config.event_loop): media flows both ways and
     both sides are recorded there too."""
 
     async def scenario() -> tuple[Client, Client, Call]:

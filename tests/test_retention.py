@@ -18,6 +18,8 @@ from pyhanko.keys import load_cert_from_pemder
 from sqlalchemy import select
 
 from audit.chain import canonical_json
+from compliance.evidence_check import verify_package
+from compliance.retention import RetentionPolicy, RetentionSweeper
 from loans import applications as apps
 from loans.access import Principal
 from loans.roles import Role
@@ -31,9 +33,7 @@ from tests.signing_support import (
 )
 from tests.test_evidence import rezip
 from tests.web_support import Service, start_service, stop_service
-from web.evidence_check import verify_package
 from web.keys import BLOBS, SIGNING
-from web.retention import RetentionPolicy, RetentionSweeper
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pyhanko.*")
 

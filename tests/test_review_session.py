@@ -17,6 +17,8 @@ import pytest
 from pyhanko.keys import load_cert_from_pemder
 
 from audit.chain import AuditEntry
+from compliance.evidence_check import verify_package
+from compliance.review_timeline import timeline
 from loans.roles import Role
 from tests.signing_support import (
     applicant_in_interview,
@@ -25,8 +27,6 @@ from tests.signing_support import (
     sign_in_interview,
 )
 from tests.web_support import Service, start_service, stop_service
-from web.evidence_check import verify_package
-from web.review_timeline import timeline
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pyhanko.*")
 

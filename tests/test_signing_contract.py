@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from loans.models import RepaymentMethod
+from loans.schedule import add_months, repayment_schedule
 from signing.contract.numerals import capital_amount
 from signing.contract.render import (
     ContractTerms,
@@ -24,7 +25,6 @@ from signing.contract.render import (
     check_template,
     render_contract,
 )
-from signing.contract.schedule import add_months, repayment_schedule
 from signing.contract.workers import ContractRenderer
 from signing.errors import TemplateInvalid
 from tests.signing_support import pdf_text, require_tool

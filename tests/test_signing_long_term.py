@@ -56,7 +56,7 @@ async def signroom(*args: str, data_dir: Path) -> subprocess.CompletedProcess[st
     """The CLI in its own process, on a machine that has only the file and the root."""
     return await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "web.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         capture_output=True,
         text=True,
         timeout=300,

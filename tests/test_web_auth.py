@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
+from config.settings import ConfigError
 from loans import applications as apps
 from loans.access import Principal
 from loans.invites import ANONYMOUS_REFUSALS_AUDITED
@@ -18,7 +19,6 @@ from loans.roles import Role
 from loans.states import Action
 from store.schema import audit_log, invites, sessions
 from tests.web_support import PASSWORD, Browser, Service, start_service, stop_service
-from web.config import ConfigError
 from web.routes.applicant import DEVICE_CHECKS_PER_HOUR
 
 

@@ -17,7 +17,7 @@ from loans.roles import Role
 from loans.states import Action
 from tests.test_media_signalling import MALFORMED
 from tests.web_support import Browser, Service, start_service, stop_service
-from web.keys import CALLS
+from web.keys import CALLS, SIGNALLING_SOCKETS
 from web.routes import calls as call_routes
 
 
@@ -136,7 +136,7 @@ async def test_a_participant_holds_one_socket_however_many_they_open(service: Se
         closing = await older.receive(timeout=5)
         assert closing.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING), closing
     assert service.server.app is not None
-    assert len(service.server.app[CALLS].sockets) == 1
+    assert len(service.server.app[SIGNALLING_SOCKETS]) == 1
     newest = opened[-1]
     await newest.send_str('{"type": "ping"}')
     assert json.loads((await newest.receive(timeout=5)).data) == {"type": "pong"}

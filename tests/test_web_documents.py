@@ -21,10 +21,10 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from kyc import specimens
 from kyc.faces import head_crop
 from loans.roles import Role
 from store.schema import audit_log, kyc_documents
+from tests import specimens
 from tests.web_support import (
     APPLICATION,
     Browser,

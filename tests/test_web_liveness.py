@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 
 from audit.log import Actor
-from kyc import specimens
 from kyc.faces import head_crop
 from kyc.liveness import Challenge
 from kyc.records import complete_liveness, issue_liveness
 from loans.roles import Role
+from tests import specimens
 from tests.web_support import (
     APPLICATION,
     Browser,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from web.logs import configure_logging
+from config.logs import configure_logging
 
 
 def test_debug_logging_keeps_database_parameters_out() -> None:

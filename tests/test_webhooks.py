@@ -260,7 +260,7 @@ async def test_subscriptions_are_checked(tmp_path: Path, sqlite_url: str) -> Non
 def test_every_event_type_comes_from_its_audit_entry() -> None:
     from datetime import UTC, datetime
 
-    from web.events import EventType, events_from
+    from integration.events import EventType, events_from
 
     at = datetime(2026, 11, 29, tzinfo=UTC)
     cases: list[tuple[str, dict[str, Any], set[EventType]]] = [

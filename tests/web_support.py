@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from yarl import URL
 
 from audit.log import Actor
+from config.settings import Settings
 from loans.access import Principal
 from loans.applications import create_application
 from loans.invites import create_invite
@@ -26,7 +27,6 @@ from store.migrate import upgrade
 from store.schema import audit_log
 from web.app import create_app
 from web.auth import users
-from web.config import Settings
 from web.keys import BLOBS, ENGINE
 from web.logs import AccessLogger
 

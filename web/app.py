@@ -12,11 +12,19 @@ from pathlib import Path
 from aiohttp import web
 
 from audit.checkpoints import checkpoints_due, make_checkpoint
+from compliance.evidence import EvidenceSources
+from compliance.retention import RetentionSweeper
+from config.services import make_notifier, open_signing
+from config.settings import ConfigError, Settings
+from integration.webhooks import run_dispatcher
+from interview.calls import CallRegistry
+from interview.contract_flow import InterviewServices
 from kyc import face_pad
 from kyc.face_engine import EngineUnavailable, describe
 from kyc.face_thresholds import thresholds_for
 from kyc.workers import KycWorkers
 from loans.expiry import expire_lapsed
+from media.actions import CallAction
 from media.call import CallSettings
 from signing.contract.workers import ContractRenderer
 from signing.workers import ValidationWorkers, quiet_pyhanko_logs
@@ -25,19 +33,20 @@ from store.database import create_engine
 from web.api_auth import api_key_middleware
 from web.auth.sessions import SessionStore
 from web.auth.throttle import LoginThrottle
-from web.calls import CallRegistry
-from web.config import ConfigError, Settings
 from web.keys import (
     BLOBS,
     CALLS,
     CONTRACT_RENDERER,
     ENGINE,
+    EVIDENCE,
     FACE_MODEL,
+    INTERVIEW,
     KYC_WORKERS,
     METRICS,
     NOTIFIER,
     SESSIONS,
     SETTINGS,
+    SIGNALLING_SOCKETS,
     SIGNING,
     TEMPLATES,
     THROTTLE,
@@ -52,7 +61,6 @@ from web.middleware import (
     session_middleware,
 )
 from web.render import make_environment
-from web.retention import RetentionSweeper
 from web.routes import (
     admin,
     api_v1,
@@ -69,8 +77,6 @@ from web.routes import (
     review_session,
     signing_admin,
 )
-from web.signing import make_notifier, open_signing
-from web.webhooks import run_dispatcher
 
 log = logging.getLogger("signroom.web")
 
@@ -99,6 +105,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_kyc_workers)
     app.cleanup_ctx.append(_calls)
     app.cleanup_ctx.append(_signing)
+    app.cleanup_ctx.append(_services)
     app.cleanup_ctx.append(_webhooks)
     app.cleanup_ctx.append(_checkpoints)
     app.cleanup_ctx.append(_retention)
@@ -196,6 +203,7 @@ async def _calls(app: web.Application) -> AsyncIterator[None]:
         )
     )
     app[CALLS] = registry
+    app[SIGNALLING_SOCKETS] = {}
     app[METRICS].watch_media(
         lambda: [call for call in registry.calls.values() if not call.ended],
         registry.settings.traffic,
@@ -226,6 +234,29 @@ async def _signing(app: web.Application) -> AsyncIterator[None]:
     await asyncio.to_thread(renderer.close)
 
 
+async def _services(app: web.Application) -> AsyncIterator[None]:
+    """The interview's and compliance's services, handed over explicitly."""
+    settings = app[SETTINGS]
+    metrics = app[METRICS]
+    app[INTERVIEW] = InterviewServices(
+        engine=app[ENGINE],
+        blobs=app[BLOBS],
+        signing=app[SIGNING],
+        notifier=app[NOTIFIER],
+        renderer=app[CONTRACT_RENDERER],
+        settings=settings.interview,
+        timed=lambda step: metrics.timed(metrics.signing, step=step),
+    )
+    app[EVIDENCE] = EvidenceSources(
+        engine=app[ENGINE],
+        blobs=app[BLOBS],
+        signing=app[SIGNING],
+        recordings_dir=settings.recordings_dir,
+        checkpoint_export=settings.checkpoint_export,
+    )
+    yield
+
+
 async def _webhooks(app: web.Application) -> AsyncIterator[None]:
     metrics = app[METRICS]
 
@@ -241,7 +272,7 @@ async def _webhooks(app: web.Application) -> AsyncIterator[None]:
 
 
 # Audit entries that close a session: a checkpoint follows each (audit/checkpoints.py).
-SESSION_END_ACTIONS = {"call.ended", "contract.signed"}
+SESSION_END_ACTIONS = {CallAction.ENDED, "contract.signed"}
 
 
 async def _checkpoints(app: web.Application) -> AsyncIterator[None]:
@@ -276,7 +307,7 @@ async def _checkpoints(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _retention(app: web.Application) -> AsyncIterator[None]:
-    """Delete closed cases' data whose retention period has run out (web/retention.py)."""
+    """Delete closed cases' data whose retention period has run out (compliance/retention.py)."""
     settings = app[SETTINGS]
     sweeper = RetentionSweeper(app[ENGINE], app[BLOBS], settings.recordings_dir, settings.retention)
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from audit.log import Actor
+from config.settings import Settings
 from loans.access import Principal
 from loans.applications import create_application
 from loans.invites import create_invite
@@ -18,7 +19,6 @@ from loans.roles import Role
 from store.schema import applications
 from web.auth import users
 from web.auth.passwords import generate_password
-from web.config import Settings
 
 DEMO_ACTOR = Actor("cli", "admin")
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from compliance.evidence import EvidenceIncomplete
+from integration import notify
+from interview import errors as interview_errors
 from kyc import errors as kyc_errors
 from kyc import intake, records, workers
 from loans import errors as loan_errors
 from signing import errors as signing_errors
-from signing import notify
 from signing import records as signing_records
 from signing import workers as signing_workers
 from signing.contract import appearance
 from store import errors as store_errors
-from web.evidence import EvidenceIncomplete
 
 
 class ApiError(Exception):
@@ -111,6 +112,13 @@ class ServiceUnavailable(ApiError):
     code = "not_ready"
 
 
+_INTERVIEW_STATUS: dict[type[interview_errors.InterviewError], int] = {
+    interview_errors.StepRefused: 409,
+    interview_errors.PageNotFound: 404,
+    interview_errors.PageUnavailable: 503,
+    interview_errors.MarkNotBase64: 422,
+}
+
 _LOAN_STATUS: dict[type[loan_errors.LoanError], int] = {
     loan_errors.ApplicationNotFound: 404,
     loan_errors.InviteNotFound: 404,
@@ -183,6 +191,11 @@ def from_domain(exc: Exception) -> ApiError | None:
         signing_error.status = _signing_status(exc)
         signing_error.code = exc.code
         return signing_error
+    if isinstance(exc, interview_errors.InterviewError):
+        interview_error = ApiError(exc.message)
+        interview_error.status = _INTERVIEW_STATUS.get(type(exc), 409)
+        interview_error.code = exc.code
+        return interview_error
     if isinstance(exc, store_errors.BlobNotFound | store_errors.InvalidDigest):
         return NotFound(str(exc))
     if isinstance(exc, EvidenceIncomplete):

@@ -6,18 +6,20 @@ from aiohttp import web
 from jinja2 import Environment
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from compliance.evidence import EvidenceSources
+from config.settings import Settings
+from integration.notify import Notifier
+from interview.calls import CallRegistry
+from interview.contract_flow import InterviewServices
 from kyc.face_engine import Description
 from kyc.workers import KycWorkers
 from signing.contract.workers import ContractRenderer
-from signing.notify import Notifier
 from signing.service import SigningService
 from signing.workers import ValidationWorkers
 from store.blobs import BlobStore
 from web.auth.api_keys import ApiKey
 from web.auth.sessions import Session, SessionStore
 from web.auth.throttle import LoginThrottle
-from web.calls import CallRegistry
-from web.config import Settings
 from web.metrics import Metrics
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -28,6 +30,9 @@ BLOBS = web.AppKey("blobs", BlobStore)
 TEMPLATES = web.AppKey("templates", Environment)
 KYC_WORKERS = web.AppKey("kyc_workers", KycWorkers)
 CALLS = web.AppKey("calls", CallRegistry)
+# Each participant's one open signalling socket, by (application, side): a newer
+# one (a reload, another device) closes it, so nobody holds hundreds.
+SIGNALLING_SOCKETS = web.AppKey[dict[tuple[str, str], web.WebSocketResponse]]("signalling_sockets")
 SIGNING = web.AppKey("signing", SigningService)
 NOTIFIER = web.AppKey("notifier", Notifier)
 VALIDATION = web.AppKey("validation", ValidationWorkers)
@@ -35,6 +40,9 @@ VALIDATION = web.AppKey("validation", ValidationWorkers)
 FACE_MODEL = web.AppKey("face_model", Description)
 CONTRACT_RENDERER = web.AppKey("contract_renderer", ContractRenderer)
 METRICS = web.AppKey("metrics", Metrics)
+# The domain's services as the interview and compliance code takes them.
+INTERVIEW = web.AppKey("interview", InterviewServices)
+EVIDENCE = web.AppKey("evidence", EvidenceSources)
 
 REQUEST_ID = web.RequestKey("request_id", str)
 SESSION = web.RequestKey("session", Session)

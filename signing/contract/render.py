@@ -46,8 +46,8 @@ from reportlab.platypus import (
 )
 
 from loans.models import RepaymentMethod
+from loans.schedule import Schedule, add_months, repayment_schedule
 from signing.contract.numerals import capital_amount
-from signing.contract.schedule import Schedule, add_months, repayment_schedule
 from signing.errors import TemplateInvalid
 from signing.pades import SignatureBox
 
@@ -90,7 +90,7 @@ class ContractTerms:
     term_months: int
     method: RepaymentMethod
     start: date
-    # SHA-256 of the interview evidence manifest this contract rests on (web/evidence.py).
+    # SHA-256 of the interview evidence manifest this contract rests on (compliance/evidence.py).
     evidence_sha256: str = ""
 
 

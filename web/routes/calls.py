@@ -24,12 +24,13 @@ from loans.access import Principal
 from loans.models import Application
 from loans.roles import Role
 from loans.states import Action, State
+from media.actions import CallAction
 from media.call import Call, Side
 from media.signalling import SignallingError, parse
 from web import errors
 from web.auth.sessions import COOKIE_NAME, SessionStore
 from web.guards import principal_of, requires
-from web.keys import BLOBS, CALLS, ENGINE, REQUEST_ID, SESSIONS, SETTINGS
+from web.keys import BLOBS, CALLS, ENGINE, REQUEST_ID, SESSIONS, SETTINGS, SIGNALLING_SOCKETS
 from web.middleware import check_origin
 from web.schemas import Body, parse_body
 
@@ -86,7 +87,7 @@ async def join_queue(request: web.Request) -> web.Response:
             await audit.append(
                 conn,
                 principal.actor,
-                "call.queued",
+                CallAction.QUEUED,
                 application_id=app.id,
                 request_id=request.get(REQUEST_ID),
             )
@@ -187,7 +188,7 @@ async def signal(request: web.Request) -> web.StreamResponse:
             if not socket.closed:
                 await socket.send_str(json.dumps(message))
 
-    registry = request.app[CALLS]
+    sockets = request.app[SIGNALLING_SOCKETS]
     key = (app.id, side.value)
     watch = asyncio.create_task(
         _close_when_session_ends(request.app[SESSIONS], request.cookies.get(COOKIE_NAME), socket)
@@ -195,8 +196,8 @@ async def signal(request: web.Request) -> web.StreamResponse:
     try:
         await call.join(side, user_label(principal), notify)
         # After the join, so the older socket's end is not taken for a drop.
-        older = registry.sockets.get(key)
-        registry.sockets[key] = socket
+        older = sockets.get(key)
+        sockets[key] = socket
         if older is not None and not older.closed:
             await older.close(code=WSCloseCode.POLICY_VIOLATION, message=b"replaced")
         async for frame in socket:
@@ -213,8 +214,8 @@ async def signal(request: web.Request) -> web.StreamResponse:
     finally:
         watch.cancel()
         call.socket_closed(side, notify)
-        if registry.sockets.get(key) is socket:
-            del registry.sockets[key]
+        if sockets.get(key) is socket:
+            del sockets[key]
     return socket
 
 
@@ -256,7 +257,7 @@ async def snapshot(request: web.Request) -> web.Response:
         await audit.append(
             conn,
             principal_of(request).actor,
-            "call.snapshot",
+            CallAction.SNAPSHOT,
             application_id=app.id,
             request_id=request.get(REQUEST_ID),
             details=details,

@@ -9,16 +9,26 @@ from aiohttp import web
 from pydantic import Field
 
 from audit import log as audit
+from compliance.evidence import build_package
+from interview import contract_flow as flow
 from loans import applications as apps
 from loans.models import Application
 from loans.roles import Role
 from signing import records
 from signing.records import Contract, ContractStatus
-from web import contract_flow as flow
 from web import errors
-from web.evidence import build_package
 from web.guards import principal_of, requires
-from web.keys import BLOBS, ENGINE, NOTIFIER, REQUEST_ID, SETTINGS, SIGNING, VALIDATION
+from web.keys import (
+    BLOBS,
+    ENGINE,
+    EVIDENCE,
+    INTERVIEW,
+    NOTIFIER,
+    REQUEST_ID,
+    SETTINGS,
+    SIGNING,
+    VALIDATION,
+)
 from web.render import render
 from web.routes.documents import read_body
 from web.schemas import Body, parse_body
@@ -77,7 +87,7 @@ async def push_contract(request: web.Request) -> web.Response:
         raise errors.BadRequest("this endpoint takes no body")
     application = await _staff_application(request)
     contract = await flow.push(
-        request.app, principal_of(request).actor, application, request.get(REQUEST_ID)
+        request.app[INTERVIEW], principal_of(request).actor, application, request.get(REQUEST_ID)
     )
     return web.json_response(_contract_json(contract), status=201)
 
@@ -89,7 +99,7 @@ async def contract_status(request: web.Request) -> web.Response:
     contract = await _contract(request, application)
     extra: dict[str, Any] = {}
     if principal_of(request).role is Role.MANAGER:
-        # Only the demo's fake notifier has a code to show (see signing.notify).
+        # Only the demo's fake notifier has a code to show (see integration.notify).
         extra["demo_code"] = request.app[NOTIFIER].shown_to_manager(application.id)
     return web.json_response(_contract_json(contract, **extra))
 
@@ -107,11 +117,11 @@ async def contract_document(request: web.Request) -> web.Response:
 @routes.get("/api/applications/{id}/evidence.zip")
 @requires(Role.COMPLIANCE)
 async def evidence_package(request: web.Request) -> web.Response:
-    """The sealed evidence package (see web/evidence.py); its export is audited.
+    """The sealed evidence package (see compliance/evidence.py); its export is audited.
     Compliance only: it holds the full ID number and the card images, which a
     manager's API and pages show masked."""
     application = await _staff_application(request)
-    package = await build_package(request.app, application.id)
+    package = await build_package(request.app[EVIDENCE], application.id)
     return await exported_package(request, application, package, "evidence")
 
 
@@ -146,7 +156,7 @@ async def complete_contract(request: web.Request) -> web.Response:
     if await request.read():
         raise errors.BadRequest("this endpoint takes no body")
     application = await _staff_application(request)
-    contract = await flow.complete(request.app, application, request.get(REQUEST_ID))
+    contract = await flow.complete(request.app[INTERVIEW], application, request.get(REQUEST_ID))
     return web.json_response(_contract_json(contract))
 
 
@@ -166,7 +176,7 @@ async def applicant_contract(request: web.Request) -> web.Response:
 async def contract_page(request: web.Request) -> web.Response:
     application = await _applicant_application(request)
     contract = await _contract(request, application)
-    image = await flow.page_image(request.app, contract, int(request.match_info["page"]))
+    image = await flow.page_image(request.app[BLOBS], contract, int(request.match_info["page"]))
     return web.Response(body=image, content_type="image/png")
 
 
@@ -200,7 +210,11 @@ async def send_code(request: web.Request) -> web.Response:
     if contract.status not in records.OPEN:
         raise flow.conflict("this contract is not waiting for a signature", "contract_closed")
     await flow.send_code(
-        request.app, principal_of(request).actor, application, contract, request.get(REQUEST_ID)
+        request.app[INTERVIEW],
+        principal_of(request).actor,
+        application,
+        contract,
+        request.get(REQUEST_ID),
     )
     minutes = request.app[SETTINGS].signing_code_minutes
     return web.json_response({"sent": True, "valid_minutes": minutes})
@@ -216,7 +230,7 @@ async def sign_contract(request: web.Request) -> web.Response:
     if contract.status not in records.OPEN:
         raise flow.conflict("this contract is not waiting for a signature", "contract_closed")
     signed = await flow.sign(
-        request.app,
+        request.app[INTERVIEW],
         principal_of(request).actor,
         application,
         contract,

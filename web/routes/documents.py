@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from config.settings import Settings
 from kyc.liveness import Challenge, random_challenges
 from kyc.records import (
     complete_liveness,
@@ -35,7 +36,6 @@ from loans.states import Action, State
 from signing.records import OPEN as OPEN_CONTRACT
 from signing.records import latest_contract
 from web import errors
-from web.config import Settings
 from web.guards import principal_of, requires
 from web.keys import BLOBS, ENGINE, FACE_MODEL, KYC_WORKERS, METRICS, REQUEST_ID, SETTINGS
 
@@ -82,7 +82,7 @@ async def open_application(request: web.Request, *, liveness: bool = False) -> A
     """The applicant's application, if it takes identity evidence now.
 
     A liveness check is also taken during the interview while a contract waits
-    for signature: signing needs a fresh one (web.contract_flow).
+    for signature: signing needs a fresh one (interview.contract_flow).
     """
     principal = principal_of(request)
     assert principal.application_id is not None

@@ -7,11 +7,12 @@ from typing import Any
 from aiohttp import web
 from pydantic import Field
 
+from integration import webhooks
+from integration.events import EventType
 from loans.roles import Role
-from web import errors, webhooks
+from web import errors
 from web.auth import api_keys
 from web.auth.users import UserError
-from web.events import EventType
 from web.guards import principal_of, requires
 from web.keys import ENGINE, REQUEST_ID, SETTINGS
 from web.render import render

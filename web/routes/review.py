@@ -14,14 +14,14 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
 from audit import log as audit
+from compliance.evidence import build_package
 from kyc.records import latest_readings
 from loans import applications as apps
 from loans.roles import Role
 from loans.states import Action
 from web import errors
-from web.evidence import build_package
 from web.guards import principal_of, requires
-from web.keys import ENGINE, REQUEST_ID
+from web.keys import ENGINE, EVIDENCE, REQUEST_ID
 from web.routes.contracts import exported_package
 from web.schemas import Body, parse_body
 from web.views import application_json
@@ -115,5 +115,5 @@ async def personal_data(request: web.Request) -> web.Response:
     app = await apps.get_application(
         request.app[ENGINE], principal, request.match_info["id"], request_id=request.get(REQUEST_ID)
     )
-    package = await build_package(request.app, app.id, applicant_record=True)
+    package = await build_package(request.app[EVIDENCE], app.id, applicant_record=True)
     return await exported_package(request, app, package, "personal_data")

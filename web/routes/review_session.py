@@ -8,6 +8,8 @@ from aiohttp import web
 
 from audit import log as audit
 from audit.log import entries_for_application
+from compliance.retention import evidence_image_digests
+from compliance.review_timeline import RECORDING_NAME, segments, timeline
 from loans import applications as apps
 from loans.models import Application
 from loans.roles import Role
@@ -18,8 +20,6 @@ from store.errors import BlobNotFound
 from web import errors
 from web.guards import principal_of, requires
 from web.keys import BLOBS, ENGINE, REQUEST_ID, SETTINGS, SIGNING, VALIDATION
-from web.retention import evidence_image_digests
-from web.review_timeline import RECORDING_NAME, segments, timeline
 
 routes = web.RouteTableDef()
 

@@ -1,4 +1,4 @@
-"""Wiring the signing package into the app: the service, the code notifier, validation workers."""
+"""Services built from the settings: the signing service and the code notifier."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
-from signing.notify import DemoNotifier, Notifier, SmtpNotifier, WebhookNotifier
+from config.settings import Settings
+from integration.notify import DemoNotifier, Notifier, SmtpNotifier, WebhookNotifier
 from signing.pki.seal import TokenSettings
 from signing.service import SigningService, SigningSettings
-from web.config import Settings
 
 
 def _passphrase(settings: Settings) -> bytes:

@@ -15,13 +15,21 @@ import binascii
 import hashlib
 import tempfile
 from collections import OrderedDict
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from audit.log import Actor
+from compliance.evidence import interview_manifest
+from integration.notify import CodeMessage, Notifier
+from interview.errors import MarkNotBase64, PageNotFound, PageUnavailable, StepRefused
+from interview.settings import InterviewSettings
 from kyc.records import latest_liveness, latest_readings
 from kyc.workers import DocumentKind
 from loans import applications as apps
@@ -31,14 +39,13 @@ from loans.states import Action, State
 from signing import records
 from signing.contract.appearance import check_mark
 from signing.contract.render import APPLICANT_BOX, BANK_BOX, ContractTerms
+from signing.contract.workers import ContractRenderer
 from signing.errors import NotAGeneratedContract, SigningError
-from signing.notify import CodeMessage
 from signing.pades import SignatureBox, signer_certificates
 from signing.pki.event import SignerIdentity
 from signing.records import Contract
-from web import errors
-from web.evidence import interview_manifest
-from web.keys import BLOBS, CONTRACT_RENDERER, ENGINE, METRICS, NOTIFIER, SETTINGS, SIGNING
+from signing.service import SigningService
+from store.blobs import BlobStore
 
 PAGE_DPI = 110
 PAGE_CACHE_SIZE = 64
@@ -48,23 +55,38 @@ APPLICANT_SIGNED = "applicant_signed"
 BANK_SEALED = "bank_sealed"
 LONG_TERM_VALIDATION = "long_term_validation"
 
+# Times one step (render, applicant_sign, bank_sign, long_term_validation) for
+# whoever keeps the service's metrics.
+StepTimer = Callable[[str], AbstractContextManager[Any]]
 
-def conflict(message: str, code: str) -> errors.ApiError:
-    error = errors.Conflict(message)
-    error.code = code
-    return error
+
+@dataclass(frozen=True, slots=True)
+class InterviewServices:
+    """What the signing flow works with, handed over explicitly by whoever runs it."""
+
+    engine: AsyncEngine
+    blobs: BlobStore
+    signing: SigningService
+    notifier: Notifier
+    renderer: ContractRenderer
+    settings: InterviewSettings
+    timed: StepTimer
+
+
+def conflict(message: str, code: str) -> StepRefused:
+    return StepRefused(message, code=code)
 
 
 async def push(
-    app: web.Application, actor: Actor, application: Application, request_id: str | None
+    services: InterviewServices, actor: Actor, application: Application, request_id: str | None
 ) -> Contract:
     if application.state is not State.IN_INTERVIEW:
         raise conflict("push the contract during the video interview", "not_in_interview")
-    engine = app[ENGINE]
-    settings = app[SETTINGS]
+    engine = services.engine
+    settings = services.settings
     template = await records.current_template(engine)
-    interview = await interview_manifest(app, application.id)
-    evidence_sha256 = await app[BLOBS].put(interview)
+    interview = await interview_manifest(engine, application.id)
+    evidence_sha256 = await services.blobs.put(interview)
     now = datetime.now(UTC)
     number = records.new_contract_number(now)
     terms = ContractTerms(
@@ -80,10 +102,9 @@ async def push(
         start=now.astimezone(ZoneInfo(settings.display_timezone)).date(),
         evidence_sha256=evidence_sha256,
     )
-    metrics = app[METRICS]
-    with metrics.timed(metrics.signing, step="render"):
-        rendered = await app[CONTRACT_RENDERER].render(template.body, template.version, terms)
-    await app[BLOBS].put(rendered.pdf)
+    with services.timed("render"):
+        rendered = await services.renderer.render(template.body, template.version, terms)
+    await services.blobs.put(rendered.pdf)
     return await records.push_contract(
         engine,
         actor,
@@ -95,15 +116,15 @@ async def push(
     )
 
 
-async def page_image(app: web.Application, contract: Contract, page: int) -> bytes:
+async def page_image(blobs: BlobStore, contract: Contract, page: int) -> bytes:
     """One page as PNG for the phone, rendered by poppler's pdftoppm."""
     if not 1 <= page <= contract.page_count:
-        raise errors.NotFound(f"the contract has pages 1 to {contract.page_count}")
+        raise PageNotFound(f"the contract has pages 1 to {contract.page_count}")
     key = (contract.pdf_sha256, page)
     if key in _page_cache:
         _page_cache.move_to_end(key)
         return _page_cache[key]
-    pdf = await app[BLOBS].get(contract.pdf_sha256)
+    pdf = await blobs.get(contract.pdf_sha256)
     with tempfile.TemporaryDirectory() as directory:
         source = Path(directory) / "contract.pdf"
         source.write_bytes(pdf)
@@ -124,7 +145,7 @@ async def page_image(app: web.Application, contract: Contract, page: int) -> byt
         )
         await process.communicate()
         if process.returncode != 0:
-            raise errors.ServiceUnavailable("the page could not be drawn; try again")
+            raise PageUnavailable("the page could not be drawn; try again")
         image = (Path(directory) / "page.png").read_bytes()
     _page_cache[key] = image
     if len(_page_cache) > PAGE_CACHE_SIZE:
@@ -133,7 +154,7 @@ async def page_image(app: web.Application, contract: Contract, page: int) -> byt
 
 
 async def send_code(
-    app: web.Application,
+    services: InterviewServices,
     actor: Actor,
     application: Application,
     contract: Contract,
@@ -141,11 +162,11 @@ async def send_code(
 ) -> None:
     if not contract.all_pages_read:
         raise conflict("read every page of the contract first", "pages_unread")
-    minutes = app[SETTINGS].signing_code_minutes
+    minutes = services.settings.signing_code_minutes
     code = await records.issue_code(
-        app[ENGINE], actor, contract, timedelta(minutes=minutes), request_id=request_id
+        services.engine, actor, contract, timedelta(minutes=minutes), request_id=request_id
     )
-    await app[NOTIFIER].send_code(
+    await services.notifier.send_code(
         CodeMessage(
             application.id, application.legal_rep_phone, code, contract.contract_number, minutes
         )
@@ -156,15 +177,14 @@ def decode_mark(encoded: str) -> bytes:
     try:
         raw = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
-        raise errors.ValidationFailed("the drawn signature is not base64 PNG data") from None
+        raise MarkNotBase64("the drawn signature is not base64 PNG data") from None
     return check_mark(raw)
 
 
 async def _identity(
-    app: web.Application, application: Application
+    engine: AsyncEngine, application: Application
 ) -> tuple[SignerIdentity, dict[str, object]]:
     """Who signs, from the verified documents, and which KYC results that rests on."""
-    engine = app[ENGINE]
     readings = await latest_readings(engine, application.id)
     front = readings.get(DocumentKind.ID_FRONT.value)
     if (
@@ -189,7 +209,7 @@ async def _identity(
 
 
 async def sign(
-    app: web.Application,
+    services: InterviewServices,
     actor: Actor,
     application: Application,
     contract: Contract,
@@ -198,7 +218,7 @@ async def sign(
     request_id: str | None,
 ) -> Contract:
     """The applicant's signature, then the bank's steps. Raises with the failed step."""
-    engine = app[ENGINE]
+    engine = services.engine
     if application.state is not State.IN_INTERVIEW:
         raise conflict("sign during the video interview", "not_in_interview")
     if contract.partial_step is not None:
@@ -213,13 +233,13 @@ async def sign(
             "pass a fresh face and liveness check after the contract was shown",
             "liveness_required",
         )
-    identity, basis = await _identity(app, application)
+    identity, basis = await _identity(engine, application)
     # Last of the checks, so a refusal above does not use up the code.
     await records.consume_code(engine, actor, contract, code, request_id=request_id)
-    pdf = await app[BLOBS].get(contract.pdf_sha256)
+    pdf = await services.blobs.get(contract.pdf_sha256)
     if hashlib.sha256(pdf).hexdigest() != contract.pdf_sha256:
         raise NotAGeneratedContract("the stored contract does not match what was rendered")
-    service = app[SIGNING]
+    service = services.signing
     credential = service.issue_event_credential(identity)
     serial = credential.certificate.serial_number
     await records.record_certificate(
@@ -237,9 +257,8 @@ async def sign(
         request_id=request_id,
     )
     place = SignatureBox(contract.page_count - 1, APPLICANT_BOX)
-    metrics = app[METRICS]
     try:
-        with metrics.timed(metrics.signing, step="applicant_sign"):
+        with services.timed("applicant_sign"):
             signed = await service.sign_applicant(pdf, credential, place, mark_png)
     except SigningError as exc:
         await records.record_failure(
@@ -249,7 +268,7 @@ async def sign(
     finally:
         # The one reference to the event key: it signs once and is gone.
         del credential
-    digest = await app[BLOBS].put(signed)
+    digest = await services.blobs.put(signed)
     await records.record_step(
         engine,
         actor,
@@ -261,7 +280,7 @@ async def sign(
         from_step=None,
         request_id=request_id,
     )
-    return await complete(app, application, request_id)
+    return await complete(services, application, request_id)
 
 
 # The bank's steps, each after the one named: (step, the step it follows).
@@ -269,7 +288,7 @@ _BANK_STEPS = ((BANK_SEALED, APPLICANT_SIGNED), (LONG_TERM_VALIDATION, BANK_SEAL
 
 
 async def complete(
-    app: web.Application, application: Application, request_id: str | None
+    services: InterviewServices, application: Application, request_id: str | None
 ) -> Contract:
     """The bank's steps after the applicant signed: seal, validation data, timestamp.
 
@@ -277,7 +296,7 @@ async def complete(
     is recorded only if the contract is still at the step before it; the runner
     that loses a step reloads and goes on from where the other left it, so every
     step is recorded once and both callers get the signed contract."""
-    engine = app[ENGINE]
+    engine = services.engine
     actor = SYSTEM_PRINCIPAL.actor
     for _attempt in range(len(_BANK_STEPS) + 2):
         contract = await records.latest_contract(engine, application.id)
@@ -286,7 +305,7 @@ async def complete(
         if contract.status is records.ContractStatus.SIGNED:
             return contract
         try:
-            await _next_bank_step(app, contract, request_id)
+            await _next_bank_step(services, contract, request_id)
         except records.ContractConflict:
             continue  # another runner recorded this step first
         except SigningError as exc:
@@ -302,24 +321,25 @@ async def complete(
     raise conflict("the contract is being completed; reload in a moment", "contract_busy")
 
 
-async def _next_bank_step(app: web.Application, contract: Contract, request_id: str | None) -> None:
-    engine = app[ENGINE]
-    service = app[SIGNING]
-    metrics = app[METRICS]
+async def _next_bank_step(
+    services: InterviewServices, contract: Contract, request_id: str | None
+) -> None:
+    engine = services.engine
+    service = services.signing
     actor = SYSTEM_PRINCIPAL.actor
     assert contract.partial_sha256 is not None
     before = contract.partial_sha256
-    pdf = await app[BLOBS].get(before)
+    pdf = await services.blobs.get(before)
     if contract.partial_step == APPLICANT_SIGNED:
         place = SignatureBox(contract.page_count - 1, BANK_BOX)
-        with metrics.timed(metrics.signing, step="bank_sign"):
+        with services.timed("bank_sign"):
             pdf = await service.sign_bank(pdf, place)
     elif contract.partial_step == BANK_SEALED:
         signers = signer_certificates(pdf)
         book = await records.status_book(
             engine, service.service_serials(), [c.serial_number for c in signers]
         )
-        with metrics.timed(metrics.signing, step="long_term_validation"):
+        with services.timed("long_term_validation"):
             pdf = await service.add_long_term_validation(pdf, book, signers)
     else:
         await records.mark_signed(engine, actor, contract, before, request_id=request_id)
@@ -332,7 +352,7 @@ async def _next_bank_step(app: web.Application, contract: Contract, request_id: 
         )
         return
     step = next(s for s, after in _BANK_STEPS if after == contract.partial_step)
-    after = await app[BLOBS].put(pdf)
+    after = await services.blobs.put(pdf)
     await records.record_step(
         engine,
         actor,

@@ -1,4 +1,4 @@
-"""Signing commands of the `signroom` CLI: verify-pdf, signing selftest, pki revoke/export."""
+"""Signed contracts and the service CA: verify-pdf, signing selftest, pki export-root/revoke."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import serialization
-from pyhanko.keys import load_certs_from_pemder
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from audit.log import Actor
+from cli.common import CLI_ACTOR, trust_roots
+from config.services import open_signing
+from config.settings import Settings
 from signing import records
 from signing.errors import PdfUnreadable, SigningError
 from signing.pades import StatusBook
@@ -23,11 +23,6 @@ from signing.selftest import run_selftest
 from signing.validation import PdfReport, Verdict, validate_pdf
 from signing.workers import quiet_pyhanko_logs
 from store.database import create_engine
-from web.config import Settings
-from web.evidence_check import verify_file
-from web.signing import open_signing
-
-CLI_ACTOR = Actor("cli", "admin")
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -52,19 +47,6 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="any signed PDF: do not require a contract's two signatures and document timestamp",
     )
 
-    evidence = sub.add_parser(
-        "verify-evidence",
-        help="check an evidence package offline (exit 0 only when everything holds)",
-    )
-    evidence.add_argument("package", type=Path)
-    evidence.add_argument(
-        "--trust",
-        type=Path,
-        action="append",
-        required=True,
-        help="the bank's root certificate (PEM or DER)",
-    )
-
     signing = sub.add_parser("signing", help="contract signing tools").add_subparsers(
         dest="signing_command", required=True
     )
@@ -81,19 +63,6 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     revoke = pki.add_parser("revoke", help="revoke a certificate issued by the issuing CA")
     revoke.add_argument("serial", type=int)
     revoke.add_argument("--reason", required=True, choices=sorted(records.REASONS))
-
-
-def _load(path: Path) -> list[asn1_x509.Certificate]:
-    return list(load_certs_from_pemder([str(path)]))  # type: ignore[no-untyped-call]
-
-
-def _roots(paths: list[Path] | None, settings: Settings) -> list[asn1_x509.Certificate]:
-    if paths:
-        return [cert for path in paths for cert in _load(path)]
-    root = settings.pki_dir / "root.pem"
-    if not root.exists():
-        raise SystemExit(f"no --trust given and no service root at {root}")
-    return _load(root)
 
 
 def print_report(report: PdfReport) -> None:
@@ -126,7 +95,7 @@ def verify_pdf(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        roots = _roots(args.trust, settings)
+        roots = trust_roots(args.trust, settings)
     except (OSError, ValueError) as exc:
         print(f"error: cannot read the trust root: {exc}", file=sys.stderr)
         return 2
@@ -177,27 +146,9 @@ async def _revoke(engine: AsyncEngine, settings: Settings, serial: int, reason: 
     return 0
 
 
-def verify_evidence(args: argparse.Namespace, settings: Settings) -> int:
-    quiet_pyhanko_logs()
-    try:
-        data = args.package.read_bytes()
-    except OSError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    report = verify_file(data, _roots(args.trust, settings))
-    for line in report.checked:
-        print(f"ok       {line}")
-    for line in report.problems:
-        print(f"PROBLEM  {line}")
-    print("evidence package holds" if report.ok else f"{len(report.problems)} problem(s)")
-    return 0 if report.ok else 1
-
-
-def dispatch(args: argparse.Namespace, settings: Settings) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "verify-pdf":
         return verify_pdf(args, settings)
-    if args.command == "verify-evidence":
-        return verify_evidence(args, settings)
     if args.command == "signing":
         return asyncio.run(_selftest(settings, args.out))
     if args.pki_command == "export-root":

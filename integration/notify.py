@@ -3,14 +3,13 @@
 `DemoNotifier` is a FAKE for the embedded demo (no SMS gateway can run here): it
 keeps the latest code for the manager's console and writes it to the log. Real
 deployments use `WebhookNotifier` (the bank's SMS gateway behind an HTTP hook,
-body signed with HMAC-SHA256) or `SmtpNotifier`.
+signed as every request the service sends, integration/signature.py) or
+`SmtpNotifier`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import logging
 import smtplib
@@ -20,6 +19,7 @@ from typing import Protocol
 
 import aiohttp
 
+from integration.signature import signed_headers
 from signing.errors import SigningError
 
 log = logging.getLogger("signroom.notify")
@@ -76,14 +76,13 @@ class DemoNotifier:
 class WebhookNotifier:
     def __init__(self, url: str, secret: str) -> None:
         self._url = url
-        self._secret = secret.encode()
+        self._secret = secret
 
     async def send_code(self, message: CodeMessage) -> None:
         body = json.dumps(
             {"type": "one_time_code", "phone": message.phone, "text": message.text},
             ensure_ascii=False,
         ).encode()
-        signature = hmac.new(self._secret, body, hashlib.sha256).hexdigest()
         try:
             async with (
                 aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
@@ -92,7 +91,7 @@ class WebhookNotifier:
                     data=body,
                     headers={
                         "Content-Type": "application/json",
-                        "X-Signroom-Signature": f"sha256={signature}",
+                        **signed_headers(self._secret, body),
                     },
                 ) as response,
             ):

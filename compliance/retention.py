@@ -28,15 +28,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from audit import log as audit
 from audit.log import entries_for_application
+from compliance.actions import ComplianceAction
 from loans.states import TERMINAL_STATES
+from media.actions import CallAction
 from media.video_format import RECORDING_TYPES
 from store.blobs import BlobStore
 from store.database import read_only
 from store.schema import applications, face_matches, kyc_documents, liveness_attempts
 
 logger = logging.getLogger(__name__)
-
-ACTION = "retention.expired"
 
 
 class DataKind(StrEnum):
@@ -99,7 +99,7 @@ async def evidence_image_digests(engine: AsyncEngine, application_id: str) -> se
     digests |= {
         str(e.details["sha256"])
         for e in entries
-        if e.action == "call.snapshot" and isinstance(e.details.get("sha256"), str)
+        if e.action == CallAction.SNAPSHOT and isinstance(e.details.get("sha256"), str)
     }
     return digests
 
@@ -195,7 +195,7 @@ class RetentionSweeper:
             await audit.append(
                 conn,
                 audit.SYSTEM,
-                ACTION,
+                ComplianceAction.RETENTION_EXPIRED,
                 application_id=application_id,
                 details={
                     "kind": kind.value,
@@ -212,7 +212,7 @@ def expired_digests(entries: Iterable[Any]) -> set[str]:
     """Every SHA-256 the given audit entries record as deleted by retention."""
     found = set()
     for entry in entries:
-        if entry.action != ACTION:
+        if entry.action != ComplianceAction.RETENTION_EXPIRED:
             continue
         for item in entry.details.get("items") or []:
             if isinstance(item, dict) and isinstance(item.get("sha256"), str):

@@ -8,20 +8,16 @@ at once), retried with exponential backoff until they are 24 hours old, and logg
 per attempt. A receiver sees each event id once, except if the service dies between
 the receiver's 2xx and recording it: receivers deduplicate on Signroom-Event-Id.
 
-Signature: Signroom-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>,
-with Signroom-Timestamp the Unix time of the attempt (see README for the recipe).
+Each attempt is signed as everything the service sends (integration/signature.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import json
 import logging
 import secrets
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field
@@ -34,9 +30,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from audit import log as audit
+from integration.destinations import Destinations, GuardedResolver
+from integration.events import EventType, events_from
+from integration.signature import signed_headers
 from store.schema import audit_log, webhook_cursor, webhook_deliveries, webhook_subscriptions
-from web.events import EventType, events_from
-from web.webhook_destinations import Destinations, GuardedResolver
 
 log = logging.getLogger("signroom.webhooks")
 
@@ -56,11 +53,6 @@ class WebhookSettings:
     timeout: float
     give_up_after: timedelta
     destinations: Destinations = field(default_factory=Destinations)
-
-
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return f"v1={mac.hexdigest()}"
 
 
 # Subscriptions -------------------------------------------------------------------
@@ -336,13 +328,11 @@ async def _send(
     if settings.destinations.url_refused(row["url"]):
         return None, "destination_refused"
     body = row["payload"].encode()
-    stamp = int(time.time())
     headers = {
         "Content-Type": "application/json",
         "Signroom-Event-Id": row["event_id"],
         "Signroom-Event-Type": row["event_type"],
-        "Signroom-Timestamp": str(stamp),
-        "Signroom-Signature": sign(row["secret"], stamp, body),
+        **signed_headers(row["secret"], body),
     }
     try:
         async with session.post(

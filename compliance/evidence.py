@@ -17,35 +17,48 @@ import hashlib
 import io
 import json
 import zipfile
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, NoReturn
 
-from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from audit import log as audit
 from audit import tree
 from audit.chain import canonical_json
 from audit.checkpoints import make_checkpoint, newest_checkpoint
 from audit.log import entries_for_application
+from compliance.actions import ComplianceAction
+from compliance.package_format import FORMAT, MANIFEST, SEAL
+from compliance.retention import expired_digests
+from compliance.review_timeline import segments
 from kyc.records import latest_face_match, latest_liveness, latest_readings
+from media.actions import CallAction
 from signing import records
+from signing.service import SigningService
+from store.blobs import BlobStore
 from store.database import read_only
 from store.errors import BlobNotFound
 from store.schema import applications, audit_log, consents
-from web.keys import BLOBS, ENGINE, SETTINGS, SIGNING
-from web.retention import expired_digests
-from web.review_timeline import segments
-
-FORMAT = "signroom-evidence/1"
-MANIFEST = "manifest.json"
-SEAL = "manifest.cms"
 
 
-async def interview_manifest(app: web.Application, application_id: str) -> bytes:
+@dataclass(frozen=True, slots=True)
+class EvidenceSources:
+    """Where a package's contents are kept, and the seal that closes it."""
+
+    engine: AsyncEngine
+    blobs: BlobStore
+    signing: SigningService
+    recordings_dir: Path
+    # Where each checkpoint is also written as a file (audit/checkpoints.py), if anywhere.
+    checkpoint_export: Path | None
+
+
+async def interview_manifest(engine: AsyncEngine, application_id: str) -> bytes:
     """Canonical JSON of what the interview and identity checks produced so far."""
-    engine = app[ENGINE]
     readings = await latest_readings(engine, application_id)
     match = await latest_face_match(engine, application_id)
     liveness = await latest_liveness(engine, application_id)
@@ -62,7 +75,7 @@ async def interview_manifest(app: web.Application, application_id: str) -> bytes
             for row in await conn.execute(
                 select(audit_log.c.details).where(
                     audit_log.c.application_id == application_id,
-                    audit_log.c.action == "call.segment_recorded",
+                    audit_log.c.action == CallAction.SEGMENT_RECORDED,
                 )
             )
         ]
@@ -85,10 +98,9 @@ async def interview_manifest(app: web.Application, application_id: str) -> bytes
 
 
 async def _audit_section(
-    app: web.Application, application_id: str
+    engine: AsyncEngine, application_id: str
 ) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
     """The application's entries, each with its inclusion proof in the newest checkpoint."""
-    engine = app[ENGINE]
     newest = await newest_checkpoint(engine)
     assert newest is not None  # the export has just made one
     size = newest.tree_size
@@ -123,13 +135,13 @@ class EvidenceIncomplete(Exception):
     """What the audit log names is missing or altered on disk: no package is made."""
 
 
-async def _refuse(app: web.Application, application_id: str, name: str, how: str) -> NoReturn:
+async def _refuse(engine: AsyncEngine, application_id: str, name: str, how: str) -> NoReturn:
     """An integrity failure is compliance's to know of: audited, and no package."""
-    async with app[ENGINE].begin() as conn:
+    async with engine.begin() as conn:
         await audit.append(
             conn,
             audit.SYSTEM,
-            "evidence.refused",
+            ComplianceAction.EVIDENCE_REFUSED,
             application_id=application_id,
             details={"file": name, "problem": how},
         )
@@ -141,8 +153,8 @@ async def _refuse(app: web.Application, application_id: str, name: str, how: str
 class _Collector:
     """The package's files; a blob deleted by retention is listed as expired instead."""
 
-    def __init__(self, app: web.Application, expired: set[str]) -> None:
-        self.blobs = app[BLOBS]
+    def __init__(self, blobs: BlobStore, expired: set[str]) -> None:
+        self.blobs = blobs
         self.expired = expired
         self.files: dict[str, bytes] = {}
         self.gone: dict[str, str] = {}
@@ -156,10 +168,10 @@ class _Collector:
             self.gone[path] = digest
 
 
-async def _applicant_record(app: web.Application, application_id: str) -> bytes:
+async def _applicant_record(engine: AsyncEngine, application_id: str) -> bytes:
     """What the bank holds about the applicant beyond the evidence: the application as
     entered and every consent given (a data subject's access request)."""
-    async with read_only(app[ENGINE]) as conn:
+    async with read_only(engine) as conn:
         row = (
             (await conn.execute(select(applications).where(applications.c.id == application_id)))
             .mappings()
@@ -187,22 +199,22 @@ async def _applicant_record(app: web.Application, application_id: str) -> bytes:
 
 
 async def build_package(
-    app: web.Application, application_id: str, *, applicant_record: bool = False
+    sources: EvidenceSources, application_id: str, *, applicant_record: bool = False
 ) -> bytes:
     """The sealed package; with `applicant_record`, also the application as entered and
     its consents (the export of one applicant's personal data)."""
-    engine = app[ENGINE]
-    service = app[SIGNING]
+    engine = sources.engine
+    service = sources.signing
     # Seal the log first, so every entry of the application has a checkpoint.
     await make_checkpoint(
         engine,
         service.seal_statement,
         "evidence_export",
-        export_dir=app[SETTINGS].checkpoint_export,
+        export_dir=sources.checkpoint_export,
     )
     async with read_only(engine) as conn:
         history = await entries_for_application(conn, application_id, limit=100_000)
-    out = _Collector(app, expired_digests(history))
+    out = _Collector(sources.blobs, expired_digests(history))
     contract = await records.latest_contract(engine, application_id)
     if contract is not None:
         if contract.signed_sha256:
@@ -231,23 +243,23 @@ async def build_package(
     ).encode()
     # Only the recordings the audit log names, each with the hash it names: a file
     # swapped on disk, or one nobody recorded, never enters a sealed package.
-    recordings = app[SETTINGS].recordings_dir / application_id
+    recordings = sources.recordings_dir / application_id
     for segment in segments(history):
         name = f"recordings/{segment.file}"
         path = recordings / segment.file
         if not path.is_file():
             if segment.sha256 not in out.expired:
-                await _refuse(app, application_id, name, "missing")
+                await _refuse(engine, application_id, name, "missing")
             out.gone[name] = segment.sha256
             continue
         data = await asyncio.to_thread(path.read_bytes)
         if hashlib.sha256(data).hexdigest() != segment.sha256:
-            await _refuse(app, application_id, name, "altered")
+            await _refuse(engine, application_id, name, "altered")
         out.files[name] = data
     if applicant_record:
-        out.files["applicant/record.json"] = await _applicant_record(app, application_id)
+        out.files["applicant/record.json"] = await _applicant_record(engine, application_id)
     files = out.files
-    entries, checkpoint_files = await _audit_section(app, application_id)
+    entries, checkpoint_files = await _audit_section(engine, application_id)
     files["audit/entries.json"] = json.dumps(entries, ensure_ascii=False, indent=1).encode()
     files.update(checkpoint_files)
     authority = service.authority

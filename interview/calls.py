@@ -1,5 +1,5 @@
-"""The web side of video calls: which calls exist, who is waiting, and writing what
-a call reports into the audit log and the application's state.
+"""Which video calls exist, who is waiting, and writing what a call reports into the
+audit log and the application's state.
 
 Calls live in this process (media is node-local: a call's peer connections and
 recordings are on the node that accepted it).
@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from audit import log as audit
@@ -63,9 +62,6 @@ class CallRegistry:
     settings: CallSettings
     calls: dict[str, Call] = field(default_factory=dict)
     waiting: dict[str, datetime] = field(default_factory=dict)
-    # Each participant's one open signalling socket, by (application, side): a
-    # newer one (a reload, another device) closes it, so nobody holds hundreds.
-    sockets: dict[tuple[str, str], web.WebSocketResponse] = field(default_factory=dict)
 
     def wait(self, application_id: str) -> datetime:
         return self.waiting.setdefault(application_id, datetime.now(UTC))

@@ -30,11 +30,12 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from audit import merkle
 from audit.chain import canonical_json
 from audit.errors import NonCanonicalDetails
+from compliance.actions import ComplianceAction
+from compliance.package_format import FORMAT, MANIFEST, SEAL
+from media.actions import CallAction
 from signing.contract.render import EVIDENCE_SUBJECT_PREFIX
 from signing.seal_cms import check_seal
 from signing.validation import Verdict, validate_pdf
-from web.evidence import FORMAT, MANIFEST, SEAL
-from web.retention import ACTION as RETENTION_ACTION
 
 MAX_FILES = 10_000
 MAX_TOTAL_BYTES = 4 * 1024**3
@@ -144,7 +145,7 @@ def _audited_digests(verified: list[dict[str, Any]]) -> dict[str, set[str]]:
         if not isinstance(details, dict):
             continue
         action = fields.get("action")
-        if action == "call.segment_recorded":
+        if action == CallAction.SEGMENT_RECORDED:
             named["recordings/"].add(f"{details.get('file')}:{details.get('sha256')}")
         elif action == "kyc.document_read":
             named["kyc/documents/"].add(str(details.get("image_sha256")))
@@ -190,7 +191,7 @@ def _check_expired(
     deleted = {
         item.get("sha256")
         for fields in verified
-        if fields.get("action") == RETENTION_ACTION
+        if fields.get("action") == ComplianceAction.RETENTION_EXPIRED
         for item in (fields.get("details") or {}).get("items") or []
         if isinstance(item, dict)
     }

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from audit.chain import AuditEntry
+from media.actions import CallAction
 from media.video_format import RECORDING_TYPES
 
 _SUFFIXES = "|".join(map(re.escape, RECORDING_TYPES))
@@ -49,7 +50,7 @@ def segments(entries: Sequence[AuditEntry]) -> list[Segment]:
     """The closed recording segments, oldest first; malformed entries are skipped."""
     found = []
     for entry in entries:
-        if entry.action != "call.segment_recorded":
+        if entry.action != CallAction.SEGMENT_RECORDED:
             continue
         d = entry.details
         try:
@@ -73,7 +74,7 @@ def _marker(entry: AuditEntry) -> tuple[str, dict[str, Any]] | None:
     """(kind, facts) for an entry a reviewer would want to jump to, else None."""
     d = entry.details
     match entry.action:
-        case "call.started":
+        case CallAction.STARTED:
             return "call_started", {}
         case "kyc.document_read":
             checks = d.get("checks") or {}
@@ -84,7 +85,7 @@ def _marker(entry: AuditEntry) -> tuple[str, dict[str, Any]] | None:
         case "kyc.liveness":
             passed = d.get("status") == "passed"
             return ("liveness_passed" if passed else "liveness_failed"), {}
-        case "call.snapshot":
+        case CallAction.SNAPSHOT:
             return "snapshot", {}
         case "interview.checklist":
             items = d.get("items") or {}
@@ -97,21 +98,21 @@ def _marker(entry: AuditEntry) -> tuple[str, dict[str, Any]] | None:
             return "code_accepted", {}
         case "contract.signed":
             return "signed", {}
-        case "call.dropped":
+        case CallAction.DROPPED:
             return "dropped", {"side": d.get("side")}
-        case "call.rejoined":
+        case CallAction.REJOINED:
             return "rejoined", {"side": d.get("side")}
-        case "call.ended":
+        case CallAction.ENDED:
             return "call_ended", {"reason": d.get("reason")}
         # Gaps in what the reviewer can see: video one side could not be shown
         # (media.rtp_output), a segment that could not be written (media.recording).
-        case "call.codec_mismatch":
+        case CallAction.CODEC_MISMATCH:
             return "video_not_relayed", {"side": d.get("to")}
-        case "call.recording_failed":
+        case CallAction.RECORDING_FAILED:
             return "recording_failed", {"side": d.get("side")}
         # Why a segment ends with no drop before it: that side was asked to
         # connect again in the other's video codec (media.call).
-        case "call.reconnect_requested":
+        case CallAction.RECONNECT_REQUESTED:
             return "codec_switch", {"side": d.get("side"), "codec": d.get("codec")}
     return None
 
@@ -129,7 +130,7 @@ def timeline(entries: Sequence[AuditEntry], recording_url: str) -> dict[str, Any
             kind, facts = found
             markers.append({"seq": entry.seq, "at": at, "kind": kind, **facts})
         side = str(entry.details.get("side", ""))
-        if entry.action == "call.quality_changed":
+        if entry.action == CallAction.QUALITY_CHANGED:
             quality.append(
                 {
                     "at": at,
@@ -140,11 +141,11 @@ def timeline(entries: Sequence[AuditEntry], recording_url: str) -> dict[str, Any
                     },
                 }
             )
-        elif entry.action == "call.dropped":
+        elif entry.action == CallAction.DROPPED:
             gap = {"side": side, "from": at, "to": None, "why": entry.details.get("why")}
             open_gaps[side] = gap
             gaps.append(gap)
-        elif entry.action in ("call.rejoined", "call.connected") and side in open_gaps:
+        elif entry.action in (CallAction.REJOINED, CallAction.CONNECTED) and side in open_gaps:
             open_gaps.pop(side)["to"] = at
     return {
         "segments": [s.as_json(recording_url.format(file=s.file)) for s in segments(entries)],

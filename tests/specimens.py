@@ -1,4 +1,5 @@
-"""Synthetic PRC ID cards and business licences with known ground truth.
+"""Synthetic PRC ID cards and business licences with known ground truth (test and
+benchmark support, outside the service).
 
 Everything printed is random but valid: identity numbers carry a correct GB 11643
 check character and agree with the printed birth date and sex; credit codes carry a

@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import time
 from collections.abc import AsyncIterator
 from email import message_from_bytes
 from email.message import Message
@@ -18,7 +19,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from aiosmtpd.controller import Controller
 
-from signing.notify import (
+from integration.notify import (
     CodeMessage,
     DeliveryFailed,
     DemoNotifier,
@@ -31,11 +32,14 @@ MESSAGE = CodeMessage("app-1", "13800138000", "482913", "HT2026112900000001", 5)
 
 
 @pytest.fixture
-async def hook() -> AsyncIterator[tuple[TestServer, list[tuple[bytes, str]]]]:
-    received: list[tuple[bytes, str]] = []
+async def hook() -> AsyncIterator[tuple[TestServer, list[tuple[bytes, str, str]]]]:
+    received: list[tuple[bytes, str, str]] = []
 
     async def accept(request: web.Request) -> web.Response:
-        received.append((await request.read(), request.headers["X-Signroom-Signature"]))
+        headers = request.headers
+        received.append(
+            (await request.read(), headers["Signroom-Timestamp"], headers["Signroom-Signature"])
+        )
         return web.Response(status=204)
 
     async def refuse(request: web.Request) -> web.Response:
@@ -50,12 +54,16 @@ async def hook() -> AsyncIterator[tuple[TestServer, list[tuple[bytes, str]]]]:
     await server.close()
 
 
-async def test_the_webhook_body_is_signed(hook: tuple[TestServer, list[tuple[bytes, str]]]) -> None:
+async def test_the_webhook_is_signed_as_webhook_events_are(
+    hook: tuple[TestServer, list[tuple[bytes, str, str]]],
+) -> None:
     server, received = hook
     await WebhookNotifier(str(server.make_url("/sms")), "hook secret").send_code(MESSAGE)
-    body, signature = received[0]
-    expected = hmac.new(b"hook secret", body, hashlib.sha256).hexdigest()
-    assert signature == f"sha256={expected}"
+    body, timestamp, signature = received[0]
+    # The receiver's check from README: the timestamp is inside the MAC.
+    expected = hmac.new(b"hook secret", f"{timestamp}.".encode() + body, hashlib.sha256)
+    assert signature == f"v1={expected.hexdigest()}"
+    assert abs(int(timestamp) - time.time()) < 60
     payload = json.loads(body)
     assert payload["phone"] == "13800138000" and "482913" in payload["text"]
     with pytest.raises(DeliveryFailed, match="HTTP 500"):

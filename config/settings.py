@@ -17,17 +17,27 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from compliance.retention import RetentionPolicy
+from config.event_loop import EVENT_LOOPS
+from integration.destinations import Destinations, parse_networks
+from integration.webhooks import WebhookSettings
+from interview.settings import InterviewSettings
 from kyc.face_engine import ENGINES, FaceConfig
 from media.ice import IceSettings
 from store.database import DEFAULT_DATABASE_URL, SUPPORTED_DRIVERS
-from web.event_loop import EVENT_LOOPS
-from web.retention import RetentionPolicy
-from web.webhook_destinations import Destinations, parse_networks
-from web.webhooks import WebhookSettings
 
 
 class ConfigError(Exception):
     """A setting is missing, malformed or out of range."""
+
+
+POSITIVE = "positive"
+
+
+def positive(default: int) -> int:
+    """A count, size or duration: `check` refuses zero and below."""
+    result: int = field(default=default, metadata={POSITIVE: True})
+    return result
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,42 +48,42 @@ class Settings:
     port: int = 8080
     # The address applicants reach the service at; invite links are built on it.
     public_url: str = "http://127.0.0.1:8080"
-    invite_ttl_hours: int = 72
-    session_idle_minutes: int = 30
-    session_max_hours: int = 12
-    login_max_failures: int = 5
-    login_window_minutes: int = 15
-    max_request_bytes: int = 1024 * 1024
-    max_json_bytes: int = 64 * 1024
+    invite_ttl_hours: int = positive(72)
+    session_idle_minutes: int = positive(30)
+    session_max_hours: int = positive(12)
+    login_max_failures: int = positive(5)
+    login_window_minutes: int = positive(15)
+    max_request_bytes: int = positive(1024 * 1024)
+    max_json_bytes: int = positive(64 * 1024)
     # Behind a TLS-terminating proxy the app sees plain HTTP; trust X-Forwarded-Proto then.
     trust_forwarded_proto: bool = False
-    expiry_sweep_seconds: int = 60
+    expiry_sweep_seconds: int = positive(60)
     log_level: str = "INFO"
-    # uvloop or asyncio (web/event_loop.py).
+    # uvloop or asyncio (config/event_loop.py).
     event_loop: str = "uvloop"
     # Times on pages are shown in the bank's zone; storage and the audit log stay UTC.
     display_timezone: str = "Asia/Shanghai"
     # Document photos: reading runs in this many worker processes, each limited to
     # this much memory, and a read that runs longer than the timeout is abandoned.
-    kyc_workers: int = 2
-    kyc_timeout_seconds: int = 30
-    kyc_worker_memory_mb: int = 3072
+    kyc_workers: int = positive(2)
+    kyc_timeout_seconds: int = positive(30)
+    kyc_worker_memory_mb: int = positive(3072)
     # The face engine (kyc/face_engine.py): dlib (CC0, the default) or arcface
     # with the bank's own licensed ArcFace-format ONNX model, and the thresholds
     # `signroom kyc calibrate` wrote for a model signroom has no calibration of.
     face_engine: str = "dlib"
     face_model: str = ""
     face_thresholds: str = ""
-    max_upload_bytes: int = 12 * 1024 * 1024
+    max_upload_bytes: int = positive(12 * 1024 * 1024)
     # /readyz says not ready when a data directory's disk has less free than this.
-    min_free_disk_mb: int = 256
-    max_video_bytes: int = 30 * 1024 * 1024
+    min_free_disk_mb: int = positive(256)
+    max_video_bytes: int = positive(30 * 1024 * 1024)
     # Liveness: how many random challenges, how long each prompt shows, the pause
     # before the first, how many failed attempts before the manager takes over.
-    liveness_challenges: int = 3
-    liveness_window_seconds: int = 3
-    liveness_lead_in_ms: int = 1500
-    liveness_attempts: int = 3
+    liveness_challenges: int = positive(3)
+    liveness_window_seconds: int = positive(3)
+    liveness_lead_in_ms: int = positive(1500)
+    liveness_attempts: int = positive(3)
     # Tests only: a fixed comma-separated challenge sequence matching a recorded
     # clip. It fixes the order, never skips a check.
     liveness_fixed_challenges: str = ""
@@ -83,12 +93,12 @@ class Settings:
     stun_urls: str = ""
     turn_urls: str = ""
     turn_secret: str = field(default="", repr=False)
-    turn_ttl_minutes: int = 60
+    turn_ttl_minutes: int = positive(60)
     ice_relay_only: bool = False
     # A participant who drops may rejoin within this many seconds.
-    call_grace_seconds: int = 120
+    call_grace_seconds: int = positive(120)
     # Frames per second the identity checks get from the applicant's live video.
-    frame_tap_fps: int = 5
+    frame_tap_fps: int = positive(5)
     bank_name: str = "示例银行股份有限公司"
     # Encrypts the CA's private keys at rest. Empty: the demo generates one and
     # keeps it beside the keys (data_dir/pki/passphrase), which protects nothing;
@@ -99,42 +109,42 @@ class Settings:
     seal_pkcs11_token: str = ""
     seal_pkcs11_pin: str = field(default="", repr=False)
     seal_pkcs11_key_label: str = "signroom-seal"
-    signing_code_minutes: int = 5
+    signing_code_minutes: int = positive(5)
     # The applicant's one-signature certificate lives this long from issue; the
     # signature stays valid after it expires (README, "Signed contracts").
-    event_certificate_seconds: int = 600
+    event_certificate_seconds: int = positive(600)
     notifier: str = "demo"
     notifier_webhook_url: str = ""
     notifier_webhook_secret: str = field(default="", repr=False)
     notifier_smtp_host: str = ""
-    notifier_smtp_port: int = 25
+    notifier_smtp_port: int = positive(25)
     notifier_smtp_sender: str = ""
     notifier_smtp_domain: str = ""
-    max_pdf_bytes: int = 20 * 1024 * 1024
-    validation_timeout_seconds: int = 60
-    validation_memory_mb: int = 1024
+    max_pdf_bytes: int = positive(20 * 1024 * 1024)
+    validation_timeout_seconds: int = positive(60)
+    validation_memory_mb: int = positive(1024)
     # The worker that checks admins' contract templates and renders contracts.
-    template_timeout_seconds: int = 20
-    template_memory_mb: int = 1024
-    webhook_poll_ms: int = 1000
-    webhook_backoff_ms: int = 10_000
-    webhook_timeout_seconds: int = 10
-    webhook_give_up_hours: int = 24
+    template_timeout_seconds: int = positive(20)
+    template_memory_mb: int = positive(1024)
+    webhook_poll_ms: int = positive(1000)
+    webhook_backoff_ms: int = positive(10_000)
+    webhook_timeout_seconds: int = positive(10)
+    webhook_give_up_hours: int = positive(24)
     # Webhooks go to public addresses only; these comma-separated addresses or
     # networks (a receiver inside the bank, the tests' local one) are allowed too.
     webhook_allowed_networks: str = ""
-    checkpoint_every_entries: int = 1000
-    checkpoint_minutes: int = 60
-    checkpoint_poll_ms: int = 30_000
+    checkpoint_every_entries: int = positive(1000)
+    checkpoint_minutes: int = positive(60)
+    checkpoint_poll_ms: int = positive(30_000)
     # A directory outside the database (another disk, a mounted bucket) that keeps
     # every checkpoint; empty: checkpoints stay in the database only.
     checkpoint_export_dir: str = ""
     # Retention of closed cases' personal data, per kind, counted from closing
-    # (web/retention.py); the sweep runs every retention_sweep_minutes.
-    retention_recordings_days: int = 1825
-    retention_images_days: int = 1825
-    retention_packages_days: int = 3650
-    retention_sweep_minutes: int = 60
+    # (compliance/retention.py); the sweep runs every retention_sweep_minutes.
+    retention_recordings_days: int = positive(1825)
+    retention_images_days: int = positive(1825)
+    retention_packages_days: int = positive(3650)
+    retention_sweep_minutes: int = positive(60)
     # Empty: /metrics answers loopback clients only.
     metrics_token: str = field(default="", repr=False)
 
@@ -170,6 +180,14 @@ class Settings:
             timeout=self.webhook_timeout_seconds,
             give_up_after=timedelta(hours=self.webhook_give_up_hours),
             destinations=Destinations(parse_networks(self.webhook_allowed_networks)),
+        )
+
+    @property
+    def interview(self) -> InterviewSettings:
+        return InterviewSettings(
+            bank_name=self.bank_name,
+            display_timezone=self.display_timezone,
+            signing_code_minutes=self.signing_code_minutes,
         )
 
     @property
@@ -247,50 +265,9 @@ class Settings:
             )
         if urlsplit(self.public_url).scheme not in ("http", "https"):
             raise ConfigError("SIGNROOM_PUBLIC_URL must be an http or https URL")
-        for name in (
-            "invite_ttl_hours",
-            "session_idle_minutes",
-            "session_max_hours",
-            "login_max_failures",
-            "login_window_minutes",
-            "max_request_bytes",
-            "max_json_bytes",
-            "expiry_sweep_seconds",
-            "kyc_workers",
-            "kyc_timeout_seconds",
-            "kyc_worker_memory_mb",
-            "max_upload_bytes",
-            "max_video_bytes",
-            "liveness_challenges",
-            "liveness_window_seconds",
-            "liveness_lead_in_ms",
-            "liveness_attempts",
-            "turn_ttl_minutes",
-            "call_grace_seconds",
-            "frame_tap_fps",
-            "signing_code_minutes",
-            "event_certificate_seconds",
-            "min_free_disk_mb",
-            "notifier_smtp_port",
-            "max_pdf_bytes",
-            "validation_timeout_seconds",
-            "validation_memory_mb",
-            "template_timeout_seconds",
-            "template_memory_mb",
-            "webhook_poll_ms",
-            "webhook_backoff_ms",
-            "webhook_timeout_seconds",
-            "webhook_give_up_hours",
-            "checkpoint_every_entries",
-            "checkpoint_minutes",
-            "checkpoint_poll_ms",
-            "retention_recordings_days",
-            "retention_images_days",
-            "retention_packages_days",
-            "retention_sweep_minutes",
-        ):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"SIGNROOM_{name.upper()} must be positive")
+        for item in fields(self):
+            if item.metadata.get(POSITIVE) and getattr(self, item.name) <= 0:
+                raise ConfigError(f"SIGNROOM_{item.name.upper()} must be positive")
         try:
             parse_networks(self.webhook_allowed_networks)
         except ValueError as exc:

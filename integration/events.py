@@ -14,6 +14,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from media.actions import CallAction
+
 
 class EventType(StrEnum):
     APPLICATION_STATE_CHANGED = "application.state_changed"
@@ -83,7 +85,7 @@ def events_from(
         )
     elif action == "kyc.liveness":
         yield event(EventType.KYC_RESULT, {"check": "liveness", "status": details.get("status")})
-    elif action == "call.ended":
+    elif action == CallAction.ENDED:
         yield event(
             EventType.CALL_ENDED,
             {"reason": details.get("reason"), "duration_seconds": details.get("duration_seconds")},
