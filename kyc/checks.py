@@ -8,8 +8,8 @@ from datetime import date
 
 from kyc import idnumber
 from kyc.documents.normalise import LONG_TERM
-from kyc.fields import Check, Fields
-from loans.identifiers import credit_code_problem
+from kyc.fields import Check, Field, Fields
+from loans.identifiers import credit_code_reason
 
 
 def _same_text(a: str, b: str) -> bool:
@@ -32,61 +32,61 @@ def id_card_checks(fields: Fields, *, today: date, expected_name: str | None = N
     front_read = any(name in fields for name in ("name", "sex", "birth_date", "address"))
     if number is None:
         if front_read:
-            checks.append(Check("id_number_present", False, "no ID number could be read"))
+            checks.append(Check.of("id_number_present", False, "id_number_missing"))
     else:
-        problem = idnumber.problem(number.value, today=today)
+        problem = idnumber.problem_reason(number.value, today=today)
         checks.append(
-            Check("id_number_valid", problem is None, problem or "check character matches")
+            Check.of(
+                "id_number_valid", problem is None, problem or "id_number_check_character_matches"
+            )
         )
         if problem is None and "birth_date" in fields:
             encoded = idnumber.birth_date(number.value)
             printed = fields["birth_date"].value
             same = encoded is not None and encoded.isoformat() == printed
             checks.append(
-                Check(
-                    "birth_date_matches_id_number",
-                    same,
-                    "birth date agrees with the ID number"
-                    if same
-                    else f"printed birth date {printed} differs from the one in the ID number",
+                Check.of("birth_date_matches_id_number", True, "birth_date_matches")
+                if same
+                else Check.of(
+                    "birth_date_matches_id_number", False, "birth_date_differs", printed=printed
                 )
             )
         if problem is None and "sex" in fields:
             encoded_sex = idnumber.sex(number.value)
-            same = encoded_sex == fields["sex"].value
+            printed_sex = fields["sex"].value
             checks.append(
-                Check(
+                Check.of("sex_matches_id_number", True, "sex_matches")
+                if encoded_sex == printed_sex
+                else Check.of(
                     "sex_matches_id_number",
-                    same,
-                    "sex agrees with the ID number"
-                    if same
-                    else f"printed sex {fields['sex'].value} but the ID number says {encoded_sex}",
+                    False,
+                    "sex_differs",
+                    printed=printed_sex,
+                    encoded=encoded_sex,
                 )
             )
     if "valid_until" in fields:
         until = fields["valid_until"].value
         valid = until == LONG_TERM or date.fromisoformat(until) >= today
         checks.append(
-            Check(
-                "id_card_not_expired",
-                valid,
-                "the card is valid" if valid else f"the card expired on {until}",
-            )
+            Check.of("id_card_not_expired", True, "card_valid")
+            if valid
+            else Check.of("id_card_not_expired", False, "card_expired", until=until)
         )
     if expected_name is not None and front_read:
-        read = fields.get("name")
-        same = read is not None and _same_text(read.value, expected_name)
         checks.append(
-            Check(
-                "name_matches_application",
-                same,
-                "name matches the legal representative in the application"
-                if same
-                else f"the card's name {read.value if read else '(unread)'} is not the "
-                f"legal representative {expected_name}",
-            )
+            _matches(fields.get("name"), expected_name, "name_matches_application", "name")
         )
     return checks
+
+
+def _matches(read: Field | None, expected: str, check_name: str, reason: str) -> Check:
+    """`reason`_matches when the read value is the application's, else _differs
+    naming both (an unread value shows as "(unread)")."""
+    if read is not None and _same_text(read.value, expected):
+        return Check.of(check_name, True, f"{reason}_matches")
+    shown = read.value if read is not None else "(unread)"
+    return Check.of(check_name, False, f"{reason}_differs", read=shown, expected=expected)
 
 
 def licence_checks(
@@ -103,44 +103,26 @@ def licence_checks(
     if code is None and "registration_number" in fields:
         # Licences with a 15-digit 注册号 were replaced by credit-code licences by
         # the end of 2017; one still in use has been superseded.
-        checks.append(
-            Check(
-                "credit_code_present",
-                False,
-                "the licence shows a registration number (注册号), not a unified social "
-                "credit code: an old licence replaced since 2017; ask for the current one",
-            )
-        )
+        checks.append(Check.of("credit_code_present", False, "licence_registration_number_only"))
     elif code is None:
-        checks.append(Check("credit_code_present", False, "no credit code could be read"))
+        checks.append(Check.of("credit_code_present", False, "credit_code_missing"))
     else:
-        problem = credit_code_problem(code.value)
+        found = credit_code_reason(code.value)
         checks.append(
-            Check("credit_code_valid", problem is None, problem or "check character matches")
+            Check.of("credit_code_valid", False, found[0], **found[1])
+            if found
+            else Check.of("credit_code_valid", True, "credit_code_check_character_matches")
         )
     expectations = (
-        ("company_name", expected_company, "company_matches_application", "company name"),
-        ("credit_code", expected_credit_code, "credit_code_matches_application", "credit code"),
+        ("company_name", expected_company, "company_matches_application"),
+        ("credit_code", expected_credit_code, "credit_code_matches_application"),
         (
             "legal_representative",
             expected_legal_representative,
             "legal_representative_matches_application",
-            "legal representative",
         ),
     )
-    for field_name, expected, check_name, words in expectations:
-        if expected is None:
-            continue
-        read = fields.get(field_name)
-        same = read is not None and _same_text(read.value, expected)
-        checks.append(
-            Check(
-                check_name,
-                same,
-                f"{words} matches the application"
-                if same
-                else f"the licence's {words} {read.value if read else '(unread)'} is not "
-                f"{expected} as in the application",
-            )
-        )
+    for field_name, expected, check_name in expectations:
+        if expected is not None:
+            checks.append(_matches(fields.get(field_name), expected, check_name, field_name))
     return checks

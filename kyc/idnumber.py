@@ -31,18 +31,34 @@ def sex(number: str) -> str:
     return "男" if int(number[16]) % 2 else "女"
 
 
-def problem(number: str, *, today: date | None = None) -> str | None:
-    """Why `number` cannot be a valid resident identity number, or None."""
+# Why an identity number is invalid: a machine-readable reason and its English text
+# (pages translate the reason; web/locale, check_reason_<reason>).
+ID_NUMBER_PROBLEMS = {
+    "id_number_shape": "must be 17 digits followed by a digit or X",
+    "id_number_birth_date_not_a_date": "the birth date part is not a calendar date",
+    "id_number_birth_date_out_of_range": "the birth date part is out of range",
+    "id_number_check_character": "check character does not match (GB 11643)",
+}
+
+
+def problem_reason(number: str, *, today: date | None = None) -> str | None:
+    """The reason `number` cannot be a valid resident identity number, or None."""
     if not _SHAPE.fullmatch(number):
-        return "must be 17 digits followed by a digit or X"
+        return "id_number_shape"
     born = birth_date(number)
     if born is None:
-        return "the birth date part is not a calendar date"
+        return "id_number_birth_date_not_a_date"
     if born.year < 1900 or (today is not None and born > today):
-        return "the birth date part is out of range"
+        return "id_number_birth_date_out_of_range"
     if number[17] != check_character(number[:17]):
-        return "check character does not match (GB 11643)"
+        return "id_number_check_character"
     return None
+
+
+def problem(number: str, *, today: date | None = None) -> str | None:
+    """Why `number` cannot be a valid resident identity number, or None."""
+    reason = problem_reason(number, today=today)
+    return None if reason is None else ID_NUMBER_PROBLEMS[reason]
 
 
 def mask(number: str) -> str:

@@ -116,7 +116,7 @@ async def latest_readings(engine: AsyncEngine, application_id: str) -> dict[str,
             name: Field(value["value"], value["confidence"])
             for name, value in json.loads(row["fields"]).items()
         }
-        checks = [Check(c["name"], c["passed"], c["message"]) for c in json.loads(row["checks"])]
+        checks = [Check.from_json(c) for c in json.loads(row["checks"])]
         latest[row["kind"]] = StoredReading(
             row["id"],
             DocumentKind(row["kind"]),

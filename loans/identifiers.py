@@ -19,17 +19,33 @@ def credit_code_check_character(first17: str) -> str:
     return CREDIT_CODE_ALPHABET[(31 - total % 31) % 31]
 
 
-def credit_code_problem(code: str) -> str | None:
-    """Why `code` is not a valid unified social credit code, or None if it is."""
+# Why a credit code is invalid: a machine-readable reason and its English text
+# (pages translate the reason; web/locale, check_reason_<reason>).
+CREDIT_CODE_PROBLEMS = {
+    "credit_code_length": "must be 18 characters",
+    "credit_code_characters": "contains characters not allowed in a credit code: {characters}",
+    "credit_code_check_character": "check character does not match (GB 32100)",
+}
+
+
+def credit_code_reason(code: str) -> tuple[str, dict[str, str]] | None:
+    """The reason `code` is not a valid unified social credit code with its values,
+    or None if it is."""
     if len(code) != 18:
-        return "must be 18 characters"
+        return "credit_code_length", {}
     bad = sorted({ch for ch in code if ch not in CREDIT_CODE_ALPHABET})
     if bad:
-        return f"contains characters not allowed in a credit code: {''.join(bad)}"
+        return "credit_code_characters", {"characters": "".join(bad)}
     expected = credit_code_check_character(code[:17])
     if code[17] != expected:
-        return "check character does not match (GB 32100)"
+        return "credit_code_check_character", {}
     return None
+
+
+def credit_code_problem(code: str) -> str | None:
+    """Why `code` is not a valid unified social credit code, or None if it is."""
+    found = credit_code_reason(code)
+    return None if found is None else CREDIT_CODE_PROBLEMS[found[0]].format(**found[1])
 
 
 def registration_number_problem(number: str) -> str | None:

@@ -44,11 +44,11 @@ from web.keys import (
     KYC_WORKERS,
     METRICS,
     NOTIFIER,
+    PAGES,
     SESSIONS,
     SETTINGS,
     SIGNALLING_SOCKETS,
     SIGNING,
-    TEMPLATES,
     THROTTLE,
     VALIDATION,
 )
@@ -60,7 +60,7 @@ from web.middleware import (
     security_headers_middleware,
     session_middleware,
 )
-from web.render import make_environment
+from web.page_templates import Pages
 from web.routes import (
     admin,
     api_v1,
@@ -96,7 +96,7 @@ def create_app(settings: Settings) -> web.Application:
         ],
     )
     app[SETTINGS] = settings
-    app[TEMPLATES] = make_environment(settings.display_timezone)
+    app[PAGES] = Pages(settings.display_timezone)
     app[BLOBS] = FileBlobStore(settings.blob_dir)
     app[METRICS] = Metrics()
     app.cleanup_ctx.append(lambda app: measure_loop_lag(app[METRICS]))

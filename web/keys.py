@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from aiohttp import web
-from jinja2 import Environment
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from compliance.evidence import EvidenceSources
@@ -21,13 +20,14 @@ from web.auth.api_keys import ApiKey
 from web.auth.sessions import Session, SessionStore
 from web.auth.throttle import LoginThrottle
 from web.metrics import Metrics
+from web.page_templates import Pages
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS = web.AppKey("sessions", SessionStore)
 THROTTLE = web.AppKey("throttle", LoginThrottle)
 BLOBS = web.AppKey("blobs", BlobStore)
-TEMPLATES = web.AppKey("templates", Environment)
+PAGES = web.AppKey("pages", Pages)
 KYC_WORKERS = web.AppKey("kyc_workers", KycWorkers)
 CALLS = web.AppKey("calls", CallRegistry)
 # Each participant's one open signalling socket, by (application, side): a newer

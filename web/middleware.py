@@ -110,12 +110,18 @@ def error_response(request: web.Request, exc: errors.ApiError) -> web.StreamResp
     if exc.status == 401:
         raise web.HTTPFound("/login?" + urlencode({"next": request.path}))
     language = request.get(LANGUAGE, "zh-CN")
-    title_key = {404: "not_found", 403: "forbidden"}.get(exc.status, "error_title")
+    # Literal keys, so Babel's extraction sees them.
+    if exc.status == 404:
+        title = translate(language, "not_found")
+    elif exc.status == 403:
+        title = translate(language, "forbidden")
+    else:
+        title = translate(language, "error_title")
     response = render(
         request,
         "error.html",
         status=exc.status,
-        title=translate(language, title_key),
+        title=title,
         message=exc.message,
     )
     response.headers.extend(headers)

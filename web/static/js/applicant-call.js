@@ -1,5 +1,5 @@
 // The applicant's side of the call: join the queue, wait for the manager, talk.
-import { api, describe, messages } from "./common.js";
+import { api, describe, t } from "./common.js";
 import { openCall } from "./call-view.js";
 
 const section = document.getElementById("call");
@@ -20,7 +20,7 @@ async function waitForManager(join, status) {
     section.querySelector("#call-leave").addEventListener("click", () => client.leave());
     return;
   }
-  status.textContent = messages.call_waiting;
+  status.textContent = t("call_waiting");
   setTimeout(() => waitForManager(join, status).catch((e) => { status.textContent = describe(e); }), POLL_MS);
 }
 

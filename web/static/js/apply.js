@@ -1,4 +1,4 @@
-import { api, describe, busy, messages, csrfToken } from "./common.js";
+import { api, describe, busy, csrfToken, t } from "./common.js";
 import { renderMatch, renderReading } from "./documents.js";
 import { showStep } from "./steps.js";
 
@@ -9,7 +9,7 @@ if (form) {
     event.preventDefault();
     error.textContent = "";
     if (!form.recording.checked || !form.data_use.checked) {
-      error.textContent = messages.consent_needed;
+      error.textContent = t("consent_needed");
       return;
     }
     await busy(form, async () => {
@@ -38,7 +38,7 @@ async function offerNextStep() {
 async function upload(card, file) {
   const status = card.querySelector(".status");
   const input = card.querySelector("input");
-  status.textContent = messages.reading;
+  status.textContent = t("reading");
   status.className = "status working";
   input.disabled = true;
   try {
@@ -61,7 +61,7 @@ async function upload(card, file) {
     status.className = "status";
     if (card.dataset.kind === "selfie") renderMatch(card.querySelector(".result"), body);
     else renderReading(card.querySelector(".result"), body);
-    card.querySelector(".capture span").textContent = messages.retake;
+    card.querySelector(".capture span").textContent = t("retake");
     await offerNextStep();
   } catch (e) {
     status.textContent = describe(e);
@@ -88,7 +88,7 @@ if (documents) {
       const reading = kyc.documents[card.dataset.kind];
       if (reading) {
         renderReading(card.querySelector(".result"), reading);
-        card.querySelector(".capture span").textContent = messages.retake;
+        card.querySelector(".capture span").textContent = t("retake");
       }
     });
     const selfie = documents.querySelector('.doc-card[data-kind="selfie"]');

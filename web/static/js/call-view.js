@@ -1,6 +1,6 @@
 // The call panel both pages share: videos, the quality badge, the peer's state and
 // the mute buttons. Each page adds its own controls and decides when to start.
-import { messages } from "./common.js";
+import { labelFor, t } from "./common.js";
 import { CallClient } from "./call.js";
 
 export function openCall(panel, applicationId, { onEnded, layeredVideo = false } = {}) {
@@ -11,16 +11,16 @@ export function openCall(panel, applicationId, { onEnded, layeredVideo = false }
     localVideo: panel.querySelector("video.local"),
     remoteVideo: panel.querySelector("video.remote"),
     onPeer: (state) => {
-      status.textContent = messages[`call_peer_${state}`] || state;
+      status.textContent = labelFor("call_peer_", state);
       panel.dataset.peer = state;
     },
     onQuality: (report) => {
       const own = report.self ? report.self.badge : "unknown";
-      badge.textContent = `${messages.call_quality}: ${messages[`quality_${own}`]}`;
+      badge.textContent = `${t("call_quality")}: ${labelFor("quality_", own)}`;
       badge.dataset.quality = own;
     },
     onEnded: (reason) => {
-      status.textContent = messages.call_ended;
+      status.textContent = t("call_ended");
       panel.dataset.ended = reason;
       if (onEnded) onEnded(reason);
     },
@@ -34,6 +34,6 @@ export function openCall(panel, applicationId, { onEnded, layeredVideo = false }
     });
   });
   panel.hidden = false;
-  client.start().catch((e) => { status.textContent = `${messages.call_camera_denied} (${e.message})`; });
+  client.start().catch((e) => { status.textContent = `${t("call_camera_denied")} (${e.message})`; });
   return client;
 }

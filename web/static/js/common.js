@@ -1,5 +1,35 @@
 // Shared helpers for every page: JSON calls with the CSRF token, text, logout.
-export const messages = JSON.parse(document.getElementById("messages").textContent);
+// The page's text: only the keys its scripts use (web/page_scripts.py), plural
+// entries as lists of forms in the catalogue's order.
+const messages = JSON.parse(document.getElementById("messages").textContent);
+
+// The catalogues' Plural-Forms (tests/test_i18n_catalogues.py keeps them in step).
+const PLURAL_INDEX = { en: (n) => (n === 1 ? 0 : 1), "zh-CN": () => 0 };
+const pluralIndex = PLURAL_INDEX[document.documentElement.lang] || PLURAL_INDEX["zh-CN"];
+
+function fill(template, values) {
+  return template.replace(/\{(\w+)\}/g, (_, name) => (values[name] ?? "").toString());
+}
+
+// The text for `key` with its {placeholders} filled; the key itself if the page lacks it.
+export function t(key, values = {}) {
+  const text = messages[key];
+  return typeof text === "string" ? fill(text, values) : key;
+}
+
+// The plural form of `key` for `n`, which the text may show as {n}.
+export function tn(key, n, values = {}) {
+  const forms = messages[key];
+  if (!Array.isArray(forms)) return key;
+  return fill(forms[Math.min(pluralIndex(n), forms.length - 1)], { n, ...values });
+}
+
+// The text for one value of a family of keys (`face_` + a decision), or the value
+// itself where the catalogue has none: servers may add states before pages learn them.
+export function labelFor(prefix, value, values = {}) {
+  const text = messages[prefix + value];
+  return typeof text === "string" ? fill(text, values) : value;
+}
 
 export function csrfToken() {
   return document.querySelector('meta[name="csrf-token"]').content;

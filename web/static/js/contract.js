@@ -1,16 +1,12 @@
 // The applicant's contract: read it page by page, get a code, pass a fresh
 // liveness check, draw a signature, sign, download the signed PDF.
-import { api, describe, messages } from "./common.js";
+import { api, describe, t } from "./common.js";
 import { runLiveness } from "./liveness.js";
 
 const section = document.getElementById("contract");
 const POLL_MS = 3000;
 
 function $(id) { return document.getElementById(id); }
-
-function format(template, values) {
-  return template.replace(/\{(\w+)\}/g, (_, key) => String(values[key]));
-}
 
 function setStatus(text, kind) {
   const status = $("contract-status");
@@ -23,7 +19,7 @@ let page = 1;
 let livenessPassed = false;
 
 function showPage() {
-  $("contract-page-label").textContent = format(messages.contract_page, { n: page, total: contract.page_count });
+  $("contract-page-label").textContent = t("contract_page", { n: page, total: contract.page_count });
   $("contract-page").src = `/api/applicant/contract/pages/${page}?v=${contract.pdf_sha256.slice(0, 12)}`;
   $("contract-prev").disabled = page === 1;
 }
@@ -52,7 +48,7 @@ function show(current) {
     showPage();
   }
   if (contract.status === "failed" && contract.last_error) {
-    setStatus(format(messages.contract_failed, { reason: contract.last_error }), "error");
+    setStatus(t("contract_failed", { reason: contract.last_error }), "error");
   }
 }
 
@@ -112,7 +108,7 @@ if (section) {
   $("contract-code-send").addEventListener("click", async () => {
     try {
       await api("POST", "/api/applicant/contract/code");
-      setStatus(messages.contract_code_sent, "pass");
+      setStatus(t("contract_code_sent"), "pass");
     } catch (e) { setStatus(describe(e), "error"); }
   });
   const liveness = {
@@ -126,13 +122,13 @@ if (section) {
   $("contract-sign").addEventListener("click", async () => {
     const button = $("contract-sign");
     button.disabled = true;
-    setStatus(messages.contract_signing, "working");
+    setStatus(t("contract_signing"), "working");
     try {
       show(await api("POST", "/api/applicant/contract/sign", {
         code: $("contract-code").value.trim(),
         mark_png: pad.png(),
       }));
-      setStatus(messages.contract_signed, "pass");
+      setStatus(t("contract_signed"), "pass");
     } catch (e) {
       setStatus(describe(e), "error");
     } finally {

@@ -1,7 +1,7 @@
 // The device check before identity evidence: camera and microphone can be opened,
 // WebRTC and recording work, and the server answers quickly enough for video.
 // Each failure shows how to fix it; the check can be run again.
-import { api, describe, messages } from "./common.js";
+import { api, describe, t } from "./common.js";
 
 const section = document.getElementById("device");
 
@@ -58,7 +58,7 @@ if (section) {
   const status = document.getElementById("device-status");
   button.addEventListener("click", async () => {
     button.disabled = true;
-    status.textContent = messages.device_checking;
+    status.textContent = t("device_checking");
     status.className = "status working";
     try {
       const report = {
@@ -72,12 +72,12 @@ if (section) {
         mark(check, !verdict.problems.includes(check));
       }
       if (verdict.ok) {
-        status.textContent = messages.device_ok;
+        status.textContent = t("device_ok");
         status.className = "status pass";
         setTimeout(() => window.location.reload(), 800);
         return;
       }
-      status.textContent = messages.device_failed;
+      status.textContent = t("device_failed");
       status.className = "status error";
     } catch (e) {
       status.textContent = describe(e);

@@ -1,5 +1,5 @@
 // Rendering document readings (fields and checks) for the applicant and staff pages.
-import { messages } from "./common.js";
+import { labelFor, t } from "./common.js";
 
 const ID_FIELDS = [
   "name", "sex", "ethnicity", "birth_date", "address", "id_number", "issuing_authority",
@@ -19,10 +19,10 @@ function text(tag, value, className) {
 }
 
 function displayValue(name, value) {
-  if (value === "long-term") return messages.long_term;
+  if (value === "long-term") return t("long_term");
   if (name === "business_term") {
     const [from, until] = value.split("/");
-    return `${from} – ${until === "long-term" ? messages.long_term : until}`;
+    return `${from} – ${until === "long-term" ? t("long_term") : until}`;
   }
   return value;
 }
@@ -30,9 +30,9 @@ function displayValue(name, value) {
 export function renderMatch(container, match, showDistance = false) {
   container.replaceChildren();
   const passed = match.decision === "match";
-  const line = text("p", `${passed ? "✓" : "✗"} ${messages[`face_${match.decision}`]}`,
+  const line = text("p", `${passed ? "✓" : "✗"} ${labelFor("face_", match.decision)}`,
     passed ? "pass" : "fail");
-  if (showDistance) line.append(text("span", ` · ${messages.face_distance} ${match.distance}`, "muted"));
+  if (showDistance) line.append(text("span", ` · ${t("face_distance")} ${match.distance}`, "muted"));
   container.append(line);
 }
 
@@ -45,7 +45,7 @@ export function renderReading(container, reading, showConfidence = false) {
     if (!field) continue;
     const value = text("dd", displayValue(name, field.value));
     if (showConfidence) value.append(text("span", ` (${field.confidence.toFixed(2)})`, "muted"));
-    const term = text("dt", messages[`field_${name}`] || name);
+    const term = text("dt", labelFor("field_", name));
     // Sole traders, partnerships and branches print 经营者, 执行事务合伙人 or 负责人
     // where a company prints 法定代表人: show which one the licence carries.
     if (name === "legal_representative" && field.label && field.label !== "法定代表人") {
@@ -56,9 +56,11 @@ export function renderReading(container, reading, showConfidence = false) {
   const checks = document.createElement("ul");
   checks.className = "checks";
   for (const check of reading.checks) {
-    const item = text("li", `${check.passed ? "✓" : "✗"} ${messages[`check_${check.name}`] || check.name}`,
+    const item = text("li", `${check.passed ? "✓" : "✗"} ${labelFor("check_", check.name)}`,
       check.passed ? "pass" : "fail");
-    if (!check.passed) item.append(text("span", ` — ${check.message}`, "muted"));
+    // Checks stored before reasons existed carry only their English message.
+    const why = check.reason ? labelFor("check_reason_", check.reason, check.values) : check.message;
+    if (!check.passed) item.append(text("span", ` — ${why}`, "muted"));
     checks.append(item);
   }
   container.append(facts, checks);

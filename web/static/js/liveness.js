@@ -1,6 +1,6 @@
 // Liveness: ask the server for challenges, record the front camera while showing
 // each prompt for its window, upload the clip, show the outcome.
-import { api, describe, messages, csrfToken } from "./common.js";
+import { api, describe, csrfToken, labelFor, t } from "./common.js";
 import { activeCall } from "./call.js";
 
 const section = document.getElementById("liveness");
@@ -33,7 +33,7 @@ export async function runLiveness({ button, status, prompt, video }) {
         audio: false,
       });
   } catch (e) {
-    status.textContent = messages.liveness_camera_denied;
+    status.textContent = t("liveness_camera_denied");
     status.className = "status error";
     button.disabled = false;
     return false;
@@ -47,16 +47,16 @@ export async function runLiveness({ button, status, prompt, video }) {
     recorder.ondataavailable = (event) => { if (event.data.size) chunks.push(event.data); };
     const stopped = new Promise((resolve) => { recorder.onstop = resolve; });
     recorder.start(250);
-    prompt.textContent = messages.liveness_get_ready;
+    prompt.textContent = t("liveness_get_ready");
     await sleep(attempt.lead_in_ms);
     for (const challenge of attempt.challenges) {
-      prompt.textContent = messages[`challenge_${challenge}`];
+      prompt.textContent = labelFor("challenge_", challenge);
       await sleep(attempt.window_ms);
     }
     recorder.stop();
     await stopped;
     prompt.textContent = "";
-    status.textContent = messages.liveness_uploading;
+    status.textContent = t("liveness_uploading");
     status.className = "status working";
     const clip = new Blob(chunks, { type: (recorder.mimeType || "video/webm").split(";")[0] });
     const response = await fetch(`/api/applicant/liveness/${attempt.id}/video`, {
@@ -68,7 +68,7 @@ export async function runLiveness({ button, status, prompt, video }) {
     const body = await response.json();
     if (!response.ok) throw new Error(body.message);
     const passed = body.status === "passed";
-    status.textContent = passed ? messages.liveness_passed : messages.liveness_failed;
+    status.textContent = passed ? t("liveness_passed") : t("liveness_failed");
     status.className = passed ? "status pass" : "status error";
     button.hidden = passed;
     // Done: the camera box (now empty) makes way for the next task.

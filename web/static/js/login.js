@@ -1,4 +1,4 @@
-import { api, describe, busy, messages } from "./common.js";
+import { api, describe, busy, t } from "./common.js";
 
 const form = document.getElementById("login-form");
 const error = document.getElementById("login-error");
@@ -16,8 +16,8 @@ form.addEventListener("submit", async (event) => {
       );
       window.location.assign(form.dataset.next || result.redirect);
     } catch (e) {
-      if (e.status === 401) error.textContent = messages.login_failed;
-      else if (e.status === 429) error.textContent = messages.too_many_attempts;
+      if (e.status === 401) error.textContent = t("login_failed");
+      else if (e.status === 429) error.textContent = t("too_many_attempts");
       else error.textContent = describe(e);
     }
   });

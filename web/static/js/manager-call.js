@@ -1,5 +1,5 @@
 // The manager's side: accept the waiting applicant, talk, take snapshots, end.
-import { api, describe, messages } from "./common.js";
+import { api, describe, t, tn } from "./common.js";
 import { openCall } from "./call-view.js";
 
 const section = document.getElementById("call");
@@ -25,7 +25,7 @@ if (section) {
     section.querySelector("#call-snapshot").addEventListener("click", async () => {
       try {
         const shot = await api("POST", `/api/calls/${id}/snapshot`);
-        status.textContent = `${messages.call_snapshot_taken} SHA-256 ${shot.sha256.slice(0, 16)}…`;
+        status.textContent = `${t("call_snapshot_taken")} SHA-256 ${shot.sha256.slice(0, 16)}…`;
         status.className = "status pass";
       } catch (e) {
         status.textContent = describe(e);
@@ -41,7 +41,7 @@ if (section) {
       const note = checklist.querySelector("#interview-checklist-status");
       try {
         await api("POST", `/api/calls/${id}/checklist`, { checklist: ticked });
-        note.textContent = messages.interview_checklist_saved;
+        note.textContent = t("interview_checklist_saved");
         note.className = "status pass";
       } catch (e) {
         note.textContent = describe(e);
@@ -74,7 +74,7 @@ if (queue) {
         link.textContent = `${entry.company_name} · ${entry.legal_rep_name}`;
         const wait = document.createElement("span");
         wait.className = "muted";
-        wait.textContent = ` ${messages.call_waiting_for} ${Math.round(entry.waiting_seconds / 60)} min`;
+        wait.textContent = ` ${tn("call_waiting_minutes", Math.round(entry.waiting_seconds / 60))}`;
         item.append(link, wait);
         return item;
       }));

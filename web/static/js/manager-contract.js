@@ -1,13 +1,13 @@
 // The manager's contract card: push the contract during the call, follow the
 // applicant's reading and signing, retry the bank's steps if one failed.
-import { api, describe, messages } from "./common.js";
+import { api, describe, labelFor } from "./common.js";
 
 const section = document.getElementById("contract");
 const POLL_MS = 3000;
 
 function render(contract) {
   section.querySelector("#contract-state").textContent =
-    messages[`contract_status_${contract.status}`] || contract.status;
+    labelFor("contract_status_", contract.status);
   section.querySelector("#contract-read-pages").textContent =
     `${contract.pages_read.length} / ${contract.page_count}`;
   const code = section.querySelector("#contract-demo-code");

@@ -1,5 +1,5 @@
 // Compliance review: the four-eyes checklist with the decision, and the audited reveal.
-import { api, describe, busy, messages } from "./common.js";
+import { api, describe, busy, t } from "./common.js";
 
 const section = document.getElementById("review");
 if (section) {
@@ -31,7 +31,7 @@ if (section) {
   for (const link of [document.getElementById("evidence-export"), document.getElementById("personal-data-export")]) {
     link.addEventListener("click", async (event) => {
       event.preventDefault();
-      exportStatus.textContent = messages.export_preparing;
+      exportStatus.textContent = t("export_preparing");
       exportStatus.className = "status working";
       try {
         const response = await fetch(link.href, { credentials: "same-origin" });
@@ -45,7 +45,7 @@ if (section) {
         save.click();
         save.remove();
         setTimeout(() => URL.revokeObjectURL(url), 60_000);
-        exportStatus.textContent = messages.export_ready;
+        exportStatus.textContent = t("export_ready");
         exportStatus.className = "status pass";
       } catch (e) {
         exportStatus.textContent = describe(e);

@@ -1,6 +1,6 @@
 // The reviewer's playback: both participants' recordings on one wall clock, with
 // the audit log's key moments as jump points, reconnection gaps and quality history.
-import { api, describe, messages } from "./common.js";
+import { api, describe, labelFor, t } from "./common.js";
 
 const section = document.getElementById("session");
 const TICK_MS = 200;
@@ -10,10 +10,6 @@ const DRIFT_S = 0.35;
 function fmt(ms) {
   const s = Math.max(0, Math.round(ms / 1000));
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
-}
-
-function text(key, values = {}) {
-  return (messages[key] || key).replace(/\{(\w+)\}/g, (_, name) => values[name] ?? "");
 }
 
 if (section) {
@@ -73,7 +69,7 @@ if (section) {
       position = Math.min(span, position + (now - lastTick));
       if (position >= span) {
         playing = false;
-        toggle.textContent = messages.session_play;
+        toggle.textContent = t("session_play");
       }
     }
     lastTick = now;
@@ -113,9 +109,9 @@ if (section) {
     const bar = document.getElementById("session-markers");
     const list = document.getElementById("session-marker-list");
     for (const marker of data.markers) {
-      let label = text(`marker_${marker.kind}`, marker);
-      if (marker.document) label += ` · ${messages[`doc_${marker.document}`] || marker.document}`;
-      if (marker.side) label += ` · ${messages[`session_${marker.side}`] || marker.side}`;
+      let label = labelFor("marker_", marker.kind, marker);
+      if (marker.document) label += ` · ${labelFor("doc_", marker.document)}`;
+      if (marker.side) label += ` · ${labelFor("session_", marker.side)}`;
       const li = item(list, label, marker.at);
       li.dataset.kind = marker.kind;
       const offset = Date.parse(marker.at) - t0;
@@ -129,8 +125,8 @@ if (section) {
     const gaps = document.getElementById("session-gaps");
     if (data.gaps.length) gaps.replaceChildren();
     for (const gap of data.gaps) {
-      const end = gap.to ? clockTime.format(new Date(gap.to)) : messages.session_gap_open;
-      item(gaps, `${messages[`session_${gap.side}`] || gap.side} → ${end}`, gap.from);
+      const end = gap.to ? clockTime.format(new Date(gap.to)) : t("session_gap_open");
+      item(gaps, `${labelFor("session_", gap.side)} → ${end}`, gap.from);
     }
     const quality = document.getElementById("session-quality");
     if (data.quality.length) quality.replaceChildren();
@@ -138,7 +134,7 @@ if (section) {
       const facts = [q.rtt_ms != null ? `RTT ${q.rtt_ms} ms` : null,
         q.loss_percent != null ? `loss ${q.loss_percent}%` : null,
         q.bitrate_kbps != null ? `${q.bitrate_kbps} kbit/s` : null].filter(Boolean).join(", ");
-      const label = `${messages[`session_${q.side}`] || q.side}: ${messages[`quality_${q.badge}`] || q.badge} (${facts})`;
+      const label = `${labelFor("session_", q.side)}: ${labelFor("quality_", q.badge)} (${facts})`;
       item(quality, label, q.at).dataset.badge = q.badge;
     }
   }
@@ -146,7 +142,7 @@ if (section) {
   toggle.addEventListener("click", () => {
     playing = !playing;
     if (playing && position >= span) position = 0;
-    toggle.textContent = playing ? messages.session_pause : messages.session_play;
+    toggle.textContent = playing ? t("session_pause") : t("session_play");
     sync();
   });
   seek.addEventListener("input", () => jump((Number(seek.value) / 1000) * span));
@@ -154,19 +150,19 @@ if (section) {
   document.getElementById("validation-run").addEventListener("click", async (event) => {
     const out = document.getElementById("validation-report");
     event.target.disabled = true;
-    out.textContent = messages.session_loading;
+    out.textContent = t("session_loading");
     try {
       const report = await api("GET", `/api/applications/${id}/contract/validation`);
       out.replaceChildren();
       const head = document.createElement("p");
       head.className = report.verdict === "invalid" ? "fail" : "pass";
       head.dataset.verdict = report.verdict;
-      head.textContent = `${messages.validation_verdict}: ${report.verdict} · ${report.contract_number} · SHA-256 ${report.sha256}`;
+      head.textContent = `${t("validation_verdict")}: ${report.verdict} · ${report.contract_number} · SHA-256 ${report.sha256}`;
       out.append(head);
       for (const signature of report.signatures || []) {
         const p = document.createElement("p");
         p.className = signature.valid ? "pass" : "fail";
-        p.textContent = `${messages.validation_signature} ${signature.field_name} (${signature.kind}): ` +
+        p.textContent = `${t("validation_signature")} ${signature.field_name} (${signature.kind}): ` +
           `${signature.signer} · ${signature.timestamp || signature.signing_time || ""} · ` +
           `${signature.coverage} · LTV ${signature.ltv} ${(signature.problems || []).join("; ")}`;
         out.append(p);
@@ -187,7 +183,7 @@ if (section) {
   api("GET", `/api/applications/${id}/timeline`).then((answer) => {
     data = answer;
     if (!data.segments.length && !data.markers.length) {
-      status.textContent = messages.session_none;
+      status.textContent = t("session_none");
       return;
     }
     render();

@@ -1,6 +1,6 @@
 // The manager's and reviewer's identity panel, refreshed every few seconds so
 // results appear while the applicant works through the steps.
-import { api, messages } from "./common.js";
+import { api, labelFor, t } from "./common.js";
 import { renderReading, renderMatch } from "./documents.js";
 
 const panel = document.getElementById("kyc");
@@ -37,7 +37,7 @@ function render(kyc) {
     if (kind === "selfie") {
       if (kyc.face_match) {
         renderMatch(result, kyc.face_match, true);
-        result.append(thumb(kyc.face_match.probe_sha256, messages.selfie));
+        result.append(thumb(kyc.face_match.probe_sha256, t("selfie")));
       }
       return;
     }
@@ -45,27 +45,27 @@ function render(kyc) {
       const attempt = kyc.liveness;
       if (!attempt) return;
       result.replaceChildren(line(
-        `${messages[`liveness_status_${attempt.status}`]} · ` +
+        `${labelFor("liveness_status_", attempt.status)} · ` +
         attempt.challenges.map((c) => {
           const done = attempt.result ? (attempt.result.detected[c] ? "✓" : "✗") : "…";
-          return `${done} ${messages[`challenge_${c}`]}`;
+          return `${done} ${labelFor("challenge_", c)}`;
         }).join(" · "),
         attempt.status === "passed" ? "pass" : attempt.status === "failed" ? "fail" : "",
       ));
       if (attempt.result && attempt.result.face_decision) {
-        result.append(line(`${messages[`face_${attempt.result.face_decision}`]} · ` +
-          `${messages.face_distance} ${attempt.result.face_distance}`));
+        result.append(line(`${labelFor("face_", attempt.result.face_decision)} · ` +
+          `${t("face_distance")} ${attempt.result.face_distance}`));
       }
       if (attempt.result && attempt.result.passive) {
         const passive = attempt.result.passive;
-        result.append(line(`${messages.passive_title}: ${messages[`passive_${passive.decision}`]}` +
-          ` · ${messages.passive_score} ${passive.score}`, passive.decision === "spoof" ? "fail" : ""));
+        result.append(line(`${t("passive_title")}: ${labelFor("passive_", passive.decision)}` +
+          ` · ${t("passive_score")} ${passive.score}`, passive.decision === "spoof" ? "fail" : ""));
       }
       const frames = (attempt.result && attempt.result.evidence_frames) || {};
       const strip = document.createElement("div");
       strip.className = "thumbs";
       for (const [name, digest] of Object.entries(frames)) {
-        strip.append(thumb(digest, `${messages.liveness_title} · ${messages[`challenge_${name}`] || name}`));
+        strip.append(thumb(digest, `${t("liveness_title")} · ${labelFor("challenge_", name)}`));
       }
       if (strip.childElementCount) result.append(strip);
       return;
@@ -73,7 +73,7 @@ function render(kyc) {
     const reading = kyc.documents[kind];
     if (reading) {
       renderReading(result, reading, true);
-      result.append(thumb(reading.image_sha256, messages[`doc_${kind}`]));
+      result.append(thumb(reading.image_sha256, labelFor("doc_", kind)));
       box.querySelector(".hash").textContent = `SHA-256 ${reading.image_sha256}`;
     }
   });

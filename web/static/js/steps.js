@@ -1,6 +1,6 @@
 // The applicant's steps: one task per screen. The server renders the current step;
 // a finished task moves on here without a reload when the next step needs none.
-import { messages } from "./common.js";
+import { labelFor, t } from "./common.js";
 
 const nav = document.getElementById("steps");
 
@@ -13,8 +13,8 @@ export function showStep(name) {
     else li.removeAttribute("aria-current");
   });
   document.getElementById("step-text").textContent =
-    `${messages.step.replace("{n}", names.indexOf(name) + 1).replace("{total}", names.length)}` +
-    ` · ${messages[`step_${name}`]}`;
+    `${t("step", { n: names.indexOf(name) + 1, total: names.length })}` +
+    ` · ${labelFor("step_", name)}`;
   document.querySelectorAll("section[data-steps]").forEach((section) => {
     section.hidden = !section.dataset.steps.split(" ").includes(name);
   });

@@ -1,5 +1,5 @@
 // Validation page: send a PDF to the server's validator, show its report.
-import { csrfToken, messages } from "./common.js";
+import { csrfToken, labelFor } from "./common.js";
 
 const input = document.getElementById("verify-file");
 const status = document.getElementById("verify-status");
@@ -32,7 +32,7 @@ input.addEventListener("change", async () => {
     return;
   }
   status.className = body.verdict === "valid" ? "status pass" : "status error";
-  status.textContent = messages[`verify_result_${body.verdict}`] || body.verdict;
+  status.textContent = labelFor("verify_result_", body.verdict);
   for (const signature of body.signatures) {
     const card = document.createElement("div");
     card.className = "doc-card";

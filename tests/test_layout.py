@@ -1,4 +1,4 @@
-"""Text catalogues are complete, and package dependencies point one way."""
+"""Package dependencies point one way, and web/ stays the HTTP side."""
 
 import ast
 import subprocess
@@ -7,26 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from web.i18n import MESSAGES
-
 ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES = ROOT / "web" / "templates"
-
-
-def test_both_languages_have_the_same_keys_and_no_empty_text() -> None:
-    assert set(MESSAGES["zh-CN"]) == set(MESSAGES["en"])
-    for catalogue in MESSAGES.values():
-        assert all(text.strip() for text in catalogue.values())
-
-
-def test_every_literal_key_used_in_templates_exists() -> None:
-    import re
-
-    used = set()
-    for template in TEMPLATES.glob("*.html"):
-        used |= set(re.findall(r"""\bt\("([a-z_]+)"\)""", template.read_text()))
-    assert used, "templates use translated text"
-    assert used <= set(MESSAGES["en"]), used - set(MESSAGES["en"])
 
 
 # What each package may import, by the design's dependency order (docs/architecture.md).
@@ -96,3 +77,23 @@ def test_only_serve_demo_seed_and_staff_commands_load_the_web_app() -> None:
     assert not web_modules(help_modules)
     assert not web_modules(loaded("verify-evidence", "/nonexistent.zip", "--trust", "/none"))
     assert "web.app" in loaded("serve", "--help")
+
+
+def test_no_test_module_imports_another() -> None:
+    """What tests share lives in support modules (tests/*_support.py and the like):
+    importing a test module runs its collection-time code and hides the dependency."""
+    offenders = set()
+    for source in (ROOT / "tests").glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(), str(source))):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            if isinstance(node, ast.ImportFrom) and node.module == "tests":
+                names = [f"tests.{alias.name}" for alias in node.names]
+            if any(name.startswith("tests.test_") for name in names):
+                offenders.add(source.name)
+    assert not offenders, offenders
