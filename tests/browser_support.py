@@ -38,11 +38,25 @@ def chromium_missing() -> str | None:
     return None
 
 
-async def launch(playwright: Playwright, camera: Path | None = None) -> Browser:
-    args = list(FLAGS)
-    if camera is not None:
-        args.append(f"--use-file-for-fake-video-capture={camera}")
-    return await playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
+class Chromium:
+    """Launches Debian's Chromium, with a fake camera playing `camera` if given, and
+    closes every browser it launched (tests/conftest.py, the `chromium` fixture)."""
+
+    def __init__(self, playwright: Playwright) -> None:
+        self._playwright = playwright
+        self._launched: list[Browser] = []
+
+    async def launch(self, camera: Path | None = None) -> Browser:
+        args = list(FLAGS)
+        if camera is not None:
+            args.append(f"--use-file-for-fake-video-capture={camera}")
+        browser = await self._playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
+        self._launched.append(browser)
+        return browser
+
+    async def close(self) -> None:
+        for browser in self._launched:
+            await browser.close()
 
 
 def y4m_from_video(source: Path, target: Path, *, seconds: float = 8.0) -> Path:

@@ -1,4 +1,5 @@
-"""Shared fixtures: databases on both backends, the web app, a browser-like client."""
+"""Shared fixtures: databases on both backends, the web app, a browser-like client,
+and Debian's Chromium for the tests marked `browser`."""
 
 from __future__ import annotations
 
@@ -9,17 +10,41 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from playwright.async_api import async_playwright
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from loans.roles import Role
 from store.database import create_engine
 from store.migrate import upgrade
+from tests.browser_support import Chromium, chromium_missing
 from tests.postgres import PostgresServer, PostgresUnavailable
 from tests.web_support import FACE_ENGINE, Service, start_service, stop_service
 
 # Before any worker process or subprocess starts, so that they all inherit it.
 os.environ["SIGNROOM_FACE_ENGINE"] = FACE_ENGINE
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `browser` skip, saying why, where Chromium is not installed."""
+    missing = chromium_missing()
+    if missing is None:
+        return
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.skip(reason=missing))
+
+
+@pytest.fixture
+async def chromium() -> AsyncIterator[Chromium]:
+    """Launches Chromium for one test; every browser it launched closes afterwards,
+    also when the test fails."""
+    async with async_playwright() as playwright:
+        launcher = Chromium(playwright)
+        try:
+            yield launcher
+        finally:
+            await launcher.close()
 
 
 @pytest.fixture(scope="session")

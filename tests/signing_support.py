@@ -24,8 +24,8 @@ from loans.access import SYSTEM_PRINCIPAL, Principal
 from loans.roles import Role
 from loans.states import Action
 from media.recording import KEYFRAME_SECONDS, SegmentRecorder
+from tests.document_flow import consenting_applicant, matching_documents, upload
 from tests.media_support import h264_packets, in_time_order, opus_packets
-from tests.test_web_documents import consenting_applicant, matching_documents, upload
 from tests.vp8_support import layered_clip, rtp_packets
 from tests.web_support import Browser, Service
 

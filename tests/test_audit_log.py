@@ -17,40 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from audit import log as audit
 from audit.chain import GENESIS_HASH, compute_entry_hash, hashed_fields
 from audit.verify import verify_log
+from tests.audit_support import ACTOR, behind_the_back, fill
 
-ACTOR = audit.Actor("user:1", "manager")
 REFUSED = (DBAPIError, IntegrityError)
-
-
-async def fill(engine: AsyncEngine, n: int) -> None:
-    for i in range(n):
-        async with engine.begin() as conn:
-            await audit.append(
-                conn,
-                ACTOR,
-                "test.event",
-                application_id="app-1",
-                details={"i": i, "note": f"第{i}条"},
-            )
 
 
 async def verdict(engine: AsyncEngine) -> tuple[bool, int | None, int]:
     async with engine.connect() as conn:
         v = await verify_log(conn)
     return v.ok, v.first_broken_seq, v.entries_checked
-
-
-async def behind_the_back(engine: AsyncEngine, *statements: str) -> None:
-    """Run raw SQL with the append-only triggers out of the way, as an attacker with
-    database access would."""
-    async with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            await conn.exec_driver_sql("ALTER TABLE audit_log DISABLE TRIGGER USER")
-        else:
-            for name in ("audit_log_no_update", "audit_log_no_delete", "audit_log_extend_head"):
-                await conn.exec_driver_sql(f"DROP TRIGGER {name}")
-        for statement in statements:
-            await conn.exec_driver_sql(statement)
 
 
 async def test_appends_form_an_intact_chain(engine: AsyncEngine) -> None:

@@ -14,7 +14,7 @@ from audit import merkle, tree
 from audit.errors import LogBroken
 from audit.log import entries_between
 from store.schema import audit_tree
-from tests.test_audit_log import behind_the_back, fill
+from tests.audit_support import behind_the_back, fill
 
 # Sizes that cross power-of-two boundaries, in uneven steps.
 SIZES = [1, 2, 3, 4, 7, 8, 9, 16, 17, 31, 32, 33, 50, 64, 65, 77]

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Page
 from sqlalchemy import select
 
 from audit import log as audit
@@ -26,9 +26,8 @@ from media.recording import KEYFRAME_SECONDS
 from store.schema import audit_log
 from tests.browser_support import (
     PHONE,
-    chromium_missing,
+    Chromium,
     consent_and_check_device,
-    launch,
     wait_for_moving_video,
     y4m_from_photo,
     y4m_from_video,
@@ -41,10 +40,7 @@ SHARED = Path(os.environ.get("SIGNROOM_SHARED_DATA", Path(__file__).parents[2] /
 FACE_CLIP = SHARED / "video/LivePortrait/assets/examples/driving/d13.mp4"
 FACE_PHOTO = Path(__file__).parent / "data" / "faces" / "kit_harington_john1.jpg"
 
-pytestmark = [
-    pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing())),
-    pytest.mark.filterwarnings("ignore::DeprecationWarning:aioice"),
-]
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
@@ -108,97 +104,92 @@ async def ended_without_a_new_call(service: Service, manager: Page, application_
 
 
 async def test_applicant_and_manager_see_each_other_through_the_server(
-    service: Service, camera: Path, tmp_path: Path
+    chromium: Chromium, service: Service, camera: Path, tmp_path: Path
 ) -> None:
     application_id = await service.new_application("m1")
-    async with async_playwright() as playwright:
-        phone = await launch(playwright, camera)
-        desk = await launch(playwright)
-        applicant = await (await phone.new_context(**PHONE)).new_page()  # type: ignore[arg-type]
-        manager = await (await desk.new_context()).new_page()
-        await applicant_page(service, applicant, application_id)
-        await manager_page(service, manager, application_id)
+    phone = await chromium.launch(camera)
+    desk = await chromium.launch()
+    applicant = await (await phone.new_context(**PHONE)).new_page()  # type: ignore[arg-type]
+    manager = await (await desk.new_context()).new_page()
+    await applicant_page(service, applicant, application_id)
+    await manager_page(service, manager, application_id)
 
-        # The applicant joins the queue; the manager's console lists them.
-        await applicant.click("#call-join")
-        await applicant.wait_for_selector("#call-waiting:has-text('…')")
-        await manager.goto(str(service.base.with_path("/manager")))
-        await manager.wait_for_selector(f"#call-queue a[href$='{application_id}']")
-        await manager.click(f"#call-queue a[href$='{application_id}']")
-        await manager.click("#call-accept")
+    # The applicant joins the queue; the manager's console lists them.
+    await applicant.click("#call-join")
+    await applicant.wait_for_selector("#call-waiting:has-text('…')")
+    await manager.goto(str(service.base.with_path("/manager")))
+    await manager.wait_for_selector(f"#call-queue a[href$='{application_id}']")
+    await manager.click(f"#call-queue a[href$='{application_id}']")
+    await manager.click("#call-accept")
 
-        on_desk = await wait_for_moving_video(manager, "#call video.remote")
-        on_phone = await wait_for_moving_video(applicant, "#call video.remote")
-        assert on_desk["width"] == 640 and on_desk["height"] == 480
-        assert on_phone["width"] > 0
-        await manager.wait_for_selector("#call .quality[data-quality='good']", timeout=15_000)
-        rate = await manager.evaluate(
-            """async () => {
-              const video = document.querySelector("#call video.remote");
-              const before = video.getVideoPlaybackQuality().totalVideoFrames;
-              await new Promise((resolve) => setTimeout(resolve, 4000));
-              return (video.getVideoPlaybackQuality().totalVideoFrames - before) / 4;
-            }"""
-        )
-        # The fake camera runs at 15 fps; forwarding must not thin it out.
-        assert rate >= 12, rate
+    on_desk = await wait_for_moving_video(manager, "#call video.remote")
+    on_phone = await wait_for_moving_video(applicant, "#call video.remote")
+    assert on_desk["width"] == 640 and on_desk["height"] == 480
+    assert on_phone["width"] > 0
+    await manager.wait_for_selector("#call .quality[data-quality='good']", timeout=15_000)
+    rate = await manager.evaluate(
+        """async () => {
+          const video = document.querySelector("#call video.remote");
+          const before = video.getVideoPlaybackQuality().totalVideoFrames;
+          await new Promise((resolve) => setTimeout(resolve, 4000));
+          return (video.getVideoPlaybackQuality().totalVideoFrames - before) / 4;
+        }"""
+    )
+    # The fake camera runs at 15 fps; forwarding must not thin it out.
+    assert rate >= 12, rate
 
-        # The identity checks' tap sees the applicant's face.
-        call = service.server.app[CALLS].get(application_id)
-        assert call is not None and call.tap is not None
-        frame = call.tap.latest()
-        assert frame is not None and frame.image.shape[:2] == (480, 640)
-        faces = model("detector")(frame.image[:, :, ::-1].copy(), 1)
-        assert len(faces) == 1
-        # The applicant's browser sends two temporal layers: the tap decodes the
-        # base layer (half the frames) and still offers its 5 frames a second,
-        # while the manager above got every frame.
-        tap = call.tap
-        decoded, not_needed, offered = tap.decoded, tap.not_needed, tap.offered
-        await asyncio.sleep(3)
-        decoded, not_needed = tap.decoded - decoded, tap.not_needed - not_needed
-        offered = tap.offered - offered
-        assert not_needed >= 0.4 * (decoded + not_needed), (decoded, not_needed)
-        assert offered >= 12, offered
+    # The identity checks' tap sees the applicant's face.
+    call = service.server.app[CALLS].get(application_id)
+    assert call is not None and call.tap is not None
+    frame = call.tap.latest()
+    assert frame is not None and frame.image.shape[:2] == (480, 640)
+    faces = model("detector")(frame.image[:, :, ::-1].copy(), 1)
+    assert len(faces) == 1
+    # The applicant's browser sends two temporal layers: the tap decodes the
+    # base layer (half the frames) and still offers its 5 frames a second,
+    # while the manager above got every frame.
+    tap = call.tap
+    decoded, not_needed, offered = tap.decoded, tap.not_needed, tap.offered
+    await asyncio.sleep(3)
+    decoded, not_needed = tap.decoded - decoded, tap.not_needed - not_needed
+    offered = tap.offered - offered
+    assert not_needed >= 0.4 * (decoded + not_needed), (decoded, not_needed)
+    assert offered >= 12, offered
 
-        # Monitoring sees the call and its traffic (a quality sample is in by now).
-        metrics = await service.browser().request("GET", "/metrics")
-        series = dict(
-            line.rsplit(" ", 1)
-            for line in metrics.text.splitlines()
-            if line.startswith("signroom_")
-        )
-        assert series["signroom_active_calls"] == "1.0"
-        assert float(series["signroom_media_packets_total"]) > 100
-        assert float(series["signroom_media_bytes_total"]) > 100_000
-        assert float(series["signroom_media_bitrate_kbps"]) > 0
+    # Monitoring sees the call and its traffic (a quality sample is in by now).
+    metrics = await service.browser().request("GET", "/metrics")
+    series = dict(
+        line.rsplit(" ", 1) for line in metrics.text.splitlines() if line.startswith("signroom_")
+    )
+    assert series["signroom_active_calls"] == "1.0"
+    assert float(series["signroom_media_packets_total"]) > 100
+    assert float(series["signroom_media_bytes_total"]) > 100_000
+    assert float(series["signroom_media_bitrate_kbps"]) > 0
 
-        # A reload drops the applicant; they come back into the same call.
-        await applicant.reload()
-        await applicant.wait_for_selector("#call .call-view:not([hidden])")
-        await wait_for_moving_video(manager, "#call video.remote")
-        await wait_for_moving_video(applicant, "#call video.remote")
-        assert service.server.app[CALLS].get(application_id) is call
+    # A reload drops the applicant; they come back into the same call.
+    await applicant.reload()
+    await applicant.wait_for_selector("#call .call-view:not([hidden])")
+    await wait_for_moving_video(manager, "#call video.remote")
+    await wait_for_moving_video(applicant, "#call video.remote")
+    assert service.server.app[CALLS].get(application_id) is call
 
-        snapshot = await manager.evaluate(
-            """async (id) => {
-              const token = document.querySelector('meta[name="csrf-token"]').content;
-              const r = await fetch(`/api/calls/${id}/snapshot`,
-                {method: "POST", headers: {"X-CSRF-Token": token}});
-              return [r.status, await r.json()];
-            }""",
-            application_id,
-        )
-        assert snapshot[0] == 201 and snapshot[1]["width"] == 640
-        # Chromium sends a key frame only when asked: long enough for the
-        # recorder to ask, so the segment after the reload can be sought.
-        await asyncio.sleep(2 * KEYFRAME_SECONDS + 1)
+    snapshot = await manager.evaluate(
+        """async (id) => {
+          const token = document.querySelector('meta[name="csrf-token"]').content;
+          const r = await fetch(`/api/calls/${id}/snapshot`,
+            {method: "POST", headers: {"X-CSRF-Token": token}});
+          return [r.status, await r.json()];
+        }""",
+        application_id,
+    )
+    assert snapshot[0] == 201 and snapshot[1]["width"] == 640
+    # Chromium sends a key frame only when asked: long enough for the
+    # recorder to ask, so the segment after the reload can be sought.
+    await asyncio.sleep(2 * KEYFRAME_SECONDS + 1)
 
-        await manager.click("#call-end")
-        await applicant.wait_for_selector("#call .call-view[data-ended]")
-        await ended_without_a_new_call(service, manager, application_id)
-        await phone.close()
-        await desk.close()
+    await manager.click("#call-end")
+    await applicant.wait_for_selector("#call .call-view[data-ended]")
+    await ended_without_a_new_call(service, manager, application_id)
 
     trail = await actions(service, application_id)
     for expected in (
@@ -268,40 +259,37 @@ RTCPeerConnection.prototype.createOffer = function (...args) {
 
 
 async def test_an_applicant_browser_without_vp8_is_seen_and_recorded_in_h264(
-    service: Service, camera: Path
+    chromium: Chromium, service: Service, camera: Path
 ) -> None:
     application_id = await service.new_application("m1")
-    async with async_playwright() as playwright:
-        phone = await launch(playwright, camera)
-        desk = await launch(playwright)
-        context = await phone.new_context(**PHONE)  # type: ignore[arg-type]
-        await context.add_init_script(H264_ONLY)
-        applicant = await context.new_page()
-        manager = await (await desk.new_context()).new_page()
-        await applicant_page(service, applicant, application_id)
-        await manager_page(service, manager, application_id)
-        await applicant.click("#call-join")
-        await applicant.wait_for_selector("#call-waiting:has-text('…')")
-        await manager.goto(str(service.base.with_path("/manager")))
-        await manager.click(f"#call-queue a[href$='{application_id}']")
-        await manager.click("#call-accept")
+    phone = await chromium.launch(camera)
+    desk = await chromium.launch()
+    context = await phone.new_context(**PHONE)  # type: ignore[arg-type]
+    await context.add_init_script(H264_ONLY)
+    applicant = await context.new_page()
+    manager = await (await desk.new_context()).new_page()
+    await applicant_page(service, applicant, application_id)
+    await manager_page(service, manager, application_id)
+    await applicant.click("#call-join")
+    await applicant.wait_for_selector("#call-waiting:has-text('…')")
+    await manager.goto(str(service.base.with_path("/manager")))
+    await manager.click(f"#call-queue a[href$='{application_id}']")
+    await manager.click("#call-accept")
 
-        # Whichever page connected first, both end up sending H.264 and seeing
-        # each other.
-        on_desk = await wait_for_moving_video(manager, "#call video.remote")
-        await wait_for_moving_video(applicant, "#call video.remote")
-        assert on_desk["width"] == 640 and on_desk["height"] == 480
-        call = service.server.app[CALLS].get(application_id)
-        assert call is not None and call.tap is not None
-        frame = call.tap.latest()
-        assert frame is not None and frame.image.shape[:2] == (480, 640)
-        assert len(model("detector")(frame.image[:, :, ::-1].copy(), 1)) == 1
+    # Whichever page connected first, both end up sending H.264 and seeing
+    # each other.
+    on_desk = await wait_for_moving_video(manager, "#call video.remote")
+    await wait_for_moving_video(applicant, "#call video.remote")
+    assert on_desk["width"] == 640 and on_desk["height"] == 480
+    call = service.server.app[CALLS].get(application_id)
+    assert call is not None and call.tap is not None
+    frame = call.tap.latest()
+    assert frame is not None and frame.image.shape[:2] == (480, 640)
+    assert len(model("detector")(frame.image[:, :, ::-1].copy(), 1)) == 1
 
-        await manager.click("#call-end")
-        await applicant.wait_for_selector("#call .call-view[data-ended]")
-        await ended_without_a_new_call(service, manager, application_id)
-        await phone.close()
-        await desk.close()
+    await manager.click("#call-end")
+    await applicant.wait_for_selector("#call .call-view[data-ended]")
+    await ended_without_a_new_call(service, manager, application_id)
 
     recordings = service.settings.recordings_dir / application_id
     applicant_files = sorted(recordings.glob("applicant-*"))

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Page
 from pyhanko.keys import load_cert_from_pemder
 
 from loans import applications as apps
@@ -23,19 +23,15 @@ from loans.states import Action
 from signing.validation import Verdict, validate_pdf
 from tests.browser_support import (
     PHONE,
-    chromium_missing,
+    Chromium,
     consent_and_check_device,
-    launch,
     y4m_from_video,
 )
+from tests.document_flow import D12, documents
 from tests.signing_support import free_port, pdfsig, record_liveness_pass
-from tests.test_browser_kyc import D12, documents
 from tests.web_support import PASSWORD, Service, start_service, stop_service
 
-pytestmark = [
-    pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing())),
-    pytest.mark.filterwarnings("ignore::DeprecationWarning:pyhanko.*"),
-]
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
@@ -67,95 +63,92 @@ async def draw_signature(page: Page) -> None:
     await page.mouse.up()
 
 
-async def test_an_applicant_reads_and_signs_on_a_phone(service: Service, tmp_path: Path) -> None:
+async def test_an_applicant_reads_and_signs_on_a_phone(
+    chromium: Chromium, service: Service, tmp_path: Path
+) -> None:
     application_id = await service.new_application("m1")
     _invite, link = await service.invite_link("m1", application_id)
     photos = documents(tmp_path)
     camera = y4m_from_video(D12, tmp_path / "d12.y4m")
-    async with async_playwright() as playwright:
-        phone = await launch(playwright, camera)
-        desk = await launch(playwright)
-        applicant_context = await phone.new_context(**PHONE, accept_downloads=True)  # type: ignore[arg-type]
-        applicant = await applicant_context.new_page()
-        manager = await (await desk.new_context()).new_page()
+    phone = await chromium.launch(camera)
+    desk = await chromium.launch()
+    applicant_context = await phone.new_context(**PHONE, accept_downloads=True)  # type: ignore[arg-type]
+    applicant = await applicant_context.new_page()
+    manager = await (await desk.new_context()).new_page()
 
-        await applicant.goto(link)
-        await consent_and_check_device(applicant)
-        # Identity verification has its own browser test; here its documents go
-        # through the same API from the applicant's browser session.
-        csrf = await applicant.get_attribute('meta[name="csrf-token"]', "content")
-        for kind in ("id_front", "id_back", "licence"):
-            response = await applicant_context.request.post(
-                str(service.base.with_path(f"/api/applicant/documents/{kind}")),
-                data=photos[kind].read_bytes(),
-                headers={"Content-Type": "image/jpeg", "X-CSRF-Token": csrf or ""},
-                timeout=120_000,
-            )
-            assert response.status == 201, await response.text()
-        await record_liveness_pass(service, application_id)
-        await apps.act(service.engine, SYSTEM_PRINCIPAL, application_id, Action.VERIFY_IDENTITY)
-        # The page as the verified applicant sees it; the interview then starts without
-        # a reload, so no call holds the fake camera (whose clip would then be
-        # mid-way when the liveness prompts begin: d12 is timed for a fresh start).
-        await applicant.reload()
-        await applicant.wait_for_selector("#contract #contract-waiting")
-        owner = Principal(Role.MANAGER, user_id=service.user_ids["m1"])
-        await apps.act(service.engine, owner, application_id, Action.START_INTERVIEW)
-
-        await manager.goto(str(service.base.with_path("/login")))
-        await manager.fill("#username", "m1")
-        await manager.fill("#password", PASSWORD)
-        await manager.click("#login-form button[type=submit]")
-        await manager.wait_for_url("**/manager")
-        await manager.goto(str(service.base.with_path(f"/staff/applications/{application_id}")))
-
-        await manager.click("#contract-push")
-        await manager.wait_for_selector("#contract-details:not([hidden])")
-
-        # Page by page: each confirmation is recorded before the next page shows.
-        await applicant.wait_for_selector("#contract-reader:not([hidden])", timeout=15_000)
-        pages = 0
-        while await applicant.locator("#contract-confirm[hidden]").count():
-            image = applicant.locator("#contract-page")
-            await applicant.wait_for_function(
-                "() => document.getElementById('contract-page').naturalWidth > 0"
-            )
-            assert await image.evaluate("img => img.naturalHeight > img.naturalWidth")
-            await applicant.click("#contract-read")
-            pages += 1
-            await applicant.wait_for_timeout(300)
-            assert pages < 20
-        assert pages >= 2
-
-        await applicant.click("#contract-code-send")
-        await applicant.wait_for_selector("#contract-status.pass")
-        code_cell = manager.locator("#contract-demo-code")
-        await manager.wait_for_function(
-            "() => /^[0-9]{6}$/.test(document.getElementById('contract-demo-code').textContent)",
-            timeout=10_000,
+    await applicant.goto(link)
+    await consent_and_check_device(applicant)
+    # Identity verification has its own browser test; here its documents go
+    # through the same API from the applicant's browser session.
+    csrf = await applicant.get_attribute('meta[name="csrf-token"]', "content")
+    for kind in ("id_front", "id_back", "licence"):
+        response = await applicant_context.request.post(
+            str(service.base.with_path(f"/api/applicant/documents/{kind}")),
+            data=photos[kind].read_bytes(),
+            headers={"Content-Type": "image/jpeg", "X-CSRF-Token": csrf or ""},
+            timeout=120_000,
         )
-        await applicant.fill("#contract-code", (await code_cell.inner_text()).strip())
+        assert response.status == 201, await response.text()
+    await record_liveness_pass(service, application_id)
+    await apps.act(service.engine, SYSTEM_PRINCIPAL, application_id, Action.VERIFY_IDENTITY)
+    # The page as the verified applicant sees it; the interview then starts without
+    # a reload, so no call holds the fake camera (whose clip would then be
+    # mid-way when the liveness prompts begin: d12 is timed for a fresh start).
+    await applicant.reload()
+    await applicant.wait_for_selector("#contract #contract-waiting")
+    owner = Principal(Role.MANAGER, user_id=service.user_ids["m1"])
+    await apps.act(service.engine, owner, application_id, Action.START_INTERVIEW)
 
-        await applicant.click("#contract-liveness-start")
-        status = applicant.locator(
-            "#contract-liveness-status.pass, #contract-liveness-status.error"
-        )
-        await status.wait_for(timeout=90_000)
-        assert "pass" in (await status.get_attribute("class") or ""), await status.inner_text()
+    await manager.goto(str(service.base.with_path("/login")))
+    await manager.fill("#username", "m1")
+    await manager.fill("#password", PASSWORD)
+    await manager.click("#login-form button[type=submit]")
+    await manager.wait_for_url("**/manager")
+    await manager.goto(str(service.base.with_path(f"/staff/applications/{application_id}")))
 
-        await draw_signature(applicant)
-        await applicant.click("#contract-sign")
-        await applicant.wait_for_selector("#contract-done:not([hidden])", timeout=60_000)
-        async with applicant.expect_download() as download_info:
-            await applicant.click("#contract-download")
-        download = await download_info.value
-        signed = tmp_path / "signed.pdf"
-        await download.save_as(str(signed))
-        await manager.wait_for_function(
-            "() => document.getElementById('contract-state').textContent.trim().length > 0"
+    await manager.click("#contract-push")
+    await manager.wait_for_selector("#contract-details:not([hidden])")
+
+    # Page by page: each confirmation is recorded before the next page shows.
+    await applicant.wait_for_selector("#contract-reader:not([hidden])", timeout=15_000)
+    pages = 0
+    while await applicant.locator("#contract-confirm[hidden]").count():
+        image = applicant.locator("#contract-page")
+        await applicant.wait_for_function(
+            "() => document.getElementById('contract-page').naturalWidth > 0"
         )
-        await phone.close()
-        await desk.close()
+        assert await image.evaluate("img => img.naturalHeight > img.naturalWidth")
+        await applicant.click("#contract-read")
+        pages += 1
+        await applicant.wait_for_timeout(300)
+        assert pages < 20
+    assert pages >= 2
+
+    await applicant.click("#contract-code-send")
+    await applicant.wait_for_selector("#contract-status.pass")
+    code_cell = manager.locator("#contract-demo-code")
+    await manager.wait_for_function(
+        "() => /^[0-9]{6}$/.test(document.getElementById('contract-demo-code').textContent)",
+        timeout=10_000,
+    )
+    await applicant.fill("#contract-code", (await code_cell.inner_text()).strip())
+
+    await applicant.click("#contract-liveness-start")
+    status = applicant.locator("#contract-liveness-status.pass, #contract-liveness-status.error")
+    await status.wait_for(timeout=90_000)
+    assert "pass" in (await status.get_attribute("class") or ""), await status.inner_text()
+
+    await draw_signature(applicant)
+    await applicant.click("#contract-sign")
+    await applicant.wait_for_selector("#contract-done:not([hidden])", timeout=60_000)
+    async with applicant.expect_download() as download_info:
+        await applicant.click("#contract-download")
+    download = await download_info.value
+    signed = tmp_path / "signed.pdf"
+    await download.save_as(str(signed))
+    await manager.wait_for_function(
+        "() => document.getElementById('contract-state').textContent.trim().length > 0"
+    )
 
     output = await asyncio.to_thread(pdfsig, signed)
     assert output.count("Signature Validation: Signature is Valid.") == 2, output

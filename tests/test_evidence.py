@@ -25,6 +25,7 @@ from compliance.evidence_check import verify_package
 from loans.roles import Role
 from signing.pki.authority import Endpoints, load_or_create
 from signing.pki.keys import asn1_certificate
+from tests.evidence_support import rezip
 from tests.signing_support import (
     applicant_in_interview,
     free_port,
@@ -33,8 +34,6 @@ from tests.signing_support import (
 )
 from tests.web_support import Service, start_service, stop_service
 from web.keys import SIGNING
-
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pyhanko.*")
 
 
 @pytest.fixture
@@ -59,21 +58,6 @@ async def signed_case(tmp_path: Path, sqlite_url: str) -> AsyncIterator[tuple[Se
 def trust(service: Service) -> list[asn1_x509.Certificate]:
     root = load_cert_from_pemder(str(service.settings.pki_dir / "root.pem"))  # type: ignore[no-untyped-call]
     return [root]
-
-
-def rezip(package: bytes, change: dict[str, bytes | None]) -> bytes:
-    source = zipfile.ZipFile(io.BytesIO(package))
-    files = {name: source.read(name) for name in source.namelist()}
-    for name, data in change.items():
-        if data is None:
-            files.pop(name)
-        else:
-            files[name] = data
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return out.getvalue()
 
 
 async def test_a_signed_case_verifies_and_every_single_file_change_is_named(

@@ -28,32 +28,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Page
 
 from loans import applications as apps
 from loans.access import SYSTEM_PRINCIPAL
 from loans.roles import Role
 from tests.browser_support import (
     PHONE,
+    Chromium,
     accessibility_problems,
-    chromium_missing,
     consent_and_check_device,
-    launch,
     wait_for_moving_video,
     y4m_from_video,
 )
+from tests.document_flow import D12, documents
 from tests.signing_support import free_port, pdfsig
-from tests.test_browser_kyc import D12, documents
 from tests.web_support import APPLICATION, PASSWORD, Service, start_service, stop_service
 
 OUT = Path(__file__).parents[1] / "var" / "journey"
 DESK = {"viewport": {"width": 1366, "height": 768}}
 
-pytestmark = [
-    pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing())),
-    pytest.mark.filterwarnings("ignore::DeprecationWarning:pyhanko.*"),
-    pytest.mark.filterwarnings("ignore::DeprecationWarning:aioice"),
-]
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture
@@ -177,169 +172,166 @@ async def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
     )
 
 
-async def test_the_whole_loan_in_three_browsers(service: Service, tmp_path: Path) -> None:
+async def test_the_whole_loan_in_three_browsers(
+    chromium: Chromium, service: Service, tmp_path: Path
+) -> None:
     shutil.rmtree(OUT, ignore_errors=True)
     OUT.mkdir(parents=True)
     screens = Screens(OUT)
     photos = documents(tmp_path)
     camera = y4m_from_video(D12, tmp_path / "d12.y4m")
-    async with async_playwright() as playwright:
-        phone = await launch(playwright, camera)
-        desk = await launch(playwright)
-        applicant_context = await phone.new_context(**PHONE, accept_downloads=True)  # type: ignore[arg-type]
-        applicant = await applicant_context.new_page()
-        manager = await (await desk.new_context(**DESK)).new_page()  # type: ignore[arg-type]
-        compliance = await (await desk.new_context(**DESK, accept_downloads=True)).new_page()  # type: ignore[arg-type]
+    phone = await chromium.launch(camera)
+    desk = await chromium.launch()
+    applicant_context = await phone.new_context(**PHONE, accept_downloads=True)  # type: ignore[arg-type]
+    applicant = await applicant_context.new_page()
+    manager = await (await desk.new_context(**DESK)).new_page()  # type: ignore[arg-type]
+    compliance = await (await desk.new_context(**DESK, accept_downloads=True)).new_page()  # type: ignore[arg-type]
 
-        # 1. The manager creates the application and an invite.
-        await sign_in(manager, service, "m1")
-        await manager.wait_for_url("**/manager")
-        form = "#new-application"
-        for name, value in APPLICATION.items():
-            if name == "repayment_method":
-                await manager.select_option(f"{form} select[name={name}]", str(value))
-            else:
-                await manager.fill(f"{form} input[name={name}]", str(value))
-        await screens.take(manager, "manager-new-application")
-        await manager.click(f"{form} button[type=submit]")
-        await manager.wait_for_url("**/staff/applications/*")
-        application_id = manager.url.rsplit("/", 1)[1]
-        await manager.click("#create-invite")
-        await manager.wait_for_selector("#new-invite:not([hidden])")
-        link = await manager.input_value("#invite-link")
-        await screens.take(manager, "manager-invite")
+    # 1. The manager creates the application and an invite.
+    await sign_in(manager, service, "m1")
+    await manager.wait_for_url("**/manager")
+    form = "#new-application"
+    for name, value in APPLICATION.items():
+        if name == "repayment_method":
+            await manager.select_option(f"{form} select[name={name}]", str(value))
+        else:
+            await manager.fill(f"{form} input[name={name}]", str(value))
+    await screens.take(manager, "manager-new-application")
+    await manager.click(f"{form} button[type=submit]")
+    await manager.wait_for_url("**/staff/applications/*")
+    application_id = manager.url.rsplit("/", 1)[1]
+    await manager.click("#create-invite")
+    await manager.wait_for_selector("#new-invite:not([hidden])")
+    link = await manager.input_value("#invite-link")
+    await screens.take(manager, "manager-invite")
 
-        # 2. The applicant opens the link, consents, checks the device, photographs
-        # the documents and sees them read.
-        await applicant.goto(link)
-        await screens.take(applicant, "applicant-consent")
-        await consent_and_check_device(applicant)
-        await screens.take(applicant, "applicant-documents")
-        for kind in ("id_front", "id_back", "licence", "selfie"):
-            card = f'#documents .doc-card[data-kind="{kind}"]'
-            await applicant.set_input_files(f"{card} input", str(photos[kind]))
-            await applicant.wait_for_selector(
-                f"{card} .result li, {card} .result p", timeout=90_000
-            )
-            assert not await applicant.locator(f"{card} .result .fail").count(), kind
-        front = applicant.locator('#documents .doc-card[data-kind="id_front"] .result')
-        assert str(APPLICATION["legal_rep_name"]) in await front.inner_text()
-        await screens.take(applicant, "applicant-documents-read")
+    # 2. The applicant opens the link, consents, checks the device, photographs
+    # the documents and sees them read.
+    await applicant.goto(link)
+    await screens.take(applicant, "applicant-consent")
+    await consent_and_check_device(applicant)
+    await screens.take(applicant, "applicant-documents")
+    for kind in ("id_front", "id_back", "licence", "selfie"):
+        card = f'#documents .doc-card[data-kind="{kind}"]'
+        await applicant.set_input_files(f"{card} input", str(photos[kind]))
+        await applicant.wait_for_selector(f"{card} .result li, {card} .result p", timeout=90_000)
+        assert not await applicant.locator(f"{card} .result .fail").count(), kind
+    front = applicant.locator('#documents .doc-card[data-kind="id_front"] .result')
+    assert str(APPLICATION["legal_rep_name"]) in await front.inner_text()
+    await screens.take(applicant, "applicant-documents-read")
 
-        # 3. Liveness and the face match against the ID portrait.
-        await applicant.click("#documents-next")
-        await pass_liveness(applicant, "liveness")
-        await screens.take(applicant, "applicant-liveness-passed")
+    # 3. Liveness and the face match against the ID portrait.
+    await applicant.click("#documents-next")
+    await pass_liveness(applicant, "liveness")
+    await screens.take(applicant, "applicant-liveness-passed")
 
-        # 4. The queue, the call: both see and hear each other.
-        await applicant.wait_for_selector("#call-join", timeout=15_000)
-        await applicant.click("#call-join")
-        await manager.goto(str(service.base.with_path("/manager")))
-        await manager.wait_for_selector(f"#call-queue a[href$='{application_id}']")
-        await screens.take(manager, "manager-queue")
-        await manager.click(f"#call-queue a[href$='{application_id}']")
-        await manager.click("#call-accept")
-        await wait_for_moving_video(manager, "#call video.remote")
-        await wait_for_moving_video(applicant, "#call video.remote")
-        assert await hears_sound(manager, "#call video.remote") > 0.01
-        assert await hears_sound(applicant, "#call video.remote") > 0.01
-        await manager.click("#call-snapshot")
-        await manager.wait_for_selector("#call-error:has-text('SHA-256')")
-        for item in ("id_shown", "purpose_confirmed", "terms_explained", "acted_voluntarily"):
-            await manager.check(f"#interview-checklist input[name={item}]")
-        await manager.click("#interview-checklist button[type=submit]")
-        await manager.wait_for_selector("#interview-checklist-status.pass")
-        # The console holds the call, its controls, the checklist, the live identity
-        # panel and the contract button on one 1366x768 screen.
-        for selector in (
-            "#call video.remote",
-            "#call-end",
-            "#interview-checklist button[type=submit]",
-            "#kyc h2",
-            "#contract-push",
-        ):
-            box = await manager.locator(selector).bounding_box()
-            assert box is not None and box["y"] >= 0, selector
-            assert box["y"] + box["height"] <= DESK["viewport"]["height"], (selector, box)
-        await screens.take(manager, "manager-call")
-        await screens.take(applicant, "applicant-call")
+    # 4. The queue, the call: both see and hear each other.
+    await applicant.wait_for_selector("#call-join", timeout=15_000)
+    await applicant.click("#call-join")
+    await manager.goto(str(service.base.with_path("/manager")))
+    await manager.wait_for_selector(f"#call-queue a[href$='{application_id}']")
+    await screens.take(manager, "manager-queue")
+    await manager.click(f"#call-queue a[href$='{application_id}']")
+    await manager.click("#call-accept")
+    await wait_for_moving_video(manager, "#call video.remote")
+    await wait_for_moving_video(applicant, "#call video.remote")
+    assert await hears_sound(manager, "#call video.remote") > 0.01
+    assert await hears_sound(applicant, "#call video.remote") > 0.01
+    await manager.click("#call-snapshot")
+    await manager.wait_for_selector("#call-error:has-text('SHA-256')")
+    for item in ("id_shown", "purpose_confirmed", "terms_explained", "acted_voluntarily"):
+        await manager.check(f"#interview-checklist input[name={item}]")
+    await manager.click("#interview-checklist button[type=submit]")
+    await manager.wait_for_selector("#interview-checklist-status.pass")
+    # The console holds the call, its controls, the checklist, the live identity
+    # panel and the contract button on one 1366x768 screen.
+    for selector in (
+        "#call video.remote",
+        "#call-end",
+        "#interview-checklist button[type=submit]",
+        "#kyc h2",
+        "#contract-push",
+    ):
+        box = await manager.locator(selector).bounding_box()
+        assert box is not None and box["y"] >= 0, selector
+        assert box["y"] + box["height"] <= DESK["viewport"]["height"], (selector, box)
+    await screens.take(manager, "manager-call")
+    await screens.take(applicant, "applicant-call")
 
-        # 5. The contract: every page, the code, a fresh face check, a drawn signature.
-        await manager.click("#contract-push")
-        await applicant.wait_for_selector("#contract-reader:not([hidden])", timeout=30_000)
-        await screens.take(applicant, "applicant-contract-page")
-        pages = 0
-        while await applicant.locator("#contract-confirm[hidden]").count():
-            await applicant.wait_for_function(
-                "() => document.getElementById('contract-page').naturalWidth > 0"
-            )
-            await applicant.click("#contract-read")
-            pages += 1
-            await applicant.wait_for_timeout(300)
-            assert pages < 20
-        await applicant.click("#contract-code-send")
-        await applicant.wait_for_selector("#contract-status.pass")
-        await manager.wait_for_function(
-            "() => /^[0-9]{6}$/.test(document.getElementById('contract-demo-code').textContent)",
-            timeout=10_000,
+    # 5. The contract: every page, the code, a fresh face check, a drawn signature.
+    await manager.click("#contract-push")
+    await applicant.wait_for_selector("#contract-reader:not([hidden])", timeout=30_000)
+    await screens.take(applicant, "applicant-contract-page")
+    pages = 0
+    while await applicant.locator("#contract-confirm[hidden]").count():
+        await applicant.wait_for_function(
+            "() => document.getElementById('contract-page').naturalWidth > 0"
         )
-        code = (await manager.locator("#contract-demo-code").inner_text()).strip()
-        await applicant.fill("#contract-code", code)
-        await pass_liveness(applicant, "contract-liveness")
-        # The call kept going through the check, on the camera it handed back.
-        await wait_for_moving_video(manager, "#call video.remote")
-        await draw_with_touch(applicant, "#contract-mark")
-        await screens.take(applicant, "applicant-signing", top=False)
-        await applicant.click("#contract-sign")
-        await applicant.wait_for_selector("#contract-done:not([hidden])", timeout=90_000)
-        await screens.take(applicant, "applicant-signed")
-        async with applicant.expect_download() as download_info:
-            await applicant.click("#contract-download")
-        signed = OUT / "contract.pdf"
-        await (await download_info.value).save_as(str(signed))
+        await applicant.click("#contract-read")
+        pages += 1
+        await applicant.wait_for_timeout(300)
+        assert pages < 20
+    await applicant.click("#contract-code-send")
+    await applicant.wait_for_selector("#contract-status.pass")
+    await manager.wait_for_function(
+        "() => /^[0-9]{6}$/.test(document.getElementById('contract-demo-code').textContent)",
+        timeout=10_000,
+    )
+    code = (await manager.locator("#contract-demo-code").inner_text()).strip()
+    await applicant.fill("#contract-code", code)
+    await pass_liveness(applicant, "contract-liveness")
+    # The call kept going through the check, on the camera it handed back.
+    await wait_for_moving_video(manager, "#call video.remote")
+    await draw_with_touch(applicant, "#contract-mark")
+    await screens.take(applicant, "applicant-signing", top=False)
+    await applicant.click("#contract-sign")
+    await applicant.wait_for_selector("#contract-done:not([hidden])", timeout=90_000)
+    await screens.take(applicant, "applicant-signed")
+    async with applicant.expect_download() as download_info:
+        await applicant.click("#contract-download")
+    signed = OUT / "contract.pdf"
+    await (await download_info.value).save_as(str(signed))
 
-        # 6. The call ends; the manager submits the case; compliance reviews it.
-        await manager.click("#call-end")
-        await applicant.wait_for_selector("#call .call-view[data-ended]")
-        await manager.wait_for_selector("#action-form button[value='submit_for_review']")
-        await manager.click("#action-form button[value='submit_for_review']")
-        await manager.wait_for_selector("h1 .state-under_review", timeout=15_000)
+    # 6. The call ends; the manager submits the case; compliance reviews it.
+    await manager.click("#call-end")
+    await applicant.wait_for_selector("#call .call-view[data-ended]")
+    await manager.wait_for_selector("#action-form button[value='submit_for_review']")
+    await manager.click("#action-form button[value='submit_for_review']")
+    await manager.wait_for_selector("h1 .state-under_review", timeout=15_000)
 
-        await sign_in(compliance, service, "c1")
-        await compliance.wait_for_url("**/compliance")
-        await compliance.click(f"a[href='/staff/applications/{application_id}']")
-        await compliance.wait_for_selector("#session[data-ready='true']")
-        await compliance.click("#session-toggle")
-        await compliance.wait_for_function(
-            "() => ['applicant', 'manager'].every((s) => "
-            "document.getElementById(`play-${s}`).currentTime > 1)",
-            timeout=30_000,
-        )
-        await screens.take(compliance, "compliance-session", top=False)
-        await compliance.click("#session-toggle")
-        await compliance.click("#validation-run")
-        report = compliance.locator("#validation-report [data-verdict]")
-        await report.wait_for(timeout=60_000)
-        assert await report.get_attribute("data-verdict") == "valid"
-        # The decision by keyboard alone: four ticks, past the comment, approve.
-        await compliance.focus("#review-form input[name='identity_confirmed']")
-        for _ in range(3):
-            await compliance.keyboard.press("Space")
-            await compliance.keyboard.press("Tab")
+    await sign_in(compliance, service, "c1")
+    await compliance.wait_for_url("**/compliance")
+    await compliance.click(f"a[href='/staff/applications/{application_id}']")
+    await compliance.wait_for_selector("#session[data-ready='true']")
+    await compliance.click("#session-toggle")
+    await compliance.wait_for_function(
+        "() => ['applicant', 'manager'].every((s) => "
+        "document.getElementById(`play-${s}`).currentTime > 1)",
+        timeout=30_000,
+    )
+    await screens.take(compliance, "compliance-session", top=False)
+    await compliance.click("#session-toggle")
+    await compliance.click("#validation-run")
+    report = compliance.locator("#validation-report [data-verdict]")
+    await report.wait_for(timeout=60_000)
+    assert await report.get_attribute("data-verdict") == "valid"
+    # The decision by keyboard alone: four ticks, past the comment, approve.
+    await compliance.focus("#review-form input[name='identity_confirmed']")
+    for _ in range(3):
         await compliance.keyboard.press("Space")
         await compliance.keyboard.press("Tab")
-        await compliance.keyboard.press("Tab")
-        focused = await compliance.evaluate("document.activeElement.value")
-        assert focused == "approve", focused
-        await compliance.keyboard.press("Enter")
-        await compliance.wait_for_selector("#review-form", state="detached")
-        await screens.take(compliance, "compliance-approved")
-        async with compliance.expect_download() as download_info:
-            await compliance.click("#evidence-export")
-        package = OUT / "evidence.zip"
-        await (await download_info.value).save_as(str(package))
-        await phone.close()
-        await desk.close()
+    await compliance.keyboard.press("Space")
+    await compliance.keyboard.press("Tab")
+    await compliance.keyboard.press("Tab")
+    focused = await compliance.evaluate("document.activeElement.value")
+    assert focused == "approve", focused
+    await compliance.keyboard.press("Enter")
+    await compliance.wait_for_selector("#review-form", state="detached")
+    await screens.take(compliance, "compliance-approved")
+    async with compliance.expect_download() as download_info:
+        await compliance.click("#evidence-export")
+    package = OUT / "evidence.zip"
+    await (await download_info.value).save_as(str(package))
 
     case = await apps.get_application(service.engine, SYSTEM_PRINCIPAL, application_id)
     assert case.state.value == "approved"

@@ -16,7 +16,7 @@ from kyc import face_pad
 from kyc.face_engine import EngineUnavailable, file_sha256
 from kyc.liveness import frame_metrics
 from kyc.passive import PAD_REVIEW, PassiveDecision, assess_clip
-from tests.test_kyc_liveness import DRIVING, SHARED, STILL, metrics_of
+from tests.liveness_support import DRIVING, SHARED, STILL, metrics_of
 
 NUAA = SHARED / "antispoof/nuaa_print"
 

@@ -5,10 +5,6 @@ fixed here."""
 
 from __future__ import annotations
 
-import os
-from functools import cache
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
@@ -16,15 +12,11 @@ import pytest
 from kyc.liveness import (
     Challenge,
     FrameMetrics,
-    clip_metrics,
     detected,
     frame_metrics,
     random_challenges,
 )
-
-SHARED = Path(os.environ.get("SIGNROOM_SHARED_DATA", Path(__file__).parents[2] / "shared/data"))
-DRIVING = SHARED / "video/LivePortrait/assets/examples/driving"
-STILL = Path(__file__).parent / "data" / "faces" / "biden_biden2.jpg"
+from tests.liveness_support import DRIVING, SHARED, STILL, metrics_of
 
 B, L, R, N, M = (
     Challenge.BLINK,
@@ -42,11 +34,6 @@ CLIPS = {
     "d19": {B, R},
     "d20": set(),  # eyes open throughout, small movements only
 }
-
-
-@cache
-def metrics_of(clip: str) -> list[FrameMetrics]:
-    return clip_metrics(DRIVING / f"{clip}.mp4")
 
 
 @pytest.mark.skipif(not DRIVING.is_dir(), reason=f"shared test videos not found at {SHARED}")

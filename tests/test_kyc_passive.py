@@ -22,7 +22,7 @@ from kyc.passive import (
     assess_clip,
     assess_file,
 )
-from tests.test_kyc_liveness import DRIVING, SHARED, STILL, metrics_of
+from tests.liveness_support import DRIVING, SHARED, STILL, metrics_of
 
 ANTISPOOF = SHARED / "antispoof"
 ATTACKS = [

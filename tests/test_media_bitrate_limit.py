@@ -22,8 +22,6 @@ from media.call import Call, CallSettings, Side
 from media.ice import IceSettings
 from tests.media_support import Client, RecordedEvents
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:aioice")
-
 
 def remb(bitrate: int, ssrcs: list[int]) -> RtcpPsfbPacket:
     return RtcpPsfbPacket(

@@ -22,8 +22,6 @@ from media.ice import IceSettings
 from media.recording import KEYFRAME_SECONDS
 from tests.media_support import Client, RecordedEvents, ffprobe, seek_lands, watch_rtp
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:aioice")
-
 
 @pytest.fixture
 async def call(tmp_path: Path) -> AsyncIterator[tuple[Call, RecordedEvents]]:

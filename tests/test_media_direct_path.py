@@ -20,8 +20,6 @@ from media.call import Call, CallSettings, Side
 from media.ice import IceSettings
 from tests.media_support import Client, RecordedEvents
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:aioice")
-
 
 @pytest.fixture
 async def clients(tmp_path: Path) -> AsyncIterator[tuple[Call, Client, Client]]:

@@ -24,7 +24,6 @@ from tests.media_support import Client, RecordedEvents
 TURNSERVER = shutil.which("turnserver")
 pytestmark = [
     pytest.mark.skipif(TURNSERVER is None, reason="coturn (Debian turnserver) not installed"),
-    pytest.mark.filterwarnings("ignore::DeprecationWarning:aioice"),
 ]
 
 

@@ -25,17 +25,15 @@ from loans.access import Principal
 from loans.roles import Role
 from loans.states import Action
 from store.schema import applications, audit_log
+from tests.evidence_support import rezip
 from tests.signing_support import (
     applicant_in_interview,
     free_port,
     recorded_segments,
     sign_in_interview,
 )
-from tests.test_evidence import rezip
 from tests.web_support import Service, start_service, stop_service
 from web.keys import BLOBS, SIGNING
-
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pyhanko.*")
 
 POLICY = RetentionPolicy(
     recordings=timedelta(days=30), images=timedelta(days=90), packages=timedelta(days=365)

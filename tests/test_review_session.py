@@ -28,8 +28,6 @@ from tests.signing_support import (
 )
 from tests.web_support import Service, start_service, stop_service
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pyhanko.*")
-
 
 @pytest.fixture
 async def signed(

@@ -22,6 +22,7 @@ from loans.roles import Role
 from signing.records import OTP_MAX_ISSUES
 from signing.validation import Verdict, validate_pdf
 from store.schema import audit_log
+from tests.document_flow import matching_documents
 from tests.signing_support import (
     applicant_in_interview,
     demo_code,
@@ -32,11 +33,8 @@ from tests.signing_support import (
     read_every_page,
     record_liveness_pass,
 )
-from tests.test_web_documents import matching_documents
 from tests.web_support import PASSWORD, Service, start_service, stop_service
 from web.keys import SIGNING
-
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pyhanko.*")
 
 
 @pytest.fixture

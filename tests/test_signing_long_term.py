@@ -32,8 +32,6 @@ from tests.signing_support import (
 )
 from tests.web_support import Service, start_service, stop_service
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pyhanko.*")
-
 # Longer than signing.validation.SIGNER_FRESHNESS (and the LTV step): the status
 # data issued while signing must still count as fresh before the certificate ends.
 EVENT_SECONDS = 45

@@ -29,8 +29,6 @@ from tests.signing_support import free_port
 from tests.web_support import Service, start_service, stop_service
 from web.keys import SIGNING
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pyhanko.*")
-
 NOW = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 ENDPOINTS = Endpoints("http://127.0.0.1:9")
 

@@ -17,8 +17,8 @@ from loans.access import SYSTEM_PRINCIPAL
 from loans.roles import Role
 from loans.states import Action
 from store.schema import audit_log
+from tests.document_flow import consenting_applicant, matching_documents, upload
 from tests.signing_support import record_liveness_pass
-from tests.test_web_documents import consenting_applicant, matching_documents, upload
 from tests.web_support import Browser, Service, start_service, stop_service
 
 GOOD = {"camera": True, "microphone": True, "webrtc": True, "recorder": True, "rtt_ms": 40}

@@ -15,7 +15,7 @@ from loans import applications as apps
 from loans.access import SYSTEM_PRINCIPAL
 from loans.roles import Role
 from loans.states import Action
-from tests.test_media_signalling import MALFORMED
+from tests.signalling_corpus import MALFORMED
 from tests.web_support import Browser, Service, start_service, stop_service
 from web.keys import CALLS, SIGNALLING_SOCKETS
 from web.routes import calls as call_routes

@@ -11,12 +11,9 @@ import random
 import struct
 import zlib
 from collections.abc import AsyncIterator
-from datetime import date
 from pathlib import Path
-from typing import Any
 
 import cv2
-import numpy as np
 import pytest
 from PIL import Image
 from sqlalchemy import func, select
@@ -25,17 +22,14 @@ from kyc.faces import head_crop
 from loans.roles import Role
 from store.schema import audit_log, kyc_documents
 from tests import specimens
+from tests.document_flow import TODAY, consenting_applicant, jpeg, matching_documents, upload
 from tests.web_support import (
     APPLICATION,
-    Browser,
-    Response,
     Service,
     start_service,
     stop_service,
 )
 from web.keys import KYC_WORKERS
-
-TODAY = date(2026, 11, 29)
 
 
 @pytest.fixture
@@ -45,50 +39,6 @@ async def kyc_service(tmp_path: Path, sqlite_url: str) -> AsyncIterator[Service]
     await running.add_user("c1", Role.COMPLIANCE)
     yield running
     await stop_service(running)
-
-
-def jpeg(image: np.ndarray[Any, Any]) -> bytes:
-    return cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()
-
-
-def matching_documents() -> tuple[bytes, bytes, bytes, str]:
-    """ID card and licence agreeing with tests.web_support.APPLICATION."""
-    rng = random.Random(41)
-    person = dataclasses.replace(
-        specimens.random_identity(rng, today=TODAY), name=str(APPLICATION["legal_rep_name"])
-    )
-    company = dataclasses.replace(
-        specimens.random_company(rng, person.name, today=TODAY),
-        company_name=str(APPLICATION["company_name"]),
-        credit_code=str(APPLICATION["credit_code"]),
-    )
-    return (
-        jpeg(specimens.draw_id_front(person)),
-        jpeg(specimens.draw_id_back(person)),
-        jpeg(specimens.draw_licence(company)),
-        person.id_number,
-    )
-
-
-async def consenting_applicant(service: Service) -> tuple[Browser, str]:
-    app_id = await service.new_application("m1")
-    applicant = await service.applicant("m1", app_id)
-    consent = await applicant.request(
-        "POST", "/api/applicant/consent", json={"recording": True, "data_use": True}
-    )
-    assert consent.status == 200
-    return applicant, app_id
-
-
-async def upload(
-    browser: Browser, kind: str, data: bytes, content_type: str = "image/jpeg"
-) -> Response:
-    return await browser.request(
-        "POST",
-        f"/api/applicant/documents/{kind}",
-        data=data,
-        headers={"Content-Type": content_type},
-    )
 
 
 async def test_documents_are_read_checked_stored_and_audited(kyc_service: Service) -> None:

@@ -9,7 +9,7 @@ import os
 import random
 import re
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from kyc.liveness import Challenge
 from kyc.records import complete_liveness, issue_liveness
 from loans.roles import Role
 from tests import specimens
+from tests.document_flow import TODAY, jpeg
 from tests.web_support import (
     APPLICATION,
     Browser,
@@ -32,7 +33,6 @@ from tests.web_support import (
     stop_service,
 )
 
-TODAY = date(2026, 11, 29)
 SHARED = Path(os.environ.get("SIGNROOM_SHARED_DATA", Path(__file__).parents[2] / "shared/data"))
 D12 = SHARED / "video/LivePortrait/assets/examples/driving/d12.mp4"
 STILL = Path(__file__).parent / "data" / "faces" / "biden_biden2.jpg"
@@ -62,10 +62,6 @@ async def still_service(tmp_path: Path, sqlite_url: str) -> AsyncIterator[Servic
     running = await liveness_service(tmp_path, sqlite_url, "blink,nod,open_mouth")
     yield running
     await stop_service(running)
-
-
-def jpeg(image: np.ndarray[Any, Any]) -> bytes:
-    return cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()
 
 
 def load(path: Path) -> np.ndarray[Any, Any]:

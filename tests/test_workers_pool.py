@@ -14,12 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.workers_support import sleep_then_pid
 from workers.pool import BoundedPool, WorkTimedOut
-
-
-def sleep_then_pid(seconds: float) -> int:
-    time.sleep(seconds)
-    return os.getpid()
 
 
 def refuse(message: str) -> None:
@@ -87,7 +83,7 @@ async def test_errors_come_back_as_raised_and_the_worker_stays() -> None:
 PARENT = """
 import asyncio, sys
 from workers.pool import BoundedPool
-from tests.test_workers_pool import sleep_then_pid
+from tests.workers_support import sleep_then_pid
 
 async def main():
     workers = BoundedPool(processes=2, timeout_seconds=60, memory_limit_bytes=1024**3)
