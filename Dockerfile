@@ -46,6 +46,7 @@ COPY loans ./loans
 COPY audit ./audit
 COPY store ./store
 COPY workers ./workers
+COPY errors ./errors
 # No build isolation: setuptools came with the dependencies, and this step needs no network.
 RUN /opt/signroom/venv/bin/pip install --no-cache-dir --quiet --no-deps --no-build-isolation . \
     && rm -rf /opt/signroom/build

@@ -1,8 +1,12 @@
 """Errors raised by the audit package."""
 
+from __future__ import annotations
 
-class AuditError(Exception):
-    """Base class for audit errors."""
+from errors import SignroomError
+
+
+class AuditError(SignroomError):
+    code = "audit_error"
 
 
 class NonCanonicalDetails(AuditError):

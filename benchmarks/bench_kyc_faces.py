@@ -39,6 +39,7 @@ import cv2
 import numpy as np
 
 from kyc import faces
+from kyc.errors import NoUsableFace
 from kyc.face_calibration import bands, calibrate, rates
 from kyc.face_engine import ENGINES, FaceConfig, FaceEngine, engine
 from kyc.face_thresholds import thresholds_for
@@ -105,7 +106,7 @@ def _encode_card(path: str) -> tuple[str, np.ndarray[Any, Any] | None, str | Non
         person = specimens.random_identity(random.Random(path), today=date(2026, 12, 4))
         card = specimens.draw_id_front(person, portrait=faces.head_crop(image))
         return path, faces.sample(card, portrait=True).encoding, None
-    except faces.NoUsableFace as exc:
+    except NoUsableFace as exc:
         return path, None, str(exc)
 
 
@@ -115,7 +116,7 @@ def _encode(path: str) -> tuple[str, np.ndarray[Any, Any] | None, str | None]:
         return path, None, "unreadable"
     try:
         return path, faces.sample(image).encoding, None
-    except faces.NoUsableFace as exc:
+    except NoUsableFace as exc:
         return path, None, str(exc)
 
 
@@ -132,7 +133,7 @@ def speed(model: FaceEngine, paths: list[str]) -> tuple[float, float]:
             model.encode(image, found[0])
         bare.append(time.perf_counter() - start)
         start = time.perf_counter()
-        with contextlib.suppress(faces.NoUsableFace):
+        with contextlib.suppress(NoUsableFace):
             faces.sample(image)
         ours.append(time.perf_counter() - start)
     return statistics.median(bare), statistics.median(ours)

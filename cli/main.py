@@ -8,8 +8,9 @@ import sys
 from collections.abc import Sequence
 from typing import Protocol, cast
 
+from config.errors import ConfigError
 from config.logs import configure_logging
-from config.settings import ConfigError, Settings
+from config.settings import Settings
 from store.errors import StoreError
 
 # Each command's group (a module of cli/), in the order `signroom --help` lists them.

@@ -13,6 +13,7 @@ from cli.common import CLI_ACTOR, with_engine
 from config.settings import Settings
 from loans.roles import STAFF_ROLES
 from web.auth import api_keys, users
+from web.auth.errors import UserError
 from web.auth.passwords import generate_password
 
 
@@ -109,6 +110,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if args.command == "user":
             return asyncio.run(with_engine(settings, lambda e: _user(e, args)))
         return asyncio.run(with_engine(settings, lambda e: _api_key(e, args)))
-    except users.UserError as exc:
+    except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -32,6 +32,7 @@ from audit.chain import canonical_json
 from audit.checkpoints import make_checkpoint, newest_checkpoint
 from audit.log import entries_for_application
 from compliance.actions import ComplianceAction
+from compliance.errors import EvidenceIncomplete
 from compliance.package_format import FORMAT, MANIFEST, SEAL
 from compliance.retention import expired_digests
 from compliance.review_timeline import segments
@@ -129,10 +130,6 @@ async def _audit_section(
         ).encode()
     }
     return entries, files
-
-
-class EvidenceIncomplete(Exception):
-    """What the audit log names is missing or altered on disk: no package is made."""
 
 
 async def _refuse(engine: AsyncEngine, application_id: str, name: str, how: str) -> NoReturn:

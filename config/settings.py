@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from compliance.retention import RetentionPolicy
+from config.errors import ConfigError
 from config.event_loop import EVENT_LOOPS
 from integration.destinations import Destinations, parse_networks
 from integration.webhooks import WebhookSettings
@@ -25,11 +26,6 @@ from interview.settings import InterviewSettings
 from kyc.face_engine import ENGINES, FaceConfig
 from media.ice import IceSettings
 from store.database import DEFAULT_DATABASE_URL, SUPPORTED_DRIVERS
-
-
-class ConfigError(Exception):
-    """A setting is missing, malformed or out of range."""
-
 
 POSITIVE = "positive"
 

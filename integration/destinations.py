@@ -28,10 +28,6 @@ WEB_PORTS = frozenset({80, 443})
 LOCAL_NAMES = ("localhost", ".localhost", ".local", ".internal")
 
 
-class DestinationRefused(ValueError):
-    """The URL names an address or port webhooks are not sent to."""
-
-
 def parse_networks(text: str) -> tuple[Network, ...]:
     """A comma-separated list of addresses or CIDR networks (the allow-list setting)."""
     networks = []

@@ -19,14 +19,10 @@ from typing import Protocol
 
 import aiohttp
 
+from integration.errors import DeliveryFailed
 from integration.signature import signed_headers
-from signing.errors import SigningError
 
 log = logging.getLogger("signroom.notify")
-
-
-class DeliveryFailed(SigningError):
-    code = "delivery_failed"
 
 
 @dataclass(frozen=True, slots=True)

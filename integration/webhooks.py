@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from audit import log as audit
 from integration.destinations import Destinations, GuardedResolver
+from integration.errors import SubscriptionInvalid, SubscriptionNotFound
 from integration.events import EventType, events_from
 from integration.signature import signed_headers
 from store.schema import audit_log, webhook_cursor, webhook_deliveries, webhook_subscriptions
@@ -40,10 +41,6 @@ log = logging.getLogger("signroom.webhooks")
 BATCH = 200
 LEASE = timedelta(seconds=60)
 MAX_BACKOFF = timedelta(hours=1)
-
-
-class SubscriptionInvalid(Exception):
-    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +118,7 @@ async def disable(
             .values(disabled_at=datetime.now(UTC))
         )
         if result.rowcount != 1:
-            raise SubscriptionInvalid("no such active subscription")
+            raise SubscriptionNotFound("no such active subscription")
         await audit.append(
             conn,
             actor,

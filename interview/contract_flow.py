@@ -28,7 +28,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from audit.log import Actor
 from compliance.evidence import interview_manifest
 from integration.notify import CodeMessage, Notifier
-from interview.errors import MarkNotBase64, PageNotFound, PageUnavailable, StepRefused
+from interview.errors import (
+    AlreadySigned,
+    ContractBusy,
+    IdentityUnverified,
+    LivenessRequired,
+    MarkNotBase64,
+    NotInInterview,
+    NotSigned,
+    PageNotFound,
+    PagesUnread,
+    PageUnavailable,
+)
 from interview.settings import InterviewSettings
 from kyc.records import latest_liveness, latest_readings
 from kyc.workers import DocumentKind
@@ -40,7 +51,7 @@ from signing import records
 from signing.contract.appearance import check_mark
 from signing.contract.render import APPLICANT_BOX, BANK_BOX, ContractTerms
 from signing.contract.workers import ContractRenderer
-from signing.errors import NotAGeneratedContract, SigningError
+from signing.errors import ContractConflict, NotAGeneratedContract, SigningError
 from signing.pades import SignatureBox, signer_certificates
 from signing.pki.event import SignerIdentity
 from signing.records import Contract
@@ -73,15 +84,11 @@ class InterviewServices:
     timed: StepTimer
 
 
-def conflict(message: str, code: str) -> StepRefused:
-    return StepRefused(message, code=code)
-
-
 async def push(
     services: InterviewServices, actor: Actor, application: Application, request_id: str | None
 ) -> Contract:
     if application.state is not State.IN_INTERVIEW:
-        raise conflict("push the contract during the video interview", "not_in_interview")
+        raise NotInInterview("push the contract during the video interview")
     engine = services.engine
     settings = services.settings
     template = await records.current_template(engine)
@@ -161,7 +168,7 @@ async def send_code(
     request_id: str | None,
 ) -> None:
     if not contract.all_pages_read:
-        raise conflict("read every page of the contract first", "pages_unread")
+        raise PagesUnread("read every page of the contract first")
     minutes = services.settings.signing_code_minutes
     code = await records.issue_code(
         services.engine, actor, contract, timedelta(minutes=minutes), request_id=request_id
@@ -192,7 +199,7 @@ async def _identity(
         or "id_number" not in front.fields
         or not all(r.passed for r in readings.values())
     ):
-        raise conflict("identity verification is incomplete", "identity_unverified")
+        raise IdentityUnverified("identity verification is incomplete")
     attempt = await latest_liveness(engine, application.id)
     assert attempt is not None
     basis: dict[str, object] = {
@@ -220,19 +227,14 @@ async def sign(
     """The applicant's signature, then the bank's steps. Raises with the failed step."""
     engine = services.engine
     if application.state is not State.IN_INTERVIEW:
-        raise conflict("sign during the video interview", "not_in_interview")
+        raise NotInInterview("sign during the video interview")
     if contract.partial_step is not None:
-        raise conflict(
-            "your signature is recorded; the bank is completing the contract", "already_signed"
-        )
+        raise AlreadySigned("your signature is recorded; the bank is completing the contract")
     if not contract.all_pages_read:
-        raise conflict("read every page of the contract first", "pages_unread")
+        raise PagesUnread("read every page of the contract first")
     attempt = await latest_liveness(engine, application.id)
     if attempt is None or attempt.issued_at < contract.pushed_at or attempt.status != "passed":
-        raise conflict(
-            "pass a fresh face and liveness check after the contract was shown",
-            "liveness_required",
-        )
+        raise LivenessRequired("pass a fresh face and liveness check after the contract was shown")
     identity, basis = await _identity(engine, application)
     # Last of the checks, so a refusal above does not use up the code.
     await records.consume_code(engine, actor, contract, code, request_id=request_id)
@@ -301,12 +303,12 @@ async def complete(
     for _attempt in range(len(_BANK_STEPS) + 2):
         contract = await records.latest_contract(engine, application.id)
         if contract is None or contract.partial_sha256 is None or contract.partial_step is None:
-            raise conflict("the applicant has not signed yet", "not_signed")
+            raise NotSigned("the applicant has not signed yet")
         if contract.status is records.ContractStatus.SIGNED:
             return contract
         try:
             await _next_bank_step(services, contract, request_id)
-        except records.ContractConflict:
+        except ContractConflict:
             continue  # another runner recorded this step first
         except SigningError as exc:
             await records.record_failure(
@@ -318,7 +320,7 @@ async def complete(
                 request_id=request_id,
             )
             raise
-    raise conflict("the contract is being completed; reload in a moment", "contract_busy")
+    raise ContractBusy("the contract is being completed; reload in a moment")
 
 
 async def _next_bank_step(

@@ -2,21 +2,55 @@
 
 from __future__ import annotations
 
+from errors import SignroomError
 
-class InterviewError(Exception):
-    code: str = "interview_error"
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code
+class InterviewError(SignroomError):
+    code = "interview_error"
 
 
 class StepRefused(InterviewError):
-    """The interview is not at the step the request is for (pages unread, not signed...)."""
+    """The interview is not at the step the request is for."""
 
     code = "conflict"
+
+
+class NotInInterview(StepRefused):
+    code = "not_in_interview"
+
+
+class PagesUnread(StepRefused):
+    code = "pages_unread"
+
+
+class IdentityUnverified(StepRefused):
+    code = "identity_unverified"
+
+
+class LivenessRequired(StepRefused):
+    """No passed liveness check since the contract was shown."""
+
+    code = "liveness_required"
+
+
+class AlreadySigned(StepRefused):
+    code = "already_signed"
+
+
+class NotSigned(StepRefused):
+    code = "not_signed"
+
+
+class ContractClosed(StepRefused):
+    """The contract is signed, superseded or failed: it takes no more signatures."""
+
+    code = "contract_closed"
+
+
+class ContractBusy(StepRefused):
+    """Another request is completing the contract's bank steps right now."""
+
+    code = "contract_busy"
 
 
 class PageNotFound(InterviewError):

@@ -22,7 +22,8 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from kyc.face_engine import Description, DetectedFace, EngineUnavailable, file_sha256
+from kyc.errors import EngineUnavailable
+from kyc.face_engine import Description, DetectedFace, file_sha256
 
 # The packaged files, pinned by content: a different wheel is a different model
 # and needs its own calibration.

@@ -17,7 +17,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from kyc.face_engine import Description, DetectedFace, EngineUnavailable, file_sha256
+from kyc.errors import EngineUnavailable
+from kyc.face_engine import Description, DetectedFace, file_sha256
 
 _models: dict[str, Any] = {}
 _models_lock = threading.Lock()

@@ -24,15 +24,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from kyc.errors import KycError
+from kyc.errors import EngineUnavailable
 
 ENGINES = ("dlib", "arcface")
-
-
-class EngineUnavailable(KycError):
-    """The configured engine or model cannot be loaded."""
-
-    code = "face_engine_unavailable"
 
 
 @dataclass(frozen=True, slots=True)

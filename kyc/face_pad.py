@@ -28,7 +28,8 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from kyc.face_engine import EngineUnavailable, file_sha256
+from kyc.errors import EngineUnavailable
+from kyc.face_engine import file_sha256
 
 MODEL_DIR = Path(__file__).parent / "pad_models"
 # file -> (crop scale, sha256): pinned, since a different file is a different model

@@ -14,7 +14,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from kyc.face_engine import Description, EngineUnavailable
+from kyc.errors import EngineUnavailable
+from kyc.face_engine import Description
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from kyc.errors import KycError
-from kyc.faces import FaceSample, NoUsableFace, decide, distance, sample
+from kyc.errors import KycError, NoUsableFace
+from kyc.faces import FaceSample, decide, distance, sample
 from kyc.intake import MAX_CLIP_FRAMES
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".webm", ".mkv", ".avi", ".y4m"})

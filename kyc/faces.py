@@ -16,7 +16,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from kyc.errors import KycError
+from kyc.errors import NoUsableFace
 from kyc.face_dlib import model, rgb
 from kyc.face_engine import DetectedFace, FaceConfig, engine
 from kyc.face_thresholds import thresholds_for
@@ -29,10 +29,6 @@ MIN_SHARPNESS = 12.0
 BRIGHTNESS_RANGE = (40.0, 220.0)
 MAX_ROLL_DEGREES = 25.0
 MAX_YAW_RATIO = 0.35
-
-
-class NoUsableFace(KycError):
-    code = "no_usable_face"
 
 
 class Decision(StrEnum):

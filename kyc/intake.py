@@ -19,7 +19,14 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from kyc.errors import KycError
+from kyc.errors import (
+    CorruptImage,
+    RejectedUpload,
+    TooLarge,
+    TooManyPixels,
+    TooSmall,
+    UnsupportedType,
+)
 
 MAX_UPLOAD_BYTES = 12 * 1024 * 1024
 MAX_PIXELS = 50_000_000  # a 48-megapixel phone photo is 8000 x 6000
@@ -29,30 +36,6 @@ _MAGIC = (
     (b"\xff\xd8\xff", "JPEG"),
     (b"\x89PNG\r\n\x1a\n", "PNG"),
 )
-
-
-class RejectedUpload(KycError):
-    code = "rejected_upload"
-
-
-class UnsupportedType(RejectedUpload):
-    code = "unsupported_type"
-
-
-class TooLarge(RejectedUpload):
-    code = "too_large"
-
-
-class TooManyPixels(RejectedUpload):
-    code = "too_many_pixels"
-
-
-class TooSmall(RejectedUpload):
-    code = "too_small"
-
-
-class CorruptImage(RejectedUpload):
-    code = "corrupt_image"
 
 
 @dataclass(frozen=True, slots=True)

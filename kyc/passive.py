@@ -45,7 +45,7 @@ import cv2
 import numpy as np
 
 from kyc import face_pad
-from kyc.errors import KycError
+from kyc.errors import KycError, NotEnoughFrames
 from kyc.facematch import VIDEO_SUFFIXES
 from kyc.liveness import BLINK_EAR_RATIO, FrameMetrics, clip_metrics, frame_metrics
 
@@ -68,10 +68,6 @@ class PassiveDecision(StrEnum):
     LIVE = "live"
     REVIEW = "review"
     SPOOF = "spoof"
-
-
-class NotEnoughFrames(KycError):
-    code = "not_enough_frames"
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from audit import log as audit
 from kyc import idnumber
-from kyc.errors import KycError
+from kyc.errors import AttemptUsed
 from kyc.fields import Check, Field
 from kyc.liveness import Challenge
 from kyc.reading import DocumentReading
@@ -372,10 +372,6 @@ async def complete_liveness(
             at=now,
         )
     return replace(attempt, status=status, result=result)
-
-
-class AttemptUsed(KycError):
-    code = "liveness_attempt_used"
 
 
 async def identity_evidence_complete(engine: AsyncEngine, application_id: str) -> bool:

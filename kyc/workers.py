@@ -21,27 +21,28 @@ import cv2
 from kyc.checks import id_card_checks, licence_checks
 from kyc.documents.id_card import ID_CARD, parse_id_card
 from kyc.documents.licence import LICENCE, parse_licence
-from kyc.errors import KycError
+from kyc.errors import (
+    CorruptImage,
+    NotEnoughFrames,
+    NoUsableFace,
+    ReadTimedOut,
+    TooLarge,
+    TooManyPixels,
+    WorkerFailed,
+)
 from kyc.face_engine import FaceConfig, configure
 from kyc.face_engine import engine as face_engine
 from kyc.face_thresholds import thresholds_for
 from kyc.facematch import samples_from
-from kyc.faces import Decision, NoUsableFace, aggregate_distance, decide, sample
-from kyc.intake import (
-    MAX_CLIP_PIXELS,
-    MAX_CLIP_SECONDS,
-    CorruptImage,
-    TooLarge,
-    TooManyPixels,
-    inspect_upload,
-    sniff_video,
-)
+from kyc.faces import Decision, aggregate_distance, decide, sample
+from kyc.intake import MAX_CLIP_PIXELS, MAX_CLIP_SECONDS, inspect_upload, sniff_video
 from kyc.liveness import Challenge, clip_metrics, evaluate, frames_at
 from kyc.ocr import decode_image, get_engine
-from kyc.passive import NotEnoughFrames, PassiveDecision, PassiveResult, assess_clip
+from kyc.passive import PassiveDecision, PassiveResult, assess_clip
 from kyc.reading import DocumentReading
 from kyc.rectify import upright_lines
-from workers.pool import BoundedPool, WorkerCrashed, WorkTimedOut
+from workers.errors import WorkerCrashed, WorkTimedOut
+from workers.pool import BoundedPool
 
 T = TypeVar("T")
 
@@ -50,14 +51,6 @@ class DocumentKind(StrEnum):
     ID_FRONT = "id_front"
     ID_BACK = "id_back"
     LICENCE = "licence"
-
-
-class ReadTimedOut(KycError):
-    code = "read_timed_out"
-
-
-class WorkerFailed(KycError):
-    code = "worker_failed"
 
 
 @dataclass(frozen=True, slots=True)

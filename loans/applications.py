@@ -275,9 +275,9 @@ async def act(
     """Take `action` on an application as `principal`, in its own transaction."""
     comment = (comment or "").strip() or None
     if action in ACTIONS_NEEDING_COMMENT and not comment:
-        raise InvalidApplication({"comment": f"a reason is required to {action.value}"})
+        raise InvalidApplication.for_fields({"comment": f"a reason is required to {action.value}"})
     if comment and len(comment) > MAX_COMMENT:
-        raise InvalidApplication({"comment": f"at most {MAX_COMMENT} characters"})
+        raise InvalidApplication.for_fields({"comment": f"at most {MAX_COMMENT} characters"})
     try:
         async with engine.begin() as conn:
             app = await load_visible(conn, principal, application_id)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
+from errors import SignroomError
 
-class LoanError(Exception):
+
+class LoanError(SignroomError):
     code = "loan_error"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class ApplicationNotFound(LoanError):
@@ -24,9 +22,14 @@ class InvalidApplication(LoanError):
 
     code = "invalid_application"
 
-    def __init__(self, fields: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{name}: {why}" for name, why in fields.items()))
-        self.fields = fields
+    @classmethod
+    def for_fields(cls, fields: dict[str, str]) -> InvalidApplication:
+        return cls("; ".join(f"{name}: {why}" for name, why in fields.items()), fields=fields)
+
+    @property
+    def fields(self) -> dict[str, str]:
+        fields: dict[str, str] = self.details.get("fields", {})
+        return fields
 
 
 class TransitionNotAllowed(LoanError):
@@ -34,10 +37,9 @@ class TransitionNotAllowed(LoanError):
 
     code = "transition_not_allowed"
 
-    def __init__(self, state: str, action: str) -> None:
-        super().__init__(f"cannot {action} an application that is {state}")
-        self.state = state
-        self.action = action
+    @classmethod
+    def of(cls, state: str, action: str) -> TransitionNotAllowed:
+        return cls(f"cannot {action} an application that is {state}", state=state, action=action)
 
 
 class ActionForbidden(LoanError):

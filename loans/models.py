@@ -113,7 +113,7 @@ class ApplicationInput:
             method = RepaymentMethod.EQUAL_INSTALMENT
             errors["repayment_method"] = "must be equal_instalment or equal_principal"
         if errors:
-            raise InvalidApplication(errors)
+            raise InvalidApplication.for_fields(errors)
         return cls(company, code, rep, phone, amount_fen, term_months, rate_ppm, method)
 
 

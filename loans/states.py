@@ -104,7 +104,7 @@ def resolve(state: State, action: Action, role: Role) -> State:
     """The state `action` by `role` leads to from `state`; raises if not allowed."""
     rule = TRANSITIONS.get((state, action))
     if rule is None:
-        raise TransitionNotAllowed(state.value, action.value)
+        raise TransitionNotAllowed.of(state.value, action.value)
     if role not in rule.roles:
         raise ActionForbidden(f"a {role.value} may not {action.value} an application")
     return rule.target

@@ -33,20 +33,21 @@ from aiortc.sdp import candidate_from_sdp
 from media import bitrate_limit, direct_path, rtp_intercept
 from media.actions import CallAction
 from media.codec_preference import prefer_video_codecs, video_codecs
+from media.errors import (
+    BadCandidate,
+    BadSdp,
+    CallEnded,
+    NoOffer,
+    NothingRecordable,
+    NotJoined,
+    TooManyCandidates,
+)
 from media.fanout import Fanout
 from media.ice import IceSettings
 from media.quality import QualitySample
-from media.recording import NothingRecordable, SegmentInfo, SegmentRecorder
+from media.recording import SegmentInfo, SegmentRecorder
 from media.rtp_output import IdleTrack, RtpOutput
-from media.signalling import (
-    MAX_CANDIDATES,
-    Candidate,
-    Leave,
-    Message,
-    Offer,
-    Ping,
-    SignallingError,
-)
+from media.signalling import MAX_CANDIDATES, Candidate, Leave, Message, Offer, Ping
 from media.tap import FrameTap
 from media.traffic import Traffic
 
@@ -242,7 +243,7 @@ class Call:
         replaced = None
         async with self._lock:
             if self.ended:
-                raise SignallingError("call_ended", "this call has ended")
+                raise CallEnded("this call has ended")
             participant = self.participants.get(side)
             if participant is None:
                 participant = Participant(side, user)
@@ -263,7 +264,7 @@ class Call:
         """Act on one parsed signalling message from `side`."""
         participant = self.participants.get(side)
         if participant is None or self.ended:
-            raise SignallingError("not_joined", "join the call first")
+            raise NotJoined("join the call first")
         match message:
             case Offer(sdp=sdp):
                 await self._connect(participant, sdp)
@@ -368,9 +369,7 @@ class Call:
                 await asyncio.to_thread(connection.recorder.close)
                 participant.segments -= 1
                 if isinstance(exc, UNUSABLE_OFFER):
-                    raise SignallingError(
-                        "bad_sdp", f"the offer could not be used ({type(exc).__name__})"
-                    ) from None
+                    raise BadSdp(f"the offer could not be used ({type(exc).__name__})") from None
                 raise
             participant.connection = connection
             if peer is not None:
@@ -467,27 +466,23 @@ class Call:
     async def _add_candidate(self, participant: Participant, message: Candidate) -> None:
         connection = participant.connection
         if connection is None:
-            raise SignallingError("no_offer", "send an offer before candidates")
+            raise NoOffer("send an offer before candidates")
         if not message.candidate:
             return  # end of candidates
         if connection.candidates >= MAX_CANDIDATES:
-            raise SignallingError(
-                "too_many_candidates", f"at most {MAX_CANDIDATES} candidates per connection"
-            )
+            raise TooManyCandidates(f"at most {MAX_CANDIDATES} candidates per connection")
         connection.candidates += 1
         text = message.candidate.removeprefix("candidate:")
         try:
             candidate = candidate_from_sdp(text)
         except (ValueError, IndexError):
-            raise SignallingError("bad_candidate", "the candidate could not be parsed") from None
+            raise BadCandidate("the candidate could not be parsed") from None
         candidate.sdpMid = message.sdp_mid
         candidate.sdpMLineIndex = message.sdp_mline_index
         try:
             await connection.pc.addIceCandidate(candidate)
         except (ValueError, KeyError, AssertionError) as exc:
-            raise SignallingError(
-                "bad_candidate", f"the candidate was refused ({type(exc).__name__})"
-            ) from None
+            raise BadCandidate(f"the candidate was refused ({type(exc).__name__})") from None
 
     async def _close_connection(self, participant: Participant) -> None:
         connection, participant.connection = participant.connection, None

@@ -33,6 +33,8 @@ from aiortc import RTCDtlsTransport, clock
 from aiortc.rtcdtlstransport import State
 from aiortc.rtp import is_rtcp
 
+from media.errors import DirectPathUnavailable
+
 logger = logging.getLogger(__name__)
 
 _COUNTERS = "_RTCDtlsTransport__"
@@ -40,10 +42,6 @@ _TRANSPORT_REQUIRED = ("_state", "_rx_srtp", "_tx_srtp", "_handle_rtp_data", "_h
 _CONNECTION_REQUIRED = ("_queue", "_nominated", "data_received")
 _INSTALLED = "_signroom_direct_path"
 _finishing: set[asyncio.Future[None]] = set()  # kept referenced until done
-
-
-class DirectPathUnavailable(RuntimeError):
-    """The installed aiortc or aioice does not receive and send where expected."""
 
 
 class DirectPath:

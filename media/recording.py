@@ -31,6 +31,7 @@ import av
 from aiortc.jitterbuffer import JitterBuffer
 from aiortc.rtp import RtpPacket
 
+from media.errors import NothingRecordable
 from media.keyframes import is_keyframe
 from media.temporal_layers import TemporalLayer, vp8_temporal_layer
 from media.video_format import CONTAINERS, VideoFormat, video_format
@@ -87,10 +88,6 @@ class SegmentInfo:
     # Wall-clock time from the first packet to the last: what the file's
     # duration should come to.
     wall_seconds: float = 0.0
-
-
-class NothingRecordable(RuntimeError):
-    """Video arrived, but no key frame to start it and no audio: there is no file."""
 
 
 class MediaClock:

@@ -22,14 +22,12 @@ from typing import Any
 from aiortc import RTCRtpReceiver
 from aiortc.rtp import RtpPacket
 
+from media.errors import InterceptUnavailable
+
 OnPacket = Callable[[RtpPacket, str], Awaitable[None]]
 
 _JITTER_BUFFER = "_RTCRtpReceiver__jitter_buffer"
 _CODECS = "_RTCRtpReceiver__codecs"
-
-
-class InterceptUnavailable(RuntimeError):
-    """The installed aiortc does not hand packets over where expected."""
 
 
 class _Catcher:

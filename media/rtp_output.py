@@ -28,6 +28,7 @@ from aiortc.rtcrtpparameters import RTCRtpSendParameters
 from aiortc.rtp import RTP_HISTORY_SIZE, RtpPacket
 
 from media import direct_path
+from media.errors import OutputUnavailable
 from media.fanout import Fanout
 from media.keyframes import starts_keyframe
 
@@ -56,10 +57,6 @@ def ntp_now() -> int:
     this runs for every packet)."""
     seconds, nanoseconds = divmod(time.time_ns() + _NTP_EPOCH_NS, 1_000_000_000)
     return (seconds << 32) | ((nanoseconds << 32) // 1_000_000_000)
-
-
-class OutputUnavailable(RuntimeError):
-    """The installed aiortc's sender cannot be fed RTP packets this way."""
 
 
 class IdleTrack(MediaStreamTrack):

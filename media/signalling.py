@@ -29,23 +29,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from media.errors import BadCandidate, BadJson, BadSdp, MessageTooLarge, UnknownType
+
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_SDP_CHARS = 48 * 1024
 MAX_CANDIDATE_CHARS = 1024
 # A browser gathers a handful of candidates per connection; more is a flood.
 MAX_CANDIDATES = 64
-
-
-class SignallingError(Exception):
-    """A message that cannot be acted on; `code` is machine-readable."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-    def as_message(self) -> dict[str, str]:
-        return {"type": "error", "code": self.code, "message": self.message}
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,26 +69,26 @@ Message = Offer | Candidate | Leave | Ping
 
 def _sdp(value: Any) -> str:
     if not isinstance(value, str) or not value.startswith("v=0"):
-        raise SignallingError("bad_sdp", "sdp must be a session description starting 'v=0'")
+        raise BadSdp("sdp must be a session description starting 'v=0'")
     if len(value) > MAX_SDP_CHARS:
-        raise SignallingError("too_large", "the session description is too large")
+        raise MessageTooLarge("the session description is too large")
     if "m=" not in value:
-        raise SignallingError("bad_sdp", "the session description has no media")
+        raise BadSdp("the session description has no media")
     return value
 
 
 def _candidate(value: Any) -> Candidate:
     if not isinstance(value, dict):
-        raise SignallingError("bad_candidate", "candidate must be an object")
+        raise BadCandidate("candidate must be an object")
     text = value.get("candidate")
     mid = value.get("sdpMid")
     index = value.get("sdpMLineIndex")
     if not isinstance(text, str) or len(text) > MAX_CANDIDATE_CHARS:
-        raise SignallingError("bad_candidate", "candidate.candidate must be a short string")
+        raise BadCandidate("candidate.candidate must be a short string")
     if mid is not None and not isinstance(mid, str):
-        raise SignallingError("bad_candidate", "candidate.sdpMid must be a string")
+        raise BadCandidate("candidate.sdpMid must be a string")
     if index is not None and (not isinstance(index, int) or isinstance(index, bool)):
-        raise SignallingError("bad_candidate", "candidate.sdpMLineIndex must be an integer")
+        raise BadCandidate("candidate.sdpMLineIndex must be an integer")
     return Candidate(text, mid, index)
 
 
@@ -118,7 +108,7 @@ def _check_candidate_line(text: str) -> None:
         and bits[7] in {"host", "srflx", "prflx", "relay"}
     )
     if not valid:
-        raise SignallingError("bad_candidate", "the candidate line is not valid (RFC 8839)")
+        raise BadCandidate("the candidate line is not valid (RFC 8839)")
 
 
 def _is_address(text: str) -> bool:
@@ -134,15 +124,15 @@ def _is_address(text: str) -> bool:
 def parse(raw: str | bytes) -> Message:
     """One client message, or SignallingError saying precisely what is wrong."""
     if len(raw) > MAX_MESSAGE_BYTES:
-        raise SignallingError("too_large", f"messages are limited to {MAX_MESSAGE_BYTES} bytes")
+        raise MessageTooLarge(f"messages are limited to {MAX_MESSAGE_BYTES} bytes")
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):
         # RecursionError: a few kilobytes of nested brackets are deeper than the
         # parser's stack.
-        raise SignallingError("bad_json", "messages must be JSON objects") from None
+        raise BadJson("messages must be JSON objects") from None
     if not isinstance(body, dict):
-        raise SignallingError("bad_json", "messages must be JSON objects")
+        raise BadJson("messages must be JSON objects")
     match body.get("type"):
         case "offer":
             return Offer(_sdp(body.get("sdp")))
@@ -153,4 +143,4 @@ def parse(raw: str | bytes) -> Message:
         case "ping":
             return Ping()
         case other:
-            raise SignallingError("unknown_type", f"unknown message type {other!r}")
+            raise UnknownType(f"unknown message type {other!r}")

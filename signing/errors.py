@@ -6,13 +6,16 @@ retry (render, applicant_sign, bank_sign, timestamp, validation_data, ...).
 
 from __future__ import annotations
 
+from errors import SignroomError
 
-class SigningError(Exception):
+
+class SigningError(SignroomError):
     code = "signing_error"
 
-    def __init__(self, message: str, *, step: str | None = None) -> None:
-        super().__init__(message)
-        self.step = step
+    @property
+    def step(self) -> str | None:
+        step = self.details.get("step")
+        return step if isinstance(step, str) else None
 
 
 class TemplateInvalid(SigningError):
@@ -47,3 +50,31 @@ class NotAGeneratedContract(SigningError):
 
 class PdfUnreadable(SigningError):
     code = "pdf_unreadable"
+
+
+class ContractConflict(SigningError):
+    code = "contract_conflict"
+
+
+class CodeRejected(SigningError):
+    code = "code_rejected"
+
+
+class TooManyCodes(SigningError):
+    code = "too_many_codes"
+
+
+class RevocationRefused(SigningError):
+    code = "revocation_refused"
+
+
+class SelftestFailed(SigningError):
+    code = "selftest_failed"
+
+
+class ValidationFailed(SigningError):
+    code = "validation_failed"
+
+
+class MarkInvalid(SigningError):
+    code = "mark_invalid"

@@ -25,7 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from audit import log as audit
 from signing.contract.render import RenderedContract, builtin_template
 from signing.contract.workers import ContractRenderer
-from signing.errors import SigningError
+from signing.errors import (
+    CodeRejected,
+    ContractConflict,
+    RevocationRefused,
+    SigningError,
+    TooManyCodes,
+)
 from signing.pades import StatusBook
 from signing.pki.revocation import CertificateStatus, Revocation, Status
 from store.schema import certificates, contract_templates, contracts, revocations
@@ -43,18 +49,6 @@ class ContractStatus(StrEnum):
     FAILED = "failed"  # a signing step failed; retryable, nothing shown as signed
     SIGNED = "signed"
     SUPERSEDED = "superseded"  # a newer contract was pushed
-
-
-class ContractConflict(SigningError):
-    code = "contract_conflict"
-
-
-class CodeRejected(SigningError):
-    code = "code_rejected"
-
-
-class TooManyCodes(SigningError):
-    code = "too_many_codes"
 
 
 @dataclass(frozen=True, slots=True)
@@ -626,10 +620,6 @@ async def record_certificate(
             },
             at=now,
         )
-
-
-class RevocationRefused(SigningError):
-    code = "revocation_refused"
 
 
 REASONS = {

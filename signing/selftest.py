@@ -21,7 +21,7 @@ from signing.contract.render import (
     builtin_template,
     render_contract,
 )
-from signing.errors import SigningError
+from signing.errors import SelftestFailed, SigningError
 from signing.pades import StatusBook, signer_certificates
 from signing.pki.event import EventCredential, SignerIdentity
 from signing.pki.keys import asn1_certificate
@@ -33,10 +33,6 @@ T = TypeVar("T")
 SAMPLE_IDENTITY = SignerIdentity(
     name="测试签署人", id_number="11010519491231002X", company="测试公司"
 )
-
-
-class SelftestFailed(SigningError):
-    code = "selftest_failed"
 
 
 @dataclass(frozen=True, slots=True)

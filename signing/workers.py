@@ -13,13 +13,10 @@ from typing import Any
 
 from asn1crypto import x509 as asn1_x509
 
-from signing.errors import PdfUnreadable, SigningError
+from signing.errors import PdfUnreadable, ValidationFailed
 from signing.validation import validate_pdf
-from workers.pool import BoundedPool, WorkerCrashed, WorkTimedOut
-
-
-class ValidationFailed(SigningError):
-    code = "validation_failed"
+from workers.errors import WorkerCrashed, WorkTimedOut
+from workers.pool import BoundedPool
 
 
 def quiet_pyhanko_logs() -> None:

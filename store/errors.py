@@ -1,8 +1,12 @@
 """Errors raised by the storage layer."""
 
+from __future__ import annotations
 
-class StoreError(Exception):
-    """Base class for storage errors."""
+from errors import SignroomError
+
+
+class StoreError(SignroomError):
+    code = "store_error"
 
 
 class BlobNotFound(StoreError):

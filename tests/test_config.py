@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from config.settings import ConfigError, Settings
+from config.errors import ConfigError
+from config.settings import Settings
 
 
 def test_defaults_are_the_embedded_sqlite_database() -> None:

@@ -19,13 +19,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from aiosmtpd.controller import Controller
 
-from integration.notify import (
-    CodeMessage,
-    DeliveryFailed,
-    DemoNotifier,
-    SmtpNotifier,
-    WebhookNotifier,
-)
+from integration.errors import DeliveryFailed
+from integration.notify import CodeMessage, DemoNotifier, SmtpNotifier, WebhookNotifier
 from tests.signing_support import free_port
 
 MESSAGE = CodeMessage("app-1", "13800138000", "482913", "HT2026112900000001", 5)

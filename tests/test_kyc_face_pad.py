@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from kyc import face_pad
-from kyc.face_engine import EngineUnavailable, file_sha256
+from kyc.errors import EngineUnavailable
+from kyc.face_engine import file_sha256
 from kyc.liveness import frame_metrics
 from kyc.passive import PAD_REVIEW, PassiveDecision, assess_clip
 from tests.liveness_support import DRIVING, SHARED, STILL, metrics_of

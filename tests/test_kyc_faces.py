@@ -19,11 +19,12 @@ import cv2
 import numpy as np
 import pytest
 
+from kyc.errors import EngineUnavailable, NoUsableFace
 from kyc.face_arcface import ARCFACE_POINTS, align, similarity_transform
-from kyc.face_engine import EngineUnavailable, FaceConfig, describe, engine
+from kyc.face_engine import FaceConfig, describe, engine
 from kyc.face_thresholds import ARCFACE_W600K_MBF, DLIB_RESNET, thresholds_for
 from kyc.facematch import compare, samples_from
-from kyc.faces import Decision, NoUsableFace, decide, head_crop, sample
+from kyc.faces import Decision, decide, head_crop, sample
 from tests import specimens
 
 FIXTURES = Path(__file__).parent / "data" / "faces"

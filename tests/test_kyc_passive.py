@@ -14,14 +14,9 @@ import cv2
 import numpy as np
 import pytest
 
-from kyc.errors import KycError
+from kyc.errors import KycError, NotEnoughFrames
 from kyc.liveness import FrameMetrics, frame_metrics
-from kyc.passive import (
-    NotEnoughFrames,
-    PassiveDecision,
-    assess_clip,
-    assess_file,
-)
+from kyc.passive import PassiveDecision, assess_clip, assess_file
 from tests.liveness_support import DRIVING, SHARED, STILL, metrics_of
 
 ANTISPOOF = SHARED / "antispoof"

@@ -11,18 +11,21 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 # What each package may import, by the design's dependency order (docs/architecture.md).
-# store/ and workers/ (bounded process pools) are leaves; media/ is one too: the
-# call's audit actions are its own names, its events go out through a Protocol.
-DOMAIN = ("workers", "store", "audit", "loans", "signing", "kyc", "media")
+# errors/ (the one base class of domain errors) is below everything and imports
+# nothing. store/ and workers/ (bounded process pools) are leaves above it;
+# media/ is one too: the call's audit actions are its own names, its events go
+# out through a Protocol.
+DOMAIN = ("errors", "workers", "store", "audit", "loans", "signing", "kyc", "media")
 ALLOWED: dict[str, set[str]] = {
-    "store": set(),
-    "workers": set(),
-    "media": set(),
-    "audit": {"store"},
-    "loans": {"audit", "store"},
-    "signing": {"loans", "audit", "store", "workers"},
-    "kyc": {"signing", "loans", "audit", "store", "workers"},
-    "integration": {"media", "signing", "loans", "audit", "store"},
+    "errors": set(),
+    "store": {"errors"},
+    "workers": {"errors"},
+    "media": {"errors"},
+    "audit": {"errors", "store"},
+    "loans": {"errors", "audit", "store"},
+    "signing": {"errors", "loans", "audit", "store", "workers"},
+    "kyc": {"errors", "signing", "loans", "audit", "store", "workers"},
+    "integration": {"errors", "media", "signing", "loans", "audit", "store"},
     "compliance": set(DOMAIN),
     "interview": {*DOMAIN, "compliance", "integration"},
     "config": {*DOMAIN, "compliance", "integration", "interview"},
@@ -97,3 +100,20 @@ def test_no_test_module_imports_another() -> None:
             if any(name.startswith("tests.test_") for name in names):
                 offenders.add(source.name)
     assert not offenders, offenders
+
+
+def test_every_error_derives_from_the_one_base() -> None:
+    """One vocabulary: every domain error derives from errors.SignroomError (message,
+    code, keyword details), so web/errors.py maps all of them in one table. Only
+    that base and the HTTP side's own ApiError derive from Python's exceptions."""
+    builtin = {"Exception", "ValueError", "RuntimeError", "TypeError", "LookupError"}
+    roots = set()
+    for package in ALLOWED:
+        for source in (ROOT / package).rglob("*.py"):
+            for node in ast.parse(source.read_text(), str(source)).body:
+                if (
+                    isinstance(node, ast.ClassDef)
+                    and {ast.unparse(b) for b in node.bases} & builtin
+                ):
+                    roots.add(f"{source.relative_to(ROOT)}:{node.name}")
+    assert roots == {"errors/__init__.py:SignroomError", "web/errors.py:ApiError"}

@@ -12,12 +12,12 @@ import av
 import pytest
 from aiortc.rtp import RtpPacket
 
+from media.errors import NothingRecordable
 from media.recording import (
     KEYFRAME_SECONDS,
     QUEUE_PACKETS,
     AssembledFrame,
     MediaClock,
-    NothingRecordable,
     SegmentRecorder,
 )
 from tests.media_support import ffprobe, h264_packets, in_time_order, opus_packets, seek_lands

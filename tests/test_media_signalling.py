@@ -19,18 +19,11 @@ from aiortc.rtp import RtpPacket
 
 from media.call import Call, CallSettings, Side
 from media.codec_preference import prefer_video_codecs, prefer_vp8, video_codecs
+from media.errors import SignallingError
 from media.ice import IceSettings, turn_credential
 from media.keyframes import is_keyframe, starts_keyframe
 from media.quality import Badge, QualitySample
-from media.signalling import (
-    MAX_CANDIDATES,
-    Candidate,
-    Leave,
-    Offer,
-    Ping,
-    SignallingError,
-    parse,
-)
+from media.signalling import MAX_CANDIDATES, Candidate, Leave, Offer, Ping, parse
 from media.video_format import vp8_size
 from tests.media_support import Client, RecordedEvents
 from tests.signalling_corpus import MALFORMED

@@ -329,7 +329,8 @@ async def test_garbage_is_not_a_pdf(signed: Signed) -> None:
 
 
 def test_the_bank_seal_picture_and_mark_checks() -> None:
-    from signing.contract.appearance import MarkInvalid, check_mark
+    from signing.contract.appearance import check_mark
+    from signing.errors import MarkInvalid
 
     assert seal_image("示例银行").startswith(b"\x89PNG")
     assert check_mark(drawn_mark()).startswith(b"\x89PNG")

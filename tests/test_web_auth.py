@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from config.settings import ConfigError
+from config.errors import ConfigError
 from loans import applications as apps
 from loans.access import Principal
 from loans.invites import ANONYMOUS_REFUSALS_AUDITED

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.workers_support import sleep_then_pid
-from workers.pool import BoundedPool, WorkTimedOut
+from workers.errors import WorkTimedOut
+from workers.pool import BoundedPool
 
 
 def refuse(message: str) -> None:

@@ -14,13 +14,15 @@ from aiohttp import web
 from audit.checkpoints import checkpoints_due, make_checkpoint
 from compliance.evidence import EvidenceSources
 from compliance.retention import RetentionSweeper
+from config.errors import ConfigError
 from config.services import make_notifier, open_signing
-from config.settings import ConfigError, Settings
+from config.settings import Settings
 from integration.webhooks import run_dispatcher
 from interview.calls import CallRegistry
 from interview.contract_flow import InterviewServices
 from kyc import face_pad
-from kyc.face_engine import EngineUnavailable, describe
+from kyc.errors import EngineUnavailable
+from kyc.face_engine import describe
 from kyc.face_thresholds import thresholds_for
 from kyc.workers import KycWorkers
 from loans.expiry import expire_lapsed

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from compliance.evidence import EvidenceIncomplete
-from integration import notify
-from interview import errors as interview_errors
-from kyc import errors as kyc_errors
-from kyc import intake, records, workers
-from loans import errors as loan_errors
-from signing import errors as signing_errors
-from signing import records as signing_records
-from signing import workers as signing_workers
-from signing.contract import appearance
-from store import errors as store_errors
+from compliance import errors as compliance
+from errors import SignroomError
+from integration import errors as integration
+from interview import errors as interview
+from kyc import errors as kyc
+from loans import errors as loans
+from signing import errors as signing
+from store import errors as store
+from web.auth import errors as auth
 
 
 class ApiError(Exception):
@@ -112,94 +110,63 @@ class ServiceUnavailable(ApiError):
     code = "not_ready"
 
 
-_INTERVIEW_STATUS: dict[type[interview_errors.InterviewError], int] = {
-    interview_errors.StepRefused: 409,
-    interview_errors.PageNotFound: 404,
-    interview_errors.PageUnavailable: 503,
-    interview_errors.MarkNotBase64: 422,
+# Every domain error the API answers with, and its status: the most specific
+# class in an error's hierarchy wins. A public code replaces the error's own
+# where clients know the failure by a generic name. Errors not listed here (a
+# broken audit log, an unsupported database) are the service's fault: a 500.
+_STATUS: dict[type[SignroomError], tuple[int, str | None]] = {
+    loans.LoanError: (400, None),
+    loans.ApplicationNotFound: (404, None),
+    loans.InviteNotFound: (404, None),
+    loans.InvalidApplication: (422, None),
+    loans.TransitionNotAllowed: (409, None),
+    loans.ActionForbidden: (403, None),
+    loans.InviteUnusable: (410, None),
+    loans.ConsentRequired: (422, None),
+    loans.ConcurrentChange: (409, None),
+    kyc.KycError: (422, None),
+    kyc.TooLarge: (413, None),
+    kyc.AttemptUsed: (409, None),
+    kyc.ReadTimedOut: (503, None),
+    kyc.WorkerFailed: (503, None),
+    signing.SigningError: (503, None),
+    signing.TooManyCodes: (429, None),
+    signing.ContractConflict: (409, None),
+    signing.RevocationRefused: (409, None),
+    signing.CertificateRevoked: (409, None),
+    signing.NotAGeneratedContract: (409, None),
+    signing.CodeRejected: (422, None),
+    signing.TemplateInvalid: (422, None),
+    signing.PdfUnreadable: (422, None),
+    signing.MarkInvalid: (422, None),
+    interview.InterviewError: (409, None),
+    interview.PageNotFound: (404, None),
+    interview.PageUnavailable: (503, None),
+    interview.MarkNotBase64: (422, None),
+    integration.DeliveryFailed: (502, None),
+    integration.SubscriptionInvalid: (422, None),
+    integration.SubscriptionNotFound: (404, None),
+    compliance.EvidenceIncomplete: (409, None),
+    store.BlobNotFound: (404, "not_found"),
+    store.InvalidDigest: (404, "not_found"),
+    auth.UserError: (422, None),
+    auth.UserExists: (409, None),
+    auth.UnknownUser: (404, None),
+    auth.ApiKeyNotFound: (404, None),
 }
-
-_LOAN_STATUS: dict[type[loan_errors.LoanError], int] = {
-    loan_errors.ApplicationNotFound: 404,
-    loan_errors.InviteNotFound: 404,
-    loan_errors.InvalidApplication: 422,
-    loan_errors.TransitionNotAllowed: 409,
-    loan_errors.ActionForbidden: 403,
-    loan_errors.InviteUnusable: 410,
-    loan_errors.ConsentRequired: 422,
-    loan_errors.ConcurrentChange: 409,
-}
-
-
-def _signing_status(exc: signing_errors.SigningError) -> int:
-    if isinstance(
-        exc,
-        signing_errors.TimestampUnavailable
-        | signing_errors.SealUnavailable
-        | signing_errors.PkiUnavailable
-        | signing_workers.ValidationFailed,
-    ):
-        return 503
-    if isinstance(exc, notify.DeliveryFailed):
-        return 502
-    if isinstance(exc, signing_records.TooManyCodes):
-        return 429
-    if isinstance(
-        exc,
-        signing_records.ContractConflict
-        | signing_records.RevocationRefused
-        | signing_errors.CertificateRevoked
-        | signing_errors.NotAGeneratedContract,
-    ):
-        return 409
-    if isinstance(
-        exc,
-        signing_records.CodeRejected
-        | signing_errors.TemplateInvalid
-        | signing_errors.PdfUnreadable
-        | appearance.MarkInvalid,
-    ):
-        return 422
-    return 503
 
 
 def from_domain(exc: Exception) -> ApiError | None:
     """The API error a domain error stands for, or None if it is not one."""
-    if isinstance(exc, loan_errors.LoanError):
-        status = _LOAN_STATUS.get(type(exc), 400)
-        details: dict[str, Any] | None = None
-        if isinstance(exc, loan_errors.InvalidApplication):
-            details = {"fields": exc.fields}
-        elif isinstance(exc, loan_errors.TransitionNotAllowed):
-            details = {"state": exc.state, "action": exc.action}
-        error = ApiError(exc.message, details=details)
-        error.status = status
-        error.code = exc.code
-        return error
-    if isinstance(exc, kyc_errors.KycError):
-        status = 503 if isinstance(exc, workers.ReadTimedOut | workers.WorkerFailed) else 422
-        if isinstance(exc, intake.TooLarge):
-            status = 413
-        if isinstance(exc, records.AttemptUsed):
-            status = 409
-        kyc_error = ApiError(str(exc))
-        kyc_error.status = status
-        kyc_error.code = exc.code
-        return kyc_error
-    if isinstance(exc, signing_errors.SigningError):
-        signing_error = ApiError(str(exc), details={"step": exc.step} if exc.step else None)
-        signing_error.status = _signing_status(exc)
-        signing_error.code = exc.code
-        return signing_error
-    if isinstance(exc, interview_errors.InterviewError):
-        interview_error = ApiError(exc.message)
-        interview_error.status = _INTERVIEW_STATUS.get(type(exc), 409)
-        interview_error.code = exc.code
-        return interview_error
-    if isinstance(exc, store_errors.BlobNotFound | store_errors.InvalidDigest):
-        return NotFound(str(exc))
-    if isinstance(exc, EvidenceIncomplete):
-        refused = Conflict(str(exc))
-        refused.code = "evidence_incomplete"
-        return refused
-    return None
+    if not isinstance(exc, SignroomError):
+        return None
+    for cls in type(exc).__mro__:
+        if cls in _STATUS:
+            status, public_code = _STATUS[cls]
+            break
+    else:
+        return None
+    error = ApiError(exc.message, details=exc.details or None)
+    error.status = status
+    error.code = public_code or exc.code
+    return error

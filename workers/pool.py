@@ -24,19 +24,13 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
 
+from workers.errors import WorkerCrashed, WorkTimedOut
+
 T = TypeVar("T")
 
 _PR_SET_PDEATHSIG = 1
 # How long a new worker may take to load its models before it counts as failed.
 STARTUP_SECONDS = 300.0
-
-
-class WorkTimedOut(Exception):
-    """The call ran past its timeout; its worker was ended."""
-
-
-class WorkerCrashed(Exception):
-    """The worker died (out of memory, a crash in native code)."""
 
 
 def _die_with(parent: int) -> None:
@@ -162,31 +156,31 @@ class BoundedPool:
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         if self._closed:
-            raise WorkerCrashed
+            raise WorkerCrashed("the pool is closed")
         idle = self._queue()
         try:
             # Waiting for a free worker is not the call's time; waiting this long
             # means none could start, or the node is far over its load.
             worker = await asyncio.wait_for(idle.get(), STARTUP_SECONDS)
         except TimeoutError:
-            raise WorkTimedOut from None
+            raise WorkTimedOut(f"no worker was free within {STARTUP_SECONDS:.0f} s") from None
         try:
             status, value = await asyncio.wait_for(
                 self._wait(worker, (function, args)), self.timeout
             )
         except TimeoutError:
             self._replace(worker)
-            raise WorkTimedOut from None
+            raise WorkTimedOut(f"the call ran past {self.timeout} s; worker ended") from None
         except (EOFError, OSError):
             self._replace(worker)
-            raise WorkerCrashed from None
+            raise WorkerCrashed("the worker's pipe closed: it died") from None
         except BaseException:
             # Cancelled while the worker works: it cannot be told to stop.
             self._replace(worker)
             raise
         if status == "crashed":
             self._replace(worker)
-            raise WorkerCrashed
+            raise WorkerCrashed("the worker died (memory limit or a native crash)")
         idle.put_nowait(worker)
         if status == "error":
             raise value

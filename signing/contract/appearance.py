@@ -8,17 +8,13 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
-from signing.errors import SigningError
+from signing.errors import MarkInvalid
 
 SEAL_RED = (200, 16, 32, 255)
 MAX_MARK_BYTES = 512 * 1024
 MAX_MARK_SIDE = 2000
 # A mark with fewer inked pixels than this is an accidental tap, not a signature.
 MIN_INK_PIXELS = 150
-
-
-class MarkInvalid(SigningError):
-    code = "mark_invalid"
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont:

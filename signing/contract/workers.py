@@ -18,7 +18,8 @@ from signing.contract.render import (
     render_contract,
 )
 from signing.errors import TemplateInvalid
-from workers.pool import BoundedPool, WorkerCrashed, WorkTimedOut
+from workers.errors import WorkerCrashed, WorkTimedOut
+from workers.pool import BoundedPool
 
 T = TypeVar("T")
 

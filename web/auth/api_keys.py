@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from audit import log as audit
 from loans.roles import Role
 from store.schema import api_keys, users
-from web.auth.users import UserError
+from web.auth.errors import ApiKeyNotFound, ApiKeyRefused
 
 KEY_PREFIX = "srk_"
 
@@ -97,9 +97,9 @@ async def create_key(
     """A new key for the manager `username`; the plain key is returned only here."""
     name = name.strip()
     if not 1 <= len(name) <= 100:
-        raise UserError("a key needs a name of 1 to 100 characters")
+        raise ApiKeyRefused("a key needs a name of 1 to 100 characters")
     if not scopes:
-        raise UserError("a key needs at least one scope")
+        raise ApiKeyRefused("a key needs at least one scope")
     prefix = secrets.token_hex(6)
     plain = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     now = datetime.now(UTC)
@@ -111,7 +111,7 @@ async def create_key(
             .first()
         )
         if owner is None or owner["role"] != Role.MANAGER.value or owner["disabled"]:
-            raise UserError("a key acts for an enabled manager account")
+            raise ApiKeyRefused("a key acts for an enabled manager account")
         await conn.execute(
             api_keys.insert().values(
                 id=key_id,
@@ -159,7 +159,7 @@ async def revoke_key(
             .values(revoked_at=now)
         )
         if result.rowcount != 1:
-            raise UserError("no such active key")
+            raise ApiKeyNotFound("no such active key")
         await audit.append(
             conn, actor, "api_key.revoked", request_id=request_id, details={"key_id": key_id}
         )

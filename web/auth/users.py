@@ -14,25 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from audit import log as audit
 from loans.roles import STAFF_ROLES, Role
 from store.schema import sessions, users
+from web.auth.errors import InvalidUser, UnknownUser, UserExists
 from web.auth.passwords import hash_password, password_problem
 
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
-
-
-class UserError(Exception):
-    code = "user_error"
-
-
-class UserExists(UserError):
-    code = "user_exists"
-
-
-class UnknownUser(UserError):
-    code = "user_not_found"
-
-
-class InvalidUser(UserError):
-    code = "invalid_user"
 
 
 @dataclass(frozen=True, slots=True)

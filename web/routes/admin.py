@@ -31,17 +31,6 @@ def user_json(user: users.User) -> dict[str, Any]:
     }
 
 
-def _user_error(exc: users.UserError) -> errors.ApiError:
-    if isinstance(exc, users.UserExists):
-        error: errors.ApiError = errors.Conflict(str(exc))
-    elif isinstance(exc, users.UnknownUser):
-        error = errors.NotFound(str(exc))
-    else:
-        error = errors.ValidationFailed(str(exc))
-    error.code = exc.code
-    return error
-
-
 @routes.get("/admin/users")
 @requires(Role.ADMIN)
 async def users_page(request: web.Request) -> web.Response:
@@ -60,18 +49,15 @@ async def list_users(request: web.Request) -> web.Response:
 async def create_user(request: web.Request) -> web.Response:
     body = await parse_body(request, NewUserBody)
     password = generate_password()
-    try:
-        user = await users.create_user(
-            request.app[ENGINE],
-            principal_of(request).actor,
-            username=body.username,
-            display_name=body.display_name,
-            role=body.role,
-            password=password,
-            request_id=request.get(REQUEST_ID),
-        )
-    except users.UserError as exc:
-        raise _user_error(exc) from None
+    user = await users.create_user(
+        request.app[ENGINE],
+        principal_of(request).actor,
+        username=body.username,
+        display_name=body.display_name,
+        role=body.role,
+        password=password,
+        request_id=request.get(REQUEST_ID),
+    )
     return web.json_response({**user_json(user), "password": password}, status=201)
 
 

@@ -26,7 +26,8 @@ from loans.roles import Role
 from loans.states import Action, State
 from media.actions import CallAction
 from media.call import Call, Side
-from media.signalling import SignallingError, parse
+from media.errors import SignallingError
+from media.signalling import parse
 from web import errors
 from web.auth.sessions import COOKIE_NAME, SessionStore
 from web.guards import principal_of, requires

@@ -11,6 +11,7 @@ from pydantic import Field
 from audit import log as audit
 from compliance.evidence import build_package
 from interview import contract_flow as flow
+from interview.errors import ContractClosed, NotSigned
 from loans import applications as apps
 from loans.models import Application
 from loans.roles import Role
@@ -208,7 +209,7 @@ async def send_code(request: web.Request) -> web.Response:
     application = await _applicant_application(request)
     contract = await _contract(request, application)
     if contract.status not in records.OPEN:
-        raise flow.conflict("this contract is not waiting for a signature", "contract_closed")
+        raise ContractClosed("this contract is not waiting for a signature")
     await flow.send_code(
         request.app[INTERVIEW],
         principal_of(request).actor,
@@ -228,7 +229,7 @@ async def sign_contract(request: web.Request) -> web.Response:
     contract = await _contract(request, application)
     mark = flow.decode_mark(body.mark_png)
     if contract.status not in records.OPEN:
-        raise flow.conflict("this contract is not waiting for a signature", "contract_closed")
+        raise ContractClosed("this contract is not waiting for a signature")
     signed = await flow.sign(
         request.app[INTERVIEW],
         principal_of(request).actor,
@@ -247,7 +248,7 @@ async def signed_document(request: web.Request) -> web.Response:
     application = await _applicant_application(request)
     contract = await _contract(request, application)
     if contract.status is not ContractStatus.SIGNED or contract.signed_sha256 is None:
-        raise flow.conflict("the contract is not signed yet", "not_signed")
+        raise NotSigned("the contract is not signed yet")
     data = await request.app[BLOBS].get(contract.signed_sha256)
     return _pdf(data, f"{contract.contract_number}.pdf")
 

@@ -12,7 +12,6 @@ from integration.events import EventType
 from loans.roles import Role
 from web import errors
 from web.auth import api_keys
-from web.auth.users import UserError
 from web.guards import principal_of, requires
 from web.keys import ENGINE, REQUEST_ID, SETTINGS
 from web.render import render
@@ -25,12 +24,6 @@ class NewKeyBody(Body):
     name: str = Field(max_length=100)
     username: str = Field(max_length=64, description="the manager the key acts for")
     scopes: list[str] = Field(max_length=10)
-
-
-def _user_error(exc: UserError) -> errors.ApiError:
-    error = errors.ValidationFailed(str(exc))
-    error.code = "invalid_api_key_request"
-    return error
 
 
 @routes.get("/api/admin/api-keys")
@@ -49,17 +42,14 @@ async def create_key(request: web.Request) -> web.Response:
         raise errors.ValidationFailed(
             "unknown scope", details={"allowed": sorted(s.value for s in api_keys.Scope)}
         ) from None
-    try:
-        key, plain = await api_keys.create_key(
-            request.app[ENGINE],
-            principal_of(request).actor,
-            name=body.name,
-            scopes=scopes,
-            username=body.username,
-            request_id=request.get(REQUEST_ID),
-        )
-    except UserError as exc:
-        raise _user_error(exc) from None
+    key, plain = await api_keys.create_key(
+        request.app[ENGINE],
+        principal_of(request).actor,
+        name=body.name,
+        scopes=scopes,
+        username=body.username,
+        request_id=request.get(REQUEST_ID),
+    )
     answer: dict[str, Any] = key.as_json()
     answer["key"] = plain  # shown once
     return web.json_response(answer, status=201)
@@ -70,15 +60,12 @@ async def create_key(request: web.Request) -> web.Response:
 async def revoke_key(request: web.Request) -> web.Response:
     if await request.read():
         raise errors.BadRequest("this endpoint takes no body")
-    try:
-        await api_keys.revoke_key(
-            request.app[ENGINE],
-            principal_of(request).actor,
-            request.match_info["key_id"],
-            request_id=request.get(REQUEST_ID),
-        )
-    except UserError as exc:
-        raise errors.NotFound(str(exc)) from None
+    await api_keys.revoke_key(
+        request.app[ENGINE],
+        principal_of(request).actor,
+        request.match_info["key_id"],
+        request_id=request.get(REQUEST_ID),
+    )
     return web.json_response({"revoked": True})
 
 
@@ -103,17 +90,14 @@ async def create_webhook(request: web.Request) -> web.Response:
         raise errors.ValidationFailed(
             "unknown event type", details={"allowed": sorted(e.value for e in EventType)}
         ) from None
-    try:
-        subscription_id, secret = await webhooks.subscribe(
-            request.app[ENGINE],
-            principal_of(request).actor,
-            body.url,
-            events,
-            request.app[SETTINGS].webhooks.destinations,
-            request_id=request.get(REQUEST_ID),
-        )
-    except webhooks.SubscriptionInvalid as exc:
-        raise errors.ValidationFailed(str(exc)) from None
+    subscription_id, secret = await webhooks.subscribe(
+        request.app[ENGINE],
+        principal_of(request).actor,
+        body.url,
+        events,
+        request.app[SETTINGS].webhooks.destinations,
+        request_id=request.get(REQUEST_ID),
+    )
     # The secret is shown once; receivers verify signatures with it.
     return web.json_response({"id": subscription_id, "secret": secret}, status=201)
 
@@ -123,15 +107,12 @@ async def create_webhook(request: web.Request) -> web.Response:
 async def disable_webhook(request: web.Request) -> web.Response:
     if await request.read():
         raise errors.BadRequest("this endpoint takes no body")
-    try:
-        await webhooks.disable(
-            request.app[ENGINE],
-            principal_of(request).actor,
-            request.match_info["subscription_id"],
-            request_id=request.get(REQUEST_ID),
-        )
-    except webhooks.SubscriptionInvalid as exc:
-        raise errors.NotFound(str(exc)) from None
+    await webhooks.disable(
+        request.app[ENGINE],
+        principal_of(request).actor,
+        request.match_info["subscription_id"],
+        request_id=request.get(REQUEST_ID),
+    )
     return web.json_response({"disabled": True})
 
 
