@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from audit import log as audit
 from audit import merkle, tree
+from audit.actions import AuditAction
 from audit.chain import AuditEntry, canonical_json
 from audit.errors import CheckpointContention
 from audit.tree import leaf
@@ -38,7 +39,6 @@ STATEMENT_TYPE = "signroom.audit-checkpoint/1"
 # means something seals in a loop.
 MAX_ATTEMPTS = 5
 # The entry each checkpoint appends to the log it has just sealed.
-CHECKPOINT_ACTION = "audit.checkpoint"
 
 # Returns a DER CMS SignedData over the statement (detached, timestamped).
 Sealer = Callable[[bytes], Awaitable[bytes]]
@@ -208,7 +208,7 @@ async def _store(conn: AsyncConnection, checkpoint: Checkpoint, exported: dict[s
     await audit.append(
         conn,
         audit.SYSTEM,
-        CHECKPOINT_ACTION,
+        AuditAction.CHECKPOINT,
         # The whole export document, so that the webhook event made from this
         # entry (audit.checkpoint) carries it to an outside archive over HTTP.
         details={
@@ -251,7 +251,7 @@ async def checkpoints_due(
         last = (await conn.execute(select(func.max(audit_checkpoints.c.tree_size)))).scalar_one()
         covered = int(last or 0)
         # Each checkpoint's own entry follows it; alone it is not news.
-        uncovered = (audit_log.c.seq > covered) & (audit_log.c.action != CHECKPOINT_ACTION)
+        uncovered = (audit_log.c.seq > covered) & (audit_log.c.action != AuditAction.CHECKPOINT)
         new, oldest = (
             await conn.execute(
                 select(func.count(), func.min(audit_log.c.at))

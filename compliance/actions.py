@@ -8,3 +8,9 @@ class ComplianceAction(StrEnum):
     RETENTION_EXPIRED = "retention.expired"
     # An evidence package refused because a recording was missing or altered on disk.
     EVIDENCE_REFUSED = "evidence.refused"
+    # A package left the bank: compliance's evidence, or an applicant's own data
+    # (a subject access request). Retention keeps their copies as long as the case.
+    EVIDENCE_EXPORTED = "evidence.exported"
+    PERSONAL_DATA_EXPORTED = "personal_data.exported"
+    # A reviewer played a call recording.
+    RECORDING_VIEWED = "recording.viewed"

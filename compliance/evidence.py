@@ -39,6 +39,7 @@ from compliance.review_timeline import segments
 from kyc.records import latest_face_match, latest_liveness, latest_readings
 from media.actions import CallAction
 from signing import records
+from signing.actions import ContractAction
 from signing.service import SigningService
 from store.blobs import BlobStore
 from store.database import read_only
@@ -216,7 +217,7 @@ async def build_package(
     if contract is not None:
         if contract.signed_sha256:
             await out.blob("contract/signed.pdf", contract.signed_sha256)
-        pushed = [e for e in history if e.action == "contract.pushed"]
+        pushed = [e for e in history if e.action == ContractAction.PUSHED]
         evidence = pushed[-1].details.get("evidence_sha256") if pushed else None
         if isinstance(evidence, str):
             await out.blob("contract/interview-manifest.json", evidence)

@@ -32,6 +32,7 @@ from audit.chain import canonical_json
 from audit.errors import NonCanonicalDetails
 from compliance.actions import ComplianceAction
 from compliance.package_format import FORMAT, MANIFEST, SEAL
+from kyc.actions import KycAction
 from media.actions import CallAction
 from signing.contract.render import EVIDENCE_SUBJECT_PREFIX
 from signing.seal_cms import check_seal
@@ -147,9 +148,9 @@ def _audited_digests(verified: list[dict[str, Any]]) -> dict[str, set[str]]:
         action = fields.get("action")
         if action == CallAction.SEGMENT_RECORDED:
             named["recordings/"].add(f"{details.get('file')}:{details.get('sha256')}")
-        elif action == "kyc.document_read":
+        elif action == KycAction.DOCUMENT_READ:
             named["kyc/documents/"].add(str(details.get("image_sha256")))
-        elif action == "kyc.liveness":
+        elif action == KycAction.LIVENESS:
             frames = details.get("evidence_frames")
             if isinstance(frames, dict):
                 named["kyc/liveness/"].update(str(v) for v in frames.values())

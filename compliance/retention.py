@@ -166,7 +166,8 @@ class RetentionSweeper:
             digests = {
                 str(e.details["package_sha256"])
                 for e in entries
-                if e.action in ("evidence.exported", "personal_data.exported")
+                if e.action
+                in (ComplianceAction.EVIDENCE_EXPORTED, ComplianceAction.PERSONAL_DATA_EXPORTED)
                 and isinstance(e.details.get("package_sha256"), str)
             }
         return [Item(d, d) for d in sorted(digests) if await self.blobs.exists(d)]

@@ -16,8 +16,10 @@ from datetime import datetime
 from typing import Any
 
 from audit.chain import AuditEntry
-from media.actions import CallAction
+from kyc.actions import KycAction
+from media.actions import CallAction, InterviewAction
 from media.video_format import RECORDING_TYPES
+from signing.actions import ContractAction
 
 _SUFFIXES = "|".join(map(re.escape, RECORDING_TYPES))
 RECORDING_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}(?:" + _SUFFIXES + ")$")
@@ -76,27 +78,27 @@ def _marker(entry: AuditEntry) -> tuple[str, dict[str, Any]] | None:
     match entry.action:
         case CallAction.STARTED:
             return "call_started", {}
-        case "kyc.document_read":
+        case KycAction.DOCUMENT_READ:
             checks = d.get("checks") or {}
             passed = bool(checks) and all(checks.values())
             return "document_read", {"document": d.get("kind"), "passed": passed}
-        case "kyc.face_match":
+        case KycAction.FACE_MATCH:
             return "face_match", {"decision": d.get("decision")}
-        case "kyc.liveness":
+        case KycAction.LIVENESS:
             passed = d.get("status") == "passed"
             return ("liveness_passed" if passed else "liveness_failed"), {}
         case CallAction.SNAPSHOT:
             return "snapshot", {}
-        case "interview.checklist":
+        case InterviewAction.CHECKLIST:
             items = d.get("items") or {}
             return "interview_checklist", {"ticked": sorted(k for k, v in items.items() if v)}
-        case "contract.pushed":
+        case ContractAction.PUSHED:
             return "contract_pushed", {}
-        case "contract.page_read":
+        case ContractAction.PAGE_READ:
             return "page_confirmed", {"page": d.get("page")}
-        case "contract.code_accepted":
+        case ContractAction.CODE_ACCEPTED:
             return "code_accepted", {}
-        case "contract.signed":
+        case ContractAction.SIGNED:
             return "signed", {}
         case CallAction.DROPPED:
             return "dropped", {"side": d.get("side")}

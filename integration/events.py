@@ -14,10 +14,18 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from audit.actions import AuditAction
+from kyc.actions import KycAction
+from loans.actions import LoanAction
+from loans.states import REVIEW_ACTIONS, Action
 from media.actions import CallAction
+from signing.actions import ContractAction
 
 
 class EventType(StrEnum):
+    """The webhook's public vocabulary; some names equal the audit action they
+    are read from, but they are a contract with receivers, not the log's."""
+
     APPLICATION_STATE_CHANGED = "application.state_changed"
     KYC_RESULT = "kyc.result"
     CALL_STARTED = "call.started"
@@ -27,9 +35,6 @@ class EventType(StrEnum):
     # A sealed audit checkpoint; `data` is the same document `checkpoint_export_dir`
     # holds, so an outside archive fed by this event can back `audit verify --exported`.
     AUDIT_CHECKPOINT = "audit.checkpoint"
-
-
-REVIEW_ACTIONS = {"approve", "reject", "flag"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,14 +67,14 @@ def events_from(
     def event(kind: EventType, data: dict[str, Any], suffix: str = "") -> Event:
         return Event(f"evt_{seq}{suffix}", kind, at, application_id, data)
 
-    if action == "application.transition":
+    if action == LoanAction.APPLICATION_TRANSITION:
         change = {k: details.get(k) for k in ("action", "from", "to")}
         yield event(EventType.APPLICATION_STATE_CHANGED, change)
         if details.get("action") in REVIEW_ACTIONS:
             yield event(EventType.REVIEW_DECIDED, {"decision": details["action"]}, "_review")
-        if details.get("action") == "start_interview":
+        if details.get("action") == Action.START_INTERVIEW:
             yield event(EventType.CALL_STARTED, {}, "_call")
-    elif action == "kyc.document_read":
+    elif action == KycAction.DOCUMENT_READ:
         checks = details.get("checks", {})
         yield event(
             EventType.KYC_RESULT,
@@ -79,20 +84,20 @@ def events_from(
                 "passed": bool(checks) and all(checks.values()),
             },
         )
-    elif action == "kyc.face_match":
+    elif action == KycAction.FACE_MATCH:
         yield event(
             EventType.KYC_RESULT, {"check": "face_match", "decision": details.get("decision")}
         )
-    elif action == "kyc.liveness":
+    elif action == KycAction.LIVENESS:
         yield event(EventType.KYC_RESULT, {"check": "liveness", "status": details.get("status")})
     elif action == CallAction.ENDED:
         yield event(
             EventType.CALL_ENDED,
             {"reason": details.get("reason"), "duration_seconds": details.get("duration_seconds")},
         )
-    elif action == "audit.checkpoint" and isinstance(details.get("export"), dict):
+    elif action == AuditAction.CHECKPOINT and isinstance(details.get("export"), dict):
         yield event(EventType.AUDIT_CHECKPOINT, dict(details["export"]))
-    elif action == "contract.signed":
+    elif action == ContractAction.SIGNED:
         yield event(
             EventType.CONTRACT_SIGNED,
             {

@@ -30,6 +30,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from audit import log as audit
+from integration.actions import IntegrationAction
 from integration.destinations import Destinations, GuardedResolver
 from integration.errors import SubscriptionInvalid, SubscriptionNotFound
 from integration.events import EventType, events_from
@@ -93,7 +94,7 @@ async def subscribe(
         await audit.append(
             conn,
             actor,
-            "webhook.subscribed",
+            IntegrationAction.WEBHOOK_SUBSCRIBED,
             request_id=request_id,
             details={
                 "subscription_id": subscription_id,
@@ -122,7 +123,7 @@ async def disable(
         await audit.append(
             conn,
             actor,
-            "webhook.disabled",
+            IntegrationAction.WEBHOOK_DISABLED,
             request_id=request_id,
             details={"subscription_id": subscription_id},
         )

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from audit import log as audit
 from kyc import idnumber
+from kyc.actions import KycAction
 from kyc.errors import AttemptUsed
 from kyc.fields import Check, Field
 from kyc.liveness import Challenge
@@ -81,7 +82,7 @@ async def save_reading(
         await audit.append(
             conn,
             actor,
-            "kyc.document_read",
+            KycAction.DOCUMENT_READ,
             application_id=application_id,
             request_id=request_id,
             details={
@@ -180,7 +181,7 @@ async def save_face_match(
         await audit.append(
             conn,
             actor,
-            "kyc.face_match",
+            KycAction.FACE_MATCH,
             application_id=application_id,
             request_id=request_id,
             details={
@@ -282,7 +283,7 @@ async def issue_liveness(
         await audit.append(
             conn,
             actor,
-            "kyc.liveness_issued",
+            KycAction.LIVENESS_ISSUED,
             application_id=application_id,
             request_id=request_id,
             details={"attempt_id": attempt.id, "challenges": [c.value for c in challenges]},
@@ -360,7 +361,7 @@ async def complete_liveness(
         await audit.append(
             conn,
             actor,
-            "kyc.liveness",
+            KycAction.LIVENESS,
             application_id=attempt.application_id,
             request_id=request_id,
             details={

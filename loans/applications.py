@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from audit import log as audit
 from loans.access import Principal, can_view
+from loans.actions import LoanAction
 from loans.errors import (
     ActionForbidden,
     ApplicationNotFound,
@@ -72,7 +73,7 @@ async def create_application(
         await audit.append(
             conn,
             principal.actor,
-            "application.created",
+            LoanAction.APPLICATION_CREATED,
             application_id=app_id,
             request_id=request_id,
             details={
@@ -115,7 +116,7 @@ async def record_denial(
         await audit.append(
             conn,
             principal.actor,
-            "authz.denied",
+            LoanAction.ACTION_DENIED,
             application_id=application_id,
             request_id=request_id,
             details={"attempted": what},
@@ -175,8 +176,8 @@ def _filtered(query: Any, wanted: ListFilter) -> Any:
         # Details are canonical JSON (sorted keys, no spaces): the text is exact.
         flagged = exists().where(
             audit_log.c.application_id == applications.c.id,
-            audit_log.c.action == "application.transition",
-            audit_log.c.details.contains('"action":"flag"'),
+            audit_log.c.action == LoanAction.APPLICATION_TRANSITION,
+            audit_log.c.details.contains(f'"action":"{Action.FLAG}"'),
         )
         query = query.where(flagged if wanted.ever_flagged else ~flagged)
     if wanted.kyc is not None:
@@ -254,7 +255,7 @@ async def transition(
     await audit.append(
         conn,
         principal.actor,
-        "application.transition",
+        LoanAction.APPLICATION_TRANSITION,
         application_id=app.id,
         request_id=request_id,
         details=details,

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from audit import log as audit
 from loans.access import Principal
+from loans.actions import LoanAction
 from loans.applications import load_visible
 from loans.errors import ActionForbidden, ConsentRequired
 from loans.roles import Role
@@ -89,7 +90,7 @@ async def record_consent(
         await audit.append(
             conn,
             principal.actor,
-            "consent.given",
+            LoanAction.CONSENT_GIVEN,
             application_id=principal.application_id,
             request_id=request_id,
             details={

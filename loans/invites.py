@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from audit import log as audit
 from loans.access import Principal
+from loans.actions import LoanAction
 from loans.applications import load, load_visible, record_denial, transition
 from loans.errors import ActionForbidden, InviteNotFound, InviteUnusable
 from loans.roles import Role
@@ -111,7 +112,7 @@ async def create_invite(
             await audit.append(
                 conn,
                 principal.actor,
-                "invite.created",
+                LoanAction.INVITE_CREATED,
                 application_id=application_id,
                 request_id=request_id,
                 details={"invite_id": invite.id, "expires_at": audit_time(invite.expires_at)},
@@ -186,7 +187,7 @@ async def revoke_invite(
             await audit.append(
                 conn,
                 principal.actor,
-                "invite.revoked",
+                LoanAction.INVITE_REVOKED,
                 application_id=application_id,
                 request_id=request_id,
                 details={"invite_id": invite_id},
@@ -230,13 +231,15 @@ async def open_invite(engine: AsyncEngine, token: str, *, request_id: str | None
         if reason is not None or invite is None:
             if (
                 invite is not None
-                or await audit.count_since(conn, None, "invite.refused", now - REFUSALS_WINDOW)
+                or await audit.count_since(
+                    conn, None, LoanAction.INVITE_REFUSED, now - REFUSALS_WINDOW
+                )
                 < ANONYMOUS_REFUSALS_AUDITED
             ):
                 await audit.append(
                     conn,
                     audit.ANONYMOUS,
-                    "invite.refused",
+                    LoanAction.INVITE_REFUSED,
                     application_id=invite.application_id if invite else None,
                     request_id=request_id,
                     details={"reason": reason or "unknown"},
@@ -249,7 +252,7 @@ async def open_invite(engine: AsyncEngine, token: str, *, request_id: str | None
             await audit.append(
                 conn,
                 audit.Actor(f"applicant:{invite.application_id}", Role.APPLICANT.value),
-                "invite.opened",
+                LoanAction.INVITE_OPENED,
                 application_id=invite.application_id,
                 request_id=request_id,
                 details={"invite_id": invite.id},

@@ -20,3 +20,12 @@ class CallAction(StrEnum):
     SEGMENT_RECORDED = "call.segment_recorded"
     RECORDING_FAILED = "call.recording_failed"
     ENDED = "call.ended"
+
+
+class InterviewAction(StrEnum):
+    """What the interview records around the call itself."""
+
+    # The applicant's camera and microphone check before joining.
+    DEVICE_CHECKED = "applicant.device_checked"
+    # The manager's interview checklist, ticked during the call.
+    CHECKLIST = "interview.checklist"

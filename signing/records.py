@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from audit import log as audit
+from signing.actions import ContractAction, PkiAction
 from signing.contract.render import RenderedContract, builtin_template
 from signing.contract.workers import ContractRenderer
 from signing.errors import (
@@ -162,7 +163,7 @@ async def _insert_template(
     await audit.append(
         conn,
         actor,
-        "contract.template_saved",
+        ContractAction.TEMPLATE_SAVED,
         request_id=request_id,
         details={
             "version": version,
@@ -283,7 +284,7 @@ async def push_contract(
         await audit.append(
             conn,
             actor,
-            "contract.pushed",
+            ContractAction.PUSHED,
             application_id=application_id,
             request_id=request_id,
             details={
@@ -368,7 +369,7 @@ async def mark_page_read(
         await audit.append(
             conn,
             actor,
-            "contract.page_read",
+            ContractAction.PAGE_READ,
             application_id=contract.application_id,
             request_id=request_id,
             details={
@@ -399,7 +400,7 @@ async def issue_code(
     now = datetime.now(UTC)
     async with engine.begin() as conn:
         sent = await audit.count_since(
-            conn, contract.application_id, "contract.code_sent", now - OTP_ISSUE_WINDOW
+            conn, contract.application_id, ContractAction.CODE_SENT, now - OTP_ISSUE_WINDOW
         )
         if sent >= OTP_MAX_ISSUES:
             raise TooManyCodes(
@@ -416,7 +417,7 @@ async def issue_code(
         await audit.append(
             conn,
             actor,
-            "contract.code_sent",
+            ContractAction.CODE_SENT,
             application_id=contract.application_id,
             request_id=request_id,
             details={"contract_id": contract.id, "expires_at": (now + valid_for).isoformat()},
@@ -455,7 +456,7 @@ async def consume_code(
             await audit.append(
                 conn,
                 actor,
-                "contract.code_accepted",
+                ContractAction.CODE_ACCEPTED,
                 application_id=contract.application_id,
                 request_id=request_id,
                 details={"contract_id": contract.id},
@@ -470,7 +471,7 @@ async def consume_code(
         await audit.append(
             conn,
             actor,
-            "contract.code_rejected",
+            ContractAction.CODE_REJECTED,
             application_id=contract.application_id,
             request_id=request_id,
             details={"contract_id": contract.id, "reason": problem},
@@ -508,7 +509,7 @@ async def record_step(
         await audit.append(
             conn,
             actor,
-            f"contract.{step}",
+            ContractAction.of_step(step),
             application_id=contract.application_id,
             request_id=request_id,
             details={
@@ -540,7 +541,7 @@ async def record_failure(
         await audit.append(
             conn,
             actor,
-            "contract.signing_failed",
+            ContractAction.SIGNING_FAILED,
             application_id=contract.application_id,
             request_id=request_id,
             details={"contract_id": contract.id, "step": step, "code": error.code},
@@ -569,7 +570,7 @@ async def mark_signed(
         await audit.append(
             conn,
             actor,
-            "contract.signed",
+            ContractAction.SIGNED,
             application_id=contract.application_id,
             request_id=request_id,
             details={"contract_id": contract.id, "document_sha256": signed_sha256},
@@ -609,7 +610,7 @@ async def record_certificate(
         await audit.append(
             conn,
             actor,
-            "pki.certificate_issued",
+            PkiAction.CERTIFICATE_ISSUED,
             application_id=application_id,
             request_id=request_id,
             details={
@@ -671,7 +672,7 @@ async def revoke(
         await audit.append(
             conn,
             actor,
-            "pki.certificate_revoked",
+            PkiAction.CERTIFICATE_REVOKED,
             request_id=request_id,
             details={"serial": str(serial), "reason": reason},
             at=now,

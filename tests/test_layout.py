@@ -1,8 +1,10 @@
 """Package dependencies point one way, and web/ stays the HTTP side."""
 
 import ast
+import importlib
 import subprocess
 import sys
+from enum import StrEnum
 from pathlib import Path
 
 import pytest
@@ -25,7 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "loans": {"errors", "audit", "store"},
     "signing": {"errors", "loans", "audit", "store", "workers"},
     "kyc": {"errors", "signing", "loans", "audit", "store", "workers"},
-    "integration": {"errors", "media", "signing", "loans", "audit", "store"},
+    "integration": {"errors", "media", "kyc", "signing", "loans", "audit", "store"},
     "compliance": set(DOMAIN),
     "interview": {*DOMAIN, "compliance", "integration"},
     "config": {*DOMAIN, "compliance", "integration", "interview"},
@@ -117,3 +119,48 @@ def test_every_error_derives_from_the_one_base() -> None:
                 ):
                     roots.add(f"{source.relative_to(ROOT)}:{node.name}")
     assert roots == {"errors/__init__.py:SignroomError", "web/errors.py:ApiError"}
+
+
+ACTION_MODULES = (
+    "audit.actions",
+    "loans.actions",
+    "kyc.actions",
+    "signing.actions",
+    "media.actions",
+    "integration.actions",
+    "compliance.actions",
+    "web.actions",
+)
+
+
+def test_each_audit_action_is_named_once_in_its_packages_actions_module() -> None:
+    """Writers, the review timeline, the evidence verifier and the webhook event
+    mapping all use the typed names: an action's string appears nowhere else."""
+    names: dict[str, str] = {}
+    for module in ACTION_MODULES:
+        for enum in vars(importlib.import_module(module)).values():
+            if isinstance(enum, type) and issubclass(enum, StrEnum) and enum is not StrEnum:
+                for member in enum:
+                    assert member.value not in names, (member.value, names.get(member.value))
+                    names[member.value] = f"{module}.{enum.__name__}"
+    written = set()
+    for package in ALLOWED:
+        for source in (ROOT / package).rglob("*.py"):
+            if source.name == "actions.py":
+                continue
+            tree = ast.parse(source.read_text(), str(source))
+            # Another vocabulary's own names (webhook event types) may equal an action's.
+            vocabularies = {
+                id(constant)
+                for node in ast.walk(tree)
+                if isinstance(node, ast.ClassDef) and "StrEnum" in map(ast.unparse, node.bases)
+                for constant in ast.walk(node)
+            }
+            for node in ast.walk(tree):
+                if (
+                    isinstance(node, ast.Constant)
+                    and node.value in names
+                    and id(node) not in vocabularies
+                ):
+                    written.add(f"{source.relative_to(ROOT)}:{node.lineno} {node.value}")
+    assert not written

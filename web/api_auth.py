@@ -17,6 +17,7 @@ from loans.applications import record_denial
 from loans.roles import Role
 from store.schema import idempotency_keys
 from web import errors
+from web.actions import WebAction
 from web.auth.api_keys import ApiKey, Scope, authenticate
 from web.keys import API_KEY, ENGINE, REQUEST_ID
 
@@ -66,7 +67,7 @@ async def api_key_middleware(request: web.Request, handler: Handler) -> web.Stre
             await audit.append(
                 conn,
                 audit.Actor(f"api_key:{key.id}", Role.MANAGER.value),
-                "api.call",
+                WebAction.API_CALL,
                 application_id=request.match_info.get("id"),
                 request_id=request.get(REQUEST_ID),
                 details={

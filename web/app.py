@@ -28,6 +28,7 @@ from kyc.workers import KycWorkers
 from loans.expiry import expire_lapsed
 from media.actions import CallAction
 from media.call import CallSettings
+from signing.actions import ContractAction
 from signing.contract.workers import ContractRenderer
 from signing.workers import ValidationWorkers, quiet_pyhanko_logs
 from store.blobs import FileBlobStore
@@ -274,7 +275,7 @@ async def _webhooks(app: web.Application) -> AsyncIterator[None]:
 
 
 # Audit entries that close a session: a checkpoint follows each (audit/checkpoints.py).
-SESSION_END_ACTIONS = {CallAction.ENDED, "contract.signed"}
+SESSION_END_ACTIONS: set[str] = {CallAction.ENDED, ContractAction.SIGNED}
 
 
 async def _checkpoints(app: web.Application) -> AsyncIterator[None]:

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from audit import log as audit
 from loans.roles import Role
 from store.schema import api_keys, users
+from web.actions import WebAction
 from web.auth.errors import ApiKeyNotFound, ApiKeyRefused
 
 KEY_PREFIX = "srk_"
@@ -127,7 +128,7 @@ async def create_key(
         await audit.append(
             conn,
             actor,
-            "api_key.created",
+            WebAction.API_KEY_CREATED,
             request_id=request_id,
             details={
                 "key_id": key_id,
@@ -161,7 +162,11 @@ async def revoke_key(
         if result.rowcount != 1:
             raise ApiKeyNotFound("no such active key")
         await audit.append(
-            conn, actor, "api_key.revoked", request_id=request_id, details={"key_id": key_id}
+            conn,
+            actor,
+            WebAction.API_KEY_REVOKED,
+            request_id=request_id,
+            details={"key_id": key_id},
         )
 
 

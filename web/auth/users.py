@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from audit import log as audit
 from loans.roles import STAFF_ROLES, Role
 from store.schema import sessions, users
+from web.actions import WebAction
 from web.auth.errors import InvalidUser, UnknownUser, UserExists
 from web.auth.passwords import hash_password, password_problem
 
@@ -90,7 +91,7 @@ async def create_user(
             await audit.append(
                 conn,
                 actor,
-                "user.created",
+                WebAction.USER_CREATED,
                 request_id=request_id,
                 details={"user_id": user_id, "username": username, "role": role},
                 at=now,
@@ -147,7 +148,7 @@ async def set_password(
         await audit.append(
             conn,
             actor,
-            "user.password_changed",
+            WebAction.USER_PASSWORD_CHANGED,
             request_id=request_id,
             details={"user_id": user_id, "username": username},
             at=now,
@@ -174,7 +175,7 @@ async def set_disabled(
         await audit.append(
             conn,
             actor,
-            "user.disabled" if disabled else "user.enabled",
+            WebAction.USER_DISABLED if disabled else WebAction.USER_ENABLED,
             request_id=request_id,
             details={"user_id": user_id, "username": username},
         )

@@ -19,6 +19,7 @@ from loans.errors import InviteUnusable
 from loans.models import Application
 from loans.roles import Role
 from loans.states import State
+from media.actions import InterviewAction
 from store.database import read_only
 from web import errors
 from web.auth.sessions import COOKIE_NAME
@@ -37,7 +38,6 @@ MAX_TOKEN_LENGTH = 64
 STEPS = ("consent", "device", "documents", "liveness", "interview", "done")
 # A connection slower than this to answer cannot carry the video interview.
 MAX_DEVICE_RTT_MS = 1500
-DEVICE_CHECKED = "applicant.device_checked"
 DEVICE_CHECKS_PER_HOUR = 20
 
 
@@ -52,7 +52,9 @@ class DeviceReport(Body):
 async def _device_checked(engine: AsyncEngine, application_id: str) -> bool:
     async with read_only(engine) as conn:
         entries = await audit.entries_for_application(conn, application_id, limit=10_000)
-    return any(e.action == DEVICE_CHECKED and e.details.get("ok") is True for e in entries)
+    return any(
+        e.action == InterviewAction.DEVICE_CHECKED and e.details.get("ok") is True for e in entries
+    )
 
 
 async def current_step(engine: AsyncEngine, app: Application, consent: object) -> str:
@@ -166,7 +168,9 @@ async def device_check(request: web.Request) -> web.Response:
     async with request.app[ENGINE].begin() as conn:
         since = datetime.now(UTC) - timedelta(hours=1)
         if (
-            await audit.count_since(conn, principal.application_id, DEVICE_CHECKED, since)
+            await audit.count_since(
+                conn, principal.application_id, InterviewAction.DEVICE_CHECKED, since
+            )
             >= DEVICE_CHECKS_PER_HOUR
         ):
             # Each check is an audit entry: repeated ones must not grow the log.
@@ -177,7 +181,7 @@ async def device_check(request: web.Request) -> web.Response:
         await audit.append(
             conn,
             principal.actor,
-            DEVICE_CHECKED,
+            InterviewAction.DEVICE_CHECKED,
             application_id=principal.application_id,
             request_id=request.get(REQUEST_ID),
             details={"ok": ok, "problems": problems, "rtt_ms": body.rtt_ms},

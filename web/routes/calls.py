@@ -24,7 +24,7 @@ from loans.access import Principal
 from loans.models import Application
 from loans.roles import Role
 from loans.states import Action, State
-from media.actions import CallAction
+from media.actions import CallAction, InterviewAction
 from media.call import Call, Side
 from media.errors import SignallingError
 from media.signalling import parse
@@ -305,7 +305,7 @@ async def interview_checklist(request: web.Request) -> web.Response:
         await audit.append(
             conn,
             principal_of(request).actor,
-            "interview.checklist",
+            InterviewAction.CHECKLIST,
             application_id=app.id,
             request_id=request.get(REQUEST_ID),
             details={"items": items},

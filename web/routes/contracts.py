@@ -9,6 +9,7 @@ from aiohttp import web
 from pydantic import Field
 
 from audit import log as audit
+from compliance.actions import ComplianceAction
 from compliance.evidence import build_package
 from interview import contract_flow as flow
 from interview.errors import ContractClosed, NotSigned
@@ -123,26 +124,26 @@ async def evidence_package(request: web.Request) -> web.Response:
     manager's API and pages show masked."""
     application = await _staff_application(request)
     package = await build_package(request.app[EVIDENCE], application.id)
-    return await exported_package(request, application, package, "evidence")
+    return await exported_package(request, application, package, ComplianceAction.EVIDENCE_EXPORTED)
 
 
 async def exported_package(
-    request: web.Request, application: Application, package: bytes, purpose: str
+    request: web.Request, application: Application, package: bytes, action: ComplianceAction
 ) -> web.Response:
     """Keep a copy of what left the bank (retention deletes it in time), audit the
-    export with its hash, and send it. `purpose` (evidence, personal_data) names the
-    file and the audit action."""
+    export with its hash, and send it; the audit action names the file."""
     digest = await request.app[BLOBS].put(package)
     async with request.app[ENGINE].begin() as conn:
         await audit.append(
             conn,
             principal_of(request).actor,
-            f"{purpose}.exported",
+            action,
             application_id=application.id,
             request_id=request.get(REQUEST_ID),
             details={"package_sha256": digest, "bytes": len(package)},
         )
-    name = f"{purpose.replace('_', '-')}-{application.id}.zip"
+    purpose = action.removesuffix(".exported").replace("_", "-")
+    name = f"{purpose}-{application.id}.zip"
     return web.Response(
         body=package,
         content_type="application/zip",

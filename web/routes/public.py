@@ -16,6 +16,7 @@ from kyc import face_pad
 from loans.roles import Role
 from store.migrate import is_current
 from web import errors
+from web.actions import WebAction
 from web.auth.passwords import verify_password
 from web.auth.sessions import COOKIE_NAME
 from web.auth.throttle import throttle_keys
@@ -156,7 +157,7 @@ async def login(request: web.Request) -> web.Response:
             await audit.append(
                 conn,
                 audit.ANONYMOUS,
-                "auth.login_throttled",
+                WebAction.LOGIN_THROTTLED,
                 request_id=request_id,
                 details={"username": body.username[:64]},
             )
@@ -168,7 +169,7 @@ async def login(request: web.Request) -> web.Response:
             await audit.append(
                 conn,
                 audit.ANONYMOUS,
-                "auth.login_failed",
+                WebAction.LOGIN_FAILED,
                 request_id=request_id,
                 details={
                     "username": body.username[:64],
@@ -182,7 +183,7 @@ async def login(request: web.Request) -> web.Response:
         await audit.append(
             conn,
             audit.Actor(f"user:{user.id}", user.role.value),
-            "auth.login",
+            WebAction.LOGIN,
             request_id=request_id,
             details={"username": user.username},
         )
@@ -201,7 +202,7 @@ async def logout(request: web.Request) -> web.Response:
         await audit.append(
             conn,
             principal.actor,
-            "auth.logout",
+            WebAction.LOGOUT,
             application_id=principal.application_id,
             request_id=request.get(REQUEST_ID),
         )

@@ -14,9 +14,12 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
 from audit import log as audit
+from compliance.actions import ComplianceAction
 from compliance.evidence import build_package
+from kyc.actions import KycAction
 from kyc.records import latest_readings
 from loans import applications as apps
+from loans.actions import LoanAction
 from loans.roles import Role
 from loans.states import Action
 from web import errors
@@ -72,7 +75,7 @@ async def review(request: web.Request) -> web.Response:
         await audit.append(
             conn,
             principal.actor,
-            "review.checklist",
+            LoanAction.REVIEW_CHECKLIST,
             application_id=app.id,
             request_id=request.get(REQUEST_ID),
             details={"decision": body.decision, "checklist": checklist},
@@ -98,7 +101,7 @@ async def reveal(request: web.Request) -> web.Response:
         await audit.append(
             conn,
             principal.actor,
-            "kyc.id_revealed",
+            KycAction.ID_REVEALED,
             application_id=app.id,
             request_id=request.get(REQUEST_ID),
             details={"reading_id": front.id},
@@ -116,4 +119,4 @@ async def personal_data(request: web.Request) -> web.Response:
         request.app[ENGINE], principal, request.match_info["id"], request_id=request.get(REQUEST_ID)
     )
     package = await build_package(request.app[EVIDENCE], app.id, applicant_record=True)
-    return await exported_package(request, app, package, "personal_data")
+    return await exported_package(request, app, package, ComplianceAction.PERSONAL_DATA_EXPORTED)

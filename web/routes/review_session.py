@@ -8,8 +8,10 @@ from aiohttp import web
 
 from audit import log as audit
 from audit.log import entries_for_application
+from compliance.actions import ComplianceAction
 from compliance.retention import evidence_image_digests
 from compliance.review_timeline import RECORDING_NAME, segments, timeline
+from kyc.actions import KycAction
 from loans import applications as apps
 from loans.models import Application
 from loans.roles import Role
@@ -66,7 +68,7 @@ async def recording(request: web.Request) -> web.StreamResponse:
             await audit.append(
                 conn,
                 principal_of(request).actor,
-                "recording.viewed",
+                ComplianceAction.RECORDING_VIEWED,
                 application_id=application.id,
                 request_id=request.get(REQUEST_ID),
                 details={"file": name, "sha256": known[name].sha256},
@@ -124,7 +126,7 @@ async def evidence_item(request: web.Request) -> web.Response:
         await audit.append(
             conn,
             principal_of(request).actor,
-            "kyc.evidence_viewed",
+            KycAction.EVIDENCE_VIEWED,
             application_id=application.id,
             request_id=request.get(REQUEST_ID),
             details={"sha256": digest},

@@ -1,0 +1,14 @@
+"""The audit actions of identity verification."""
+
+from enum import StrEnum
+
+
+class KycAction(StrEnum):
+    DOCUMENT_READ = "kyc.document_read"
+    FACE_MATCH = "kyc.face_match"
+    LIVENESS_ISSUED = "kyc.liveness_issued"
+    LIVENESS = "kyc.liveness"
+    # A reviewer asked to see the full ID number (shown masked otherwise).
+    ID_REVEALED = "kyc.id_revealed"
+    # A reviewer opened a document image or snapshot.
+    EVIDENCE_VIEWED = "kyc.evidence_viewed"

@@ -1,0 +1,21 @@
+"""The audit actions of a loan application, its invites, consent and the
+four-eyes decision: one name each, for writers, the review timeline and the
+webhook events alike."""
+
+from enum import StrEnum
+
+
+class LoanAction(StrEnum):
+    APPLICATION_CREATED = "application.created"
+    # Every state change; details name the action, the states and the comment.
+    APPLICATION_TRANSITION = "application.transition"
+    # A principal tried an action its role or ownership does not allow.
+    ACTION_DENIED = "authz.denied"
+    INVITE_CREATED = "invite.created"
+    INVITE_REVOKED = "invite.revoked"
+    INVITE_OPENED = "invite.opened"
+    # An unknown, expired or revoked invite link was tried (rate-limited on these).
+    INVITE_REFUSED = "invite.refused"
+    CONSENT_GIVEN = "consent.given"
+    # The reviewer's four-eyes checklist, before approving or rejecting.
+    REVIEW_CHECKLIST = "review.checklist"
