@@ -30,6 +30,7 @@ from tests.browser_support import (
 from tests.document_flow import D12, documents
 from tests.signing_support import free_port, pdfsig, record_liveness_pass
 from tests.web_support import PASSWORD, Service, start_service, stop_service
+from web.i18n import translate
 
 pytestmark = pytest.mark.browser
 
@@ -179,3 +180,21 @@ async def test_an_applicant_reads_and_signs_on_a_phone(
         assert result.returncode == 0 and "verdict: valid" in result.stdout, result.stdout
     case = await apps.get_application(service.engine, SYSTEM_PRINCIPAL, application_id)
     assert case.state.value == "contract_signed"
+
+    # The staff validation page says the same of the downloaded file, in the
+    # page's language, and refuses what is not a PDF.
+    await manager.goto(str(service.base.with_path("/verify")))
+    await manager.set_input_files("#verify-file", str(signed))
+    await manager.wait_for_selector("#verify-status.pass", timeout=60_000)
+    language = await manager.get_attribute("html", "lang") or ""
+    assert await manager.inner_text("#verify-status") == translate(language, "verify_result_valid")
+    # The applicant's signature, the bank's seal and the document timestamp.
+    assert await manager.locator("#verify-report .doc-card").count() == 3
+    report_text = await manager.inner_text("#verify-report")
+    assert translate(language, "verify_signer") in report_text
+    not_pdf = tmp_path / "not.pdf"
+    not_pdf.write_bytes(b"GIF89a")
+    await manager.set_input_files("#verify-file", str(not_pdf))
+    await manager.wait_for_selector("#verify-status.error")
+    assert await manager.inner_text("#verify-status") == "this is not a PDF file"
+    assert not await manager.locator("#verify-report .doc-card").count()

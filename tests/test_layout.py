@@ -2,6 +2,7 @@
 
 import ast
 import importlib
+import re
 import subprocess
 import sys
 from enum import StrEnum
@@ -164,3 +165,17 @@ def test_each_audit_action_is_named_once_in_its_packages_actions_module() -> Non
                 ):
                     written.add(f"{source.relative_to(ROOT)}:{node.lineno} {node.value}")
     assert not written
+
+
+def test_pages_call_the_server_and_show_status_through_common_js() -> None:
+    """One api()/upload()/download() carries the CSRF token and turns error bodies
+    into ApiError; one setStatus() styles status lines."""
+    scripts = ROOT / "web" / "static" / "js"
+    raw = {
+        f"{path.name}:{number}"
+        for path in scripts.glob("*.js")
+        if path.name != "common.js"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"\bfetch\((?!\"/healthz\")|className = .status", line)
+    }
+    assert not raw

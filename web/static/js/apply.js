@@ -1,4 +1,4 @@
-import { api, describe, busy, csrfToken, t } from "./common.js";
+import { api, busy, describe, setStatus, t, upload } from "./common.js";
 import { renderMatch, renderReading } from "./documents.js";
 import { showStep } from "./steps.js";
 
@@ -35,37 +35,23 @@ async function offerNextStep() {
   next.hidden = !done;
 }
 
-async function upload(card, file) {
+async function send(card, file) {
   const status = card.querySelector(".status");
   const input = card.querySelector("input");
-  status.textContent = t("reading");
-  status.className = "status working";
+  setStatus(status, t("reading"), "working");
   input.disabled = true;
   try {
     const url = card.dataset.kind === "selfie"
       ? "/api/applicant/selfie"
       : `/api/applicant/documents/${card.dataset.kind}`;
-    const response = await fetch(url, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": file.type || "application/octet-stream", "X-CSRF-Token": csrfToken() },
-      body: file,
-    });
-    const body = await response.json();
-    if (!response.ok) {
-      status.textContent = body.message;
-      status.className = "status error";
-      return;
-    }
-    status.textContent = "";
-    status.className = "status";
+    const body = await upload(url, file);
+    setStatus(status, "");
     if (card.dataset.kind === "selfie") renderMatch(card.querySelector(".result"), body);
     else renderReading(card.querySelector(".result"), body);
     card.querySelector(".capture span").textContent = t("retake");
     await offerNextStep();
   } catch (e) {
-    status.textContent = describe(e);
-    status.className = "status error";
+    setStatus(status, describe(e), "error");
   } finally {
     input.disabled = false;
     input.value = "";
@@ -78,7 +64,7 @@ if (documents) {
   cards.forEach((card) => {
     card.querySelector("input").addEventListener("change", (event) => {
       const [file] = event.target.files;
-      if (file) upload(card, file);
+      if (file) send(card, file);
     });
   });
   document.getElementById("documents-next").addEventListener("click", () => showStep("liveness"));

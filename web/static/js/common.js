@@ -43,17 +43,54 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(method, url, body, { token } = {}) {
-  const headers = { "X-CSRF-Token": token || csrfToken(), Accept: "application/json" };
-  const init = { method, headers, credentials: "same-origin" };
-  if (body !== undefined) {
-    headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
+// One request with the session's CSRF token; a failure throws ApiError carrying
+// the server's JSON error body.
+async function send(method, url, { headers = {}, body, token } = {}) {
+  const init = {
+    method,
+    credentials: "same-origin",
+    headers: { "X-CSRF-Token": token || csrfToken(), Accept: "application/json", ...headers },
+  };
+  if (body !== undefined) init.body = body;
   const response = await fetch(url, init);
-  const data = response.headers.get("Content-Type")?.includes("json") ? await response.json() : null;
-  if (!response.ok) throw new ApiError(response.status, data);
-  return data;
+  if (!response.ok) throw new ApiError(response.status, await jsonOf(response));
+  return response;
+}
+
+async function jsonOf(response) {
+  return response.headers.get("Content-Type")?.includes("json") ? response.json() : null;
+}
+
+export async function api(method, url, body, { token } = {}) {
+  const json = body === undefined
+    ? { token }
+    : { token, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
+  return jsonOf(await send(method, url, json));
+}
+
+// POST a file as it is (a photo, a video clip, a PDF); resolves to the JSON answer.
+export async function upload(url, file, type = file.type || "application/octet-stream") {
+  return jsonOf(await send("POST", url, { headers: { "Content-Type": type }, body: file }));
+}
+
+// Fetch an attachment and hand it to the browser under the server's file name.
+export async function download(url, fallbackName) {
+  const response = await send("GET", url);
+  const name = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
+  const href = URL.createObjectURL(await response.blob());
+  const save = document.createElement("a");
+  save.href = href;
+  save.download = name ? name[1] : fallbackName;
+  document.body.append(save);
+  save.click();
+  save.remove();
+  setTimeout(() => URL.revokeObjectURL(href), 60_000);
+}
+
+// A page's status line: `kind` is "working", "pass", "error" or nothing.
+export function setStatus(element, text, kind) {
+  element.textContent = text;
+  element.className = kind ? `status ${kind}` : "status";
 }
 
 export function describe(error) {

@@ -1,6 +1,6 @@
 // The applicant's contract: read it page by page, get a code, pass a fresh
 // liveness check, draw a signature, sign, download the signed PDF.
-import { api, describe, t } from "./common.js";
+import { api, describe, setStatus, t } from "./common.js";
 import { runLiveness } from "./liveness.js";
 
 const section = document.getElementById("contract");
@@ -8,10 +8,8 @@ const POLL_MS = 3000;
 
 function $(id) { return document.getElementById(id); }
 
-function setStatus(text, kind) {
-  const status = $("contract-status");
-  status.textContent = text;
-  status.className = `status ${kind || ""}`;
+function say(text, kind) {
+  setStatus($("contract-status"), text, kind);
 }
 
 let contract = null;
@@ -48,7 +46,7 @@ function show(current) {
     showPage();
   }
   if (contract.status === "failed" && contract.last_error) {
-    setStatus(t("contract_failed", { reason: contract.last_error }), "error");
+    say(t("contract_failed", { reason: contract.last_error }), "error");
   }
 }
 
@@ -60,7 +58,7 @@ async function poll() {
       setTimeout(poll, POLL_MS);
       return;
     }
-    setStatus(describe(e), "error");
+    say(describe(e), "error");
   }
 }
 
@@ -103,13 +101,13 @@ if (section) {
   $("contract-read").addEventListener("click", async () => {
     try {
       show(await api("POST", `/api/applicant/contract/pages/${page}/read`));
-    } catch (e) { setStatus(describe(e), "error"); }
+    } catch (e) { say(describe(e), "error"); }
   });
   $("contract-code-send").addEventListener("click", async () => {
     try {
       await api("POST", "/api/applicant/contract/code");
-      setStatus(t("contract_code_sent"), "pass");
-    } catch (e) { setStatus(describe(e), "error"); }
+      say(t("contract_code_sent"), "pass");
+    } catch (e) { say(describe(e), "error"); }
   });
   const liveness = {
     button: $("contract-liveness-start"),
@@ -122,15 +120,15 @@ if (section) {
   $("contract-sign").addEventListener("click", async () => {
     const button = $("contract-sign");
     button.disabled = true;
-    setStatus(t("contract_signing"), "working");
+    say(t("contract_signing"), "working");
     try {
       show(await api("POST", "/api/applicant/contract/sign", {
         code: $("contract-code").value.trim(),
         mark_png: pad.png(),
       }));
-      setStatus(t("contract_signed"), "pass");
+      say(t("contract_signed"), "pass");
     } catch (e) {
-      setStatus(describe(e), "error");
+      say(describe(e), "error");
     } finally {
       button.disabled = false;
     }

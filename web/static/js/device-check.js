@@ -1,7 +1,7 @@
 // The device check before identity evidence: camera and microphone can be opened,
 // WebRTC and recording work, and the server answers quickly enough for video.
 // Each failure shows how to fix it; the check can be run again.
-import { api, describe, t } from "./common.js";
+import { api, describe, setStatus, t } from "./common.js";
 
 const section = document.getElementById("device");
 
@@ -40,6 +40,7 @@ async function roundTrip() {
   const times = [];
   for (let i = 0; i < 3; i += 1) {
     const start = performance.now();
+    // Not through api(): this times the network to the server, nothing more.
     await fetch("/healthz", { cache: "no-store" });
     times.push(performance.now() - start);
   }
@@ -58,8 +59,7 @@ if (section) {
   const status = document.getElementById("device-status");
   button.addEventListener("click", async () => {
     button.disabled = true;
-    status.textContent = t("device_checking");
-    status.className = "status working";
+    setStatus(status, t("device_checking"), "working");
     try {
       const report = {
         ...(await mediaCheck()),
@@ -72,16 +72,13 @@ if (section) {
         mark(check, !verdict.problems.includes(check));
       }
       if (verdict.ok) {
-        status.textContent = t("device_ok");
-        status.className = "status pass";
+        setStatus(status, t("device_ok"), "pass");
         setTimeout(() => window.location.reload(), 800);
         return;
       }
-      status.textContent = t("device_failed");
-      status.className = "status error";
+      setStatus(status, t("device_failed"), "error");
     } catch (e) {
-      status.textContent = describe(e);
-      status.className = "status error";
+      setStatus(status, describe(e), "error");
     }
     button.disabled = false;
   });

@@ -1,6 +1,6 @@
 // Liveness: ask the server for challenges, record the front camera while showing
 // each prompt for its window, upload the clip, show the outcome.
-import { api, describe, csrfToken, labelFor, t } from "./common.js";
+import { api, describe, labelFor, setStatus, t, upload } from "./common.js";
 import { activeCall } from "./call.js";
 
 const section = document.getElementById("liveness");
@@ -19,8 +19,7 @@ function recorderType() {
 // Runs one attempt with the given elements; resolves to true when it passed.
 export async function runLiveness({ button, status, prompt, video }) {
   button.disabled = true;
-  status.className = "status";
-  status.textContent = "";
+  setStatus(status, "");
   let stream;
   // During the call the check takes over the call's camera (see CallClient.freshCamera)
   // and leaves it to the call afterwards.
@@ -33,8 +32,7 @@ export async function runLiveness({ button, status, prompt, video }) {
         audio: false,
       });
   } catch (e) {
-    status.textContent = t("liveness_camera_denied");
-    status.className = "status error";
+    setStatus(status, t("liveness_camera_denied"), "error");
     button.disabled = false;
     return false;
   }
@@ -56,27 +54,17 @@ export async function runLiveness({ button, status, prompt, video }) {
     recorder.stop();
     await stopped;
     prompt.textContent = "";
-    status.textContent = t("liveness_uploading");
-    status.className = "status working";
+    setStatus(status, t("liveness_uploading"), "working");
     const clip = new Blob(chunks, { type: (recorder.mimeType || "video/webm").split(";")[0] });
-    const response = await fetch(`/api/applicant/liveness/${attempt.id}/video`, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": clip.type, "X-CSRF-Token": csrfToken() },
-      body: clip,
-    });
-    const body = await response.json();
-    if (!response.ok) throw new Error(body.message);
+    const body = await upload(`/api/applicant/liveness/${attempt.id}/video`, clip);
     const passed = body.status === "passed";
-    status.textContent = passed ? t("liveness_passed") : t("liveness_failed");
-    status.className = passed ? "status pass" : "status error";
+    setStatus(status, passed ? t("liveness_passed") : t("liveness_failed"), passed ? "pass" : "error");
     button.hidden = passed;
     // Done: the camera box (now empty) makes way for the next task.
     video.parentElement.hidden = passed;
     return passed;
   } catch (e) {
-    status.textContent = describe(e);
-    status.className = "status error";
+    setStatus(status, describe(e), "error");
     return false;
   } finally {
     if (!call) stream.getTracks().forEach((track) => track.stop());

@@ -1,5 +1,5 @@
 // The manager's side: accept the waiting applicant, talk, take snapshots, end.
-import { api, describe, t, tn } from "./common.js";
+import { api, describe, setStatus, t, tn } from "./common.js";
 import { openCall } from "./call-view.js";
 
 const section = document.getElementById("call");
@@ -25,11 +25,9 @@ if (section) {
     section.querySelector("#call-snapshot").addEventListener("click", async () => {
       try {
         const shot = await api("POST", `/api/calls/${id}/snapshot`);
-        status.textContent = `${t("call_snapshot_taken")} SHA-256 ${shot.sha256.slice(0, 16)}…`;
-        status.className = "status pass";
+        setStatus(status, `${t("call_snapshot_taken")} SHA-256 ${shot.sha256.slice(0, 16)}…`, "pass");
       } catch (e) {
-        status.textContent = describe(e);
-        status.className = "error";
+        setStatus(status, describe(e), "error");
       }
     });
     const checklist = section.querySelector("#interview-checklist");
@@ -41,11 +39,9 @@ if (section) {
       const note = checklist.querySelector("#interview-checklist-status");
       try {
         await api("POST", `/api/calls/${id}/checklist`, { checklist: ticked });
-        note.textContent = t("interview_checklist_saved");
-        note.className = "status pass";
+        setStatus(note, t("interview_checklist_saved"), "pass");
       } catch (e) {
-        note.textContent = describe(e);
-        note.className = "status error";
+        setStatus(note, describe(e), "error");
       }
     });
     section.querySelector("#call-end").addEventListener("click", async () => {

@@ -1,5 +1,5 @@
 // Compliance review: the four-eyes checklist with the decision, and the audited reveal.
-import { api, describe, busy, t } from "./common.js";
+import { api, busy, describe, download, setStatus, t } from "./common.js";
 
 const section = document.getElementById("review");
 if (section) {
@@ -31,25 +31,12 @@ if (section) {
   for (const link of [document.getElementById("evidence-export"), document.getElementById("personal-data-export")]) {
     link.addEventListener("click", async (event) => {
       event.preventDefault();
-      exportStatus.textContent = t("export_preparing");
-      exportStatus.className = "status working";
+      setStatus(exportStatus, t("export_preparing"), "working");
       try {
-        const response = await fetch(link.href, { credentials: "same-origin" });
-        if (!response.ok) throw new Error((await response.json()).message);
-        const name = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
-        const url = URL.createObjectURL(await response.blob());
-        const save = document.createElement("a");
-        save.href = url;
-        save.download = name ? name[1] : "package.zip";
-        document.body.append(save);
-        save.click();
-        save.remove();
-        setTimeout(() => URL.revokeObjectURL(url), 60_000);
-        exportStatus.textContent = t("export_ready");
-        exportStatus.className = "status pass";
+        await download(link.href, "package.zip");
+        setStatus(exportStatus, t("export_ready"), "pass");
       } catch (e) {
-        exportStatus.textContent = describe(e);
-        exportStatus.className = "status error";
+        setStatus(exportStatus, describe(e), "error");
       }
     });
   }

@@ -1,5 +1,5 @@
 // Validation page: send a PDF to the server's validator, show its report.
-import { csrfToken, labelFor } from "./common.js";
+import { describe, labelFor, setStatus, t, upload } from "./common.js";
 
 const input = document.getElementById("verify-file");
 const status = document.getElementById("verify-status");
@@ -17,22 +17,15 @@ input.addEventListener("change", async () => {
   const file = input.files[0];
   if (!file) return;
   report.replaceChildren();
-  status.className = "status working";
-  status.textContent = "…";
-  const response = await fetch("/api/verify-pdf", {
-    method: "POST",
-    credentials: "same-origin",
-    headers: { "Content-Type": "application/pdf", "X-CSRF-Token": csrfToken() },
-    body: file,
-  });
-  const body = await response.json();
-  if (!response.ok) {
-    status.className = "status error";
-    status.textContent = body.message;
+  setStatus(status, t("verify_checking"), "working");
+  let body;
+  try {
+    body = await upload("/api/verify-pdf", file, "application/pdf");
+  } catch (e) {
+    setStatus(status, describe(e), "error");
     return;
   }
-  status.className = body.verdict === "valid" ? "status pass" : "status error";
-  status.textContent = labelFor("verify_result_", body.verdict);
+  setStatus(status, labelFor("verify_result_", body.verdict), body.verdict === "valid" ? "pass" : "error");
   for (const signature of body.signatures) {
     const card = document.createElement("div");
     card.className = "doc-card";
@@ -40,14 +33,14 @@ input.addEventListener("change", async () => {
     title.textContent = `${signature.valid ? "✔" : "✘"} ${signature.kind} · ${signature.field_name}`;
     const list = document.createElement("dl");
     list.className = "facts";
-    row(list, "signer", signature.signer);
-    row(list, "timestamp", signature.timestamp);
-    row(list, "signing time (claimed)", signature.signing_time);
-    row(list, "coverage", signature.coverage);
-    row(list, "modification level", signature.modification_level);
-    row(list, "trusted", signature.trusted);
-    row(list, "LTV", signature.ltv);
-    for (const problem of signature.problems) row(list, "problem", problem);
+    row(list, t("verify_signer"), signature.signer);
+    row(list, t("verify_timestamp"), signature.timestamp);
+    row(list, t("verify_signing_time"), signature.signing_time);
+    row(list, t("verify_coverage"), signature.coverage);
+    row(list, t("verify_modification_level"), signature.modification_level);
+    row(list, t("verify_trusted"), signature.trusted);
+    row(list, t("verify_ltv"), signature.ltv);
+    for (const problem of signature.problems) row(list, t("verify_problem"), problem);
     card.append(title, list);
     report.append(card);
   }
