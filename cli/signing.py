@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from cli.common import CLI_ACTOR, trust_roots
 from config.services import open_signing
 from config.settings import Settings
-from signing import records
+from signing import certificate_register
 from signing.errors import PdfUnreadable, SigningError
 from signing.pades import StatusBook
 from signing.pki.event import EventCredential
@@ -62,7 +62,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     export.add_argument("out", type=Path)
     revoke = pki.add_parser("revoke", help="revoke a certificate issued by the issuing CA")
     revoke.add_argument("serial", type=int)
-    revoke.add_argument("--reason", required=True, choices=sorted(records.REASONS))
+    revoke.add_argument("--reason", required=True, choices=sorted(certificate_register.REASONS))
 
 
 def print_report(report: PdfReport) -> None:
@@ -118,10 +118,12 @@ async def _selftest(settings: Settings, out: Path) -> int:
         registered: list[int] = []
 
         async def book() -> StatusBook:
-            return await records.status_book(engine, service.service_serials(), registered)
+            return await certificate_register.status_book(
+                engine, service.service_serials(), registered
+            )
 
         async def register(credential: EventCredential) -> None:
-            await records.record_certificate(
+            await certificate_register.record_certificate(
                 engine, CLI_ACTOR, credential.certificate, "test", {"purpose": "selftest"}
             )
             registered.append(credential.certificate.serial_number)
@@ -141,7 +143,7 @@ async def _selftest(settings: Settings, out: Path) -> int:
 
 async def _revoke(engine: AsyncEngine, settings: Settings, serial: int, reason: str) -> int:
     service = await asyncio.to_thread(open_signing, settings)
-    await records.revoke(engine, CLI_ACTOR, serial, reason, service.service_serials())
+    await certificate_register.revoke(engine, CLI_ACTOR, serial, reason, service.service_serials())
     print(f"revoked {serial} ({reason})")
     return 0
 

@@ -38,7 +38,7 @@ from compliance.retention import expired_digests
 from compliance.review_timeline import segments
 from kyc.records import latest_face_match, latest_liveness, latest_readings
 from media.actions import CallAction
-from signing import records
+from signing import contracts as contract_records
 from signing.actions import ContractAction
 from signing.service import SigningService
 from store.blobs import BlobStore
@@ -213,7 +213,7 @@ async def build_package(
     async with read_only(engine) as conn:
         history = await entries_for_application(conn, application_id, limit=100_000)
     out = _Collector(sources.blobs, expired_digests(history))
-    contract = await records.latest_contract(engine, application_id)
+    contract = await contract_records.latest_contract(engine, application_id)
     if contract is not None:
         if contract.signed_sha256:
             await out.blob("contract/signed.pdf", contract.signed_sha256)

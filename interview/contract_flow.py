@@ -47,14 +47,15 @@ from loans import applications as apps
 from loans.access import SYSTEM_PRINCIPAL
 from loans.models import Application
 from loans.states import Action, State
-from signing import records
+from signing import certificate_register, codes, templates
+from signing import contracts as contract_records
 from signing.contract.appearance import check_mark
 from signing.contract.render import APPLICANT_BOX, BANK_BOX, ContractTerms
 from signing.contract.workers import ContractRenderer
+from signing.contracts import Contract
 from signing.errors import ContractConflict, NotAGeneratedContract, SigningError
 from signing.pades import SignatureBox, signer_certificates
 from signing.pki.event import SignerIdentity
-from signing.records import Contract
 from signing.service import SigningService
 from store.blobs import BlobStore
 
@@ -91,11 +92,11 @@ async def push(
         raise NotInInterview("push the contract during the video interview")
     engine = services.engine
     settings = services.settings
-    template = await records.current_template(engine)
+    template = await templates.current_template(engine)
     interview = await interview_manifest(engine, application.id)
     evidence_sha256 = await services.blobs.put(interview)
     now = datetime.now(UTC)
-    number = records.new_contract_number(now)
+    number = contract_records.new_contract_number(now)
     terms = ContractTerms(
         contract_number=number,
         bank_name=settings.bank_name,
@@ -112,7 +113,7 @@ async def push(
     with services.timed("render"):
         rendered = await services.renderer.render(template.body, template.version, terms)
     await services.blobs.put(rendered.pdf)
-    return await records.push_contract(
+    return await contract_records.push_contract(
         engine,
         actor,
         application.id,
@@ -170,7 +171,7 @@ async def send_code(
     if not contract.all_pages_read:
         raise PagesUnread("read every page of the contract first")
     minutes = services.settings.signing_code_minutes
-    code = await records.issue_code(
+    code = await codes.issue_code(
         services.engine, actor, contract, timedelta(minutes=minutes), request_id=request_id
     )
     await services.notifier.send_code(
@@ -237,14 +238,14 @@ async def sign(
         raise LivenessRequired("pass a fresh face and liveness check after the contract was shown")
     identity, basis = await _identity(engine, application)
     # Last of the checks, so a refusal above does not use up the code.
-    await records.consume_code(engine, actor, contract, code, request_id=request_id)
+    await codes.consume_code(engine, actor, contract, code, request_id=request_id)
     pdf = await services.blobs.get(contract.pdf_sha256)
     if hashlib.sha256(pdf).hexdigest() != contract.pdf_sha256:
         raise NotAGeneratedContract("the stored contract does not match what was rendered")
     service = services.signing
     credential = service.issue_event_credential(identity)
     serial = credential.certificate.serial_number
-    await records.record_certificate(
+    await certificate_register.record_certificate(
         engine,
         actor,
         credential.certificate,
@@ -263,7 +264,7 @@ async def sign(
         with services.timed("applicant_sign"):
             signed = await service.sign_applicant(pdf, credential, place, mark_png)
     except SigningError as exc:
-        await records.record_failure(
+        await contract_records.record_failure(
             engine, actor, contract, "applicant_sign", exc, request_id=request_id
         )
         raise
@@ -271,7 +272,7 @@ async def sign(
         # The one reference to the event key: it signs once and is gone.
         del credential
     digest = await services.blobs.put(signed)
-    await records.record_step(
+    await contract_records.record_step(
         engine,
         actor,
         contract,
@@ -301,17 +302,17 @@ async def complete(
     engine = services.engine
     actor = SYSTEM_PRINCIPAL.actor
     for _attempt in range(len(_BANK_STEPS) + 2):
-        contract = await records.latest_contract(engine, application.id)
+        contract = await contract_records.latest_contract(engine, application.id)
         if contract is None or contract.partial_sha256 is None or contract.partial_step is None:
             raise NotSigned("the applicant has not signed yet")
-        if contract.status is records.ContractStatus.SIGNED:
+        if contract.status is contract_records.ContractStatus.SIGNED:
             return contract
         try:
             await _next_bank_step(services, contract, request_id)
         except ContractConflict:
             continue  # another runner recorded this step first
         except SigningError as exc:
-            await records.record_failure(
+            await contract_records.record_failure(
                 engine,
                 actor,
                 contract,
@@ -338,13 +339,13 @@ async def _next_bank_step(
             pdf = await service.sign_bank(pdf, place)
     elif contract.partial_step == BANK_SEALED:
         signers = signer_certificates(pdf)
-        book = await records.status_book(
+        book = await certificate_register.status_book(
             engine, service.service_serials(), [c.serial_number for c in signers]
         )
         with services.timed("long_term_validation"):
             pdf = await service.add_long_term_validation(pdf, book, signers)
     else:
-        await records.mark_signed(engine, actor, contract, before, request_id=request_id)
+        await contract_records.mark_signed(engine, actor, contract, before, request_id=request_id)
         await apps.act(
             engine,
             SYSTEM_PRINCIPAL,
@@ -355,7 +356,7 @@ async def _next_bank_step(
         return
     step = next(s for s, after in _BANK_STEPS if after == contract.partial_step)
     after = await services.blobs.put(pdf)
-    await records.record_step(
+    await contract_records.record_step(
         engine,
         actor,
         contract,

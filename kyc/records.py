@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import RowMapping, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from audit import log as audit
@@ -19,6 +19,7 @@ from kyc.fields import Check, Field
 from kyc.liveness import Challenge
 from kyc.reading import DocumentReading
 from kyc.workers import DocumentKind
+from store.rows import newest_row, record_from_row
 from store.schema import face_matches, kyc_documents, liveness_attempts
 
 
@@ -199,28 +200,13 @@ async def save_face_match(
 
 async def latest_face_match(engine: AsyncEngine, application_id: str) -> StoredFaceMatch | None:
     async with engine.connect() as conn:
-        row = (
-            (
-                await conn.execute(
-                    select(face_matches)
-                    .where(face_matches.c.application_id == application_id)
-                    .order_by(face_matches.c.created_at.desc())
-                    .limit(1)
-                )
-            )
-            .mappings()
-            .first()
+        row = await newest_row(
+            conn,
+            face_matches,
+            face_matches.c.created_at,
+            face_matches.c.application_id == application_id,
         )
-    if row is None:
-        return None
-    return StoredFaceMatch(
-        row["id"],
-        row["reference_sha256"],
-        row["probe_sha256"],
-        row["distance"],
-        row["decision"],
-        row["created_at"],
-    )
+    return record_from_row(StoredFaceMatch, row) if row else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,15 +230,12 @@ class LivenessAttempt:
         }
 
 
-def _attempt(row: Any) -> LivenessAttempt:
-    return LivenessAttempt(
-        row["id"],
-        row["application_id"],
-        [Challenge(c) for c in json.loads(row["challenges"])],
-        row["issued_at"],
-        row["expires_at"],
-        row["status"],
-        json.loads(row["result"]) if row["result"] else None,
+def _attempt(row: RowMapping) -> LivenessAttempt:
+    return record_from_row(
+        LivenessAttempt,
+        row,
+        challenges=[Challenge(c) for c in json.loads(row["challenges"])],
+        result=json.loads(row["result"]) if row["result"] else None,
     )
 
 
@@ -420,16 +403,10 @@ async def face_review_pending(engine: AsyncEngine, application_id: str) -> bool:
 
 async def latest_liveness(engine: AsyncEngine, application_id: str) -> LivenessAttempt | None:
     async with engine.connect() as conn:
-        row = (
-            (
-                await conn.execute(
-                    select(liveness_attempts)
-                    .where(liveness_attempts.c.application_id == application_id)
-                    .order_by(liveness_attempts.c.issued_at.desc())
-                    .limit(1)
-                )
-            )
-            .mappings()
-            .first()
+        row = await newest_row(
+            conn,
+            liveness_attempts,
+            liveness_attempts.c.issued_at,
+            liveness_attempts.c.application_id == application_id,
         )
     return _attempt(row) if row else None

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from audit import log as audit
@@ -14,6 +13,7 @@ from loans.actions import LoanAction
 from loans.applications import load_visible
 from loans.errors import ActionForbidden, ConsentRequired
 from loans.roles import Role
+from store.rows import newest_row, record_from_row
 from store.schema import consents
 
 # Bump when the consent wording changes, so each record names what was agreed to.
@@ -35,23 +35,10 @@ async def current_consent(engine: AsyncEngine, application_id: str) -> Consent |
 
 
 async def _latest(conn: AsyncConnection, application_id: str) -> Consent | None:
-    row = (
-        (
-            await conn.execute(
-                select(consents)
-                .where(consents.c.application_id == application_id)
-                .order_by(consents.c.id.desc())
-                .limit(1)
-            )
-        )
-        .mappings()
-        .first()
+    row = await newest_row(
+        conn, consents, consents.c.id, consents.c.application_id == application_id
     )
-    if row is None:
-        return None
-    return Consent(
-        row["recording"], row["data_use"], row["text_version"], row["language"], row["accepted_at"]
-    )
+    return record_from_row(Consent, row) if row else None
 
 
 async def record_consent(

@@ -8,7 +8,6 @@ import secrets
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -20,6 +19,7 @@ from loans.applications import load, load_visible, record_denial, transition
 from loans.errors import ActionForbidden, InviteNotFound, InviteUnusable
 from loans.roles import Role
 from loans.states import Action, State
+from store.rows import record_from_row
 from store.schema import applications, invites
 
 TOKEN_BYTES = 16  # 128 bits
@@ -52,18 +52,6 @@ class Invite:
     expires_at: datetime
     revoked_at: datetime | None
     last_opened_at: datetime | None
-
-    @classmethod
-    def from_row(cls, row: Any) -> Invite:
-        return cls(
-            id=row["id"],
-            application_id=row["application_id"],
-            created_by=row["created_by"],
-            created_at=row["created_at"],
-            expires_at=row["expires_at"],
-            revoked_at=row["revoked_at"],
-            last_opened_at=row["last_opened_at"],
-        )
 
     def status(self, now: datetime) -> str:
         if self.revoked_at is not None:
@@ -147,7 +135,7 @@ async def list_invites(engine: AsyncEngine, application_id: str) -> list[Invite]
             .mappings()
             .all()
         )
-    return [Invite.from_row(r) for r in rows]
+    return [record_from_row(Invite, r) for r in rows]
 
 
 async def revoke_invite(
@@ -178,7 +166,7 @@ async def revoke_invite(
             )
             if row is None:
                 raise InviteNotFound("no such invite for this application")
-            invite = Invite.from_row(row)
+            invite = record_from_row(Invite, row)
             if invite.revoked_at is not None:
                 return invite
             await conn.execute(
@@ -219,7 +207,7 @@ async def open_invite(engine: AsyncEngine, token: str, *, request_id: str | None
             .first()
         )
         reason: str | None = None
-        invite = Invite.from_row(row) if row else None
+        invite = record_from_row(Invite, row) if row else None
         if invite is None:
             reason = "unknown"
         elif invite.status(now) != "active":

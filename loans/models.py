@@ -17,6 +17,7 @@ from audit.chain import canonical_json
 from loans.errors import InvalidApplication
 from loans.identifiers import credit_code_problem, mask_phone, mobile_problem
 from loans.states import State
+from store.rows import record_from_row
 
 MAX_AMOUNT_FEN = 100_000_000 * 100  # 100 million yuan
 MAX_TERM_MONTHS = 360
@@ -144,21 +145,11 @@ class Application:
 
     @classmethod
     def from_row(cls, row: RowMapping | Mapping[str, Any]) -> Application:
-        return cls(
-            id=row["id"],
-            company_name=row["company_name"],
-            credit_code=row["credit_code"],
-            legal_rep_name=row["legal_rep_name"],
-            legal_rep_phone=row["legal_rep_phone"],
-            amount_fen=row["amount_fen"],
-            term_months=row["term_months"],
-            annual_rate_ppm=row["annual_rate_ppm"],
+        return record_from_row(
+            cls,
+            row,
             repayment_method=RepaymentMethod(row["repayment_method"]),
-            manager_id=row["manager_id"],
             state=State(row["state"]),
-            version=row["version"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
         )
 
     @property

@@ -13,7 +13,7 @@ class ContractAction(StrEnum):
     CODE_ACCEPTED = "contract.code_accepted"
     CODE_REJECTED = "contract.code_rejected"
     # The signing steps in order, each recorded once with the document's digest
-    # before and after (signing/records.py, record_step).
+    # before and after (signing/contracts.py, record_step).
     APPLICANT_SIGNED = "contract.applicant_signed"
     BANK_SEALED = "contract.bank_sealed"
     LONG_TERM_VALIDATION = "contract.long_term_validation"

@@ -18,7 +18,7 @@ from kyc.liveness import Challenge
 from kyc.passive import PassiveDecision
 from loans.roles import STAFF_ROLES
 from loans.states import State
-from signing.records import ContractStatus
+from signing.contracts import ContractStatus
 from tests.web_support import Service
 from web.i18n import LANGUAGES, catalogue_keys, ntranslate, read_catalogue, translate
 from web.page_scripts import SCRIPT_DIR, TEMPLATE_DIR, script_keys

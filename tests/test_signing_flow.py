@@ -19,7 +19,7 @@ from pyhanko.keys import load_cert_from_pemder
 from sqlalchemy import select
 
 from loans.roles import Role
-from signing.records import OTP_MAX_ISSUES
+from signing.codes import OTP_MAX_ISSUES
 from signing.validation import Verdict, validate_pdf
 from store.schema import audit_log
 from tests.document_flow import matching_documents

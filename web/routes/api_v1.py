@@ -14,7 +14,7 @@ from loans import applications as apps
 from loans import invites
 from loans.models import ApplicationInput
 from loans.states import Action
-from signing import records
+from signing import contracts as contract_records
 from web import errors
 from web.api_auth import api_principal, idempotent
 from web.api_models import ApplicationOut, CancelBody, ContractOut, InviteOut
@@ -131,10 +131,10 @@ async def kyc(request: web.Request) -> web.Response:
     return web.json_response(await kyc_summary(request, app.id))
 
 
-async def _contract(request: web.Request) -> records.Contract:
+async def _contract(request: web.Request) -> contract_records.Contract:
     principal = await api_principal(request, Scope.CONTRACTS_READ)
     app = await apps.get_application(request.app[ENGINE], principal, request.match_info["id"])
-    contract = await records.latest_contract(request.app[ENGINE], app.id)
+    contract = await contract_records.latest_contract(request.app[ENGINE], app.id)
     if contract is None:
         raise errors.NotFound("no contract has been pushed yet")
     return contract

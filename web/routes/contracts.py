@@ -16,8 +16,8 @@ from interview.errors import ContractClosed, NotSigned
 from loans import applications as apps
 from loans.models import Application
 from loans.roles import Role
-from signing import records
-from signing.records import Contract, ContractStatus
+from signing import contracts as contract_records
+from signing.contracts import Contract, ContractStatus
 from web import errors
 from web.guards import principal_of, requires
 from web.keys import (
@@ -61,7 +61,7 @@ async def _applicant_application(request: web.Request) -> Application:
 
 
 async def _contract(request: web.Request, application: Application) -> Contract:
-    contract = await records.latest_contract(request.app[ENGINE], application.id)
+    contract = await contract_records.latest_contract(request.app[ENGINE], application.id)
     if contract is None:
         raise errors.NotFound("no contract has been pushed yet")
     return contract
@@ -192,7 +192,7 @@ async def page_read(request: web.Request) -> web.Response:
     page = int(request.match_info["page"])
     if not 1 <= page <= contract.page_count:
         raise errors.NotFound(f"the contract has pages 1 to {contract.page_count}")
-    updated = await records.mark_page_read(
+    updated = await contract_records.mark_page_read(
         request.app[ENGINE],
         principal_of(request).actor,
         contract,
@@ -209,7 +209,7 @@ async def send_code(request: web.Request) -> web.Response:
         raise errors.BadRequest("this endpoint takes no body")
     application = await _applicant_application(request)
     contract = await _contract(request, application)
-    if contract.status not in records.OPEN:
+    if contract.status not in contract_records.OPEN:
         raise ContractClosed("this contract is not waiting for a signature")
     await flow.send_code(
         request.app[INTERVIEW],
@@ -229,7 +229,7 @@ async def sign_contract(request: web.Request) -> web.Response:
     application = await _applicant_application(request)
     contract = await _contract(request, application)
     mark = flow.decode_mark(body.mark_png)
-    if contract.status not in records.OPEN:
+    if contract.status not in contract_records.OPEN:
         raise ContractClosed("this contract is not waiting for a signature")
     signed = await flow.sign(
         request.app[INTERVIEW],

@@ -33,8 +33,8 @@ from loans.errors import ConsentRequired
 from loans.models import Application
 from loans.roles import Role
 from loans.states import Action, State
-from signing.records import OPEN as OPEN_CONTRACT
-from signing.records import latest_contract
+from signing.contracts import OPEN as OPEN_CONTRACT
+from signing.contracts import latest_contract
 from web import errors
 from web.guards import principal_of, requires
 from web.keys import BLOBS, ENGINE, FACE_MODEL, KYC_WORKERS, METRICS, REQUEST_ID, SETTINGS

@@ -14,7 +14,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import ocsp
 
-from signing.records import status_book
+from signing.certificate_register import status_book
 from signing.service import off_loop
 from web import errors
 from web.keys import ENGINE, SIGNING

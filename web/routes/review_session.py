@@ -16,7 +16,7 @@ from loans import applications as apps
 from loans.models import Application
 from loans.roles import Role
 from media.video_format import RECORDING_TYPES
-from signing import records
+from signing import contracts as contract_records
 from store.database import read_only
 from store.errors import BlobNotFound
 from web import errors
@@ -87,7 +87,7 @@ async def recording(request: web.Request) -> web.StreamResponse:
 async def contract_validation(request: web.Request) -> web.Response:
     """The signed contract validated now, as `verify-pdf` would (worker process)."""
     application = await _application(request)
-    contract = await records.latest_contract(request.app[ENGINE], application.id)
+    contract = await contract_records.latest_contract(request.app[ENGINE], application.id)
     if contract is None or contract.signed_sha256 is None:
         raise errors.NotFound("this application has no signed contract")
     data = await request.app[BLOBS].get(contract.signed_sha256)

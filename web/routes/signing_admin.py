@@ -9,7 +9,7 @@ from aiohttp import web
 from pydantic import Field
 
 from loans.roles import Role
-from signing import records
+from signing import certificate_register, templates
 from web import errors
 from web.guards import principal_of, requires
 from web.keys import CONTRACT_RENDERER, ENGINE, REQUEST_ID, SIGNING
@@ -28,7 +28,7 @@ class RevokeBody(Body):
     reason: str = Field(max_length=40)
 
 
-def template_json(template: records.Template, *, with_body: bool) -> dict[str, Any]:
+def template_json(template: templates.Template, *, with_body: bool) -> dict[str, Any]:
     data: dict[str, Any] = {
         "version": template.version,
         "note": template.note,
@@ -44,11 +44,11 @@ def template_json(template: records.Template, *, with_body: bool) -> dict[str, A
 @routes.get("/admin/templates")
 @requires(Role.ADMIN)
 async def templates_page(request: web.Request) -> web.Response:
-    current = await records.current_template(request.app[ENGINE])
+    current = await templates.current_template(request.app[ENGINE])
     return render(
         request,
         "admin_templates.html",
-        templates=await records.list_templates(request.app[ENGINE]),
+        templates=await templates.list_templates(request.app[ENGINE]),
         current=current,
     )
 
@@ -56,14 +56,14 @@ async def templates_page(request: web.Request) -> web.Response:
 @routes.get("/api/admin/contract-templates")
 @requires(Role.ADMIN)
 async def list_templates(request: web.Request) -> web.Response:
-    found = await records.list_templates(request.app[ENGINE])
+    found = await templates.list_templates(request.app[ENGINE])
     return web.json_response([template_json(t, with_body=False) for t in found])
 
 
 @routes.get("/api/admin/contract-templates/{version:[0-9]{1,6}}")
 @requires(Role.ADMIN)
 async def get_template(request: web.Request) -> web.Response:
-    template = await records.get_template(request.app[ENGINE], int(request.match_info["version"]))
+    template = await templates.get_template(request.app[ENGINE], int(request.match_info["version"]))
     if template is None:
         raise errors.NotFound("no such template version")
     return web.json_response(template_json(template, with_body=True))
@@ -73,7 +73,7 @@ async def get_template(request: web.Request) -> web.Response:
 @requires(Role.ADMIN)
 async def save_template(request: web.Request) -> web.Response:
     body = await parse_body(request, TemplateBody)
-    template = await records.save_template(
+    template = await templates.save_template(
         request.app[ENGINE],
         request.app[CONTRACT_RENDERER],
         principal_of(request).actor,
@@ -89,7 +89,7 @@ async def save_template(request: web.Request) -> web.Response:
 async def revoke_certificate(request: web.Request) -> web.Response:
     body = await parse_body(request, RevokeBody)
     serial = int(request.match_info["serial"])
-    await records.revoke(
+    await certificate_register.revoke(
         request.app[ENGINE],
         principal_of(request).actor,
         serial,
