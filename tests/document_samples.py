@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +14,8 @@ from typing import Any
 
 from kyc.documents.normalise import any_date
 from kyc.fields import Fields
+from tests.shared_data import SHARED
 
-SHARED = Path(os.environ.get("SIGNROOM_SHARED_DATA", Path(__file__).parents[2] / "shared/data"))
 SAMPLES = SHARED / "iddocs/samples"
 
 ID_FIELDS = (

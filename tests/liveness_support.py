@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from functools import cache
 from pathlib import Path
 
 from kyc.liveness import FrameMetrics, clip_metrics
-
-SHARED = Path(os.environ.get("SIGNROOM_SHARED_DATA", Path(__file__).parents[2] / "shared/data"))
-
+from tests.shared_data import SHARED
 
 DRIVING = SHARED / "video/LivePortrait/assets/examples/driving"
 

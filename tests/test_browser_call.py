@@ -7,7 +7,6 @@ browser that offers H.264 only is seen, tapped and recorded too."""
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -33,10 +32,10 @@ from tests.browser_support import (
     y4m_from_video,
 )
 from tests.media_support import ffprobe, seek_lands
+from tests.shared_data import SHARED
 from tests.web_support import PASSWORD, Service, start_service, stop_service
 from web.keys import CALLS
 
-SHARED = Path(os.environ.get("SIGNROOM_SHARED_DATA", Path(__file__).parents[2] / "shared/data"))
 FACE_CLIP = SHARED / "video/LivePortrait/assets/examples/driving/d13.mp4"
 FACE_PHOTO = Path(__file__).parent / "data" / "faces" / "kit_harington_john1.jpg"
 

@@ -17,7 +17,8 @@ from kyc.errors import EngineUnavailable
 from kyc.face_engine import file_sha256
 from kyc.liveness import frame_metrics
 from kyc.passive import PAD_REVIEW, PassiveDecision, assess_clip
-from tests.liveness_support import DRIVING, SHARED, STILL, metrics_of
+from tests.liveness_support import DRIVING, STILL, metrics_of
+from tests.shared_data import SHARED
 
 NUAA = SHARED / "antispoof/nuaa_print"
 

@@ -6,7 +6,6 @@ fills the frame, a model without thresholds)."""
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
 import subprocess
@@ -26,11 +25,11 @@ from kyc.face_thresholds import ARCFACE_W600K_MBF, DLIB_RESNET, thresholds_for
 from kyc.facematch import compare, samples_from
 from kyc.faces import Decision, decide, head_crop, sample
 from tests import specimens
+from tests.shared_data import SHARED
 
 FIXTURES = Path(__file__).parent / "data" / "faces"
 BIDEN_A, BIDEN_B = FIXTURES / "biden_biden.jpg", FIXTURES / "biden_biden2.jpg"
 KIT_A, KIT_B = FIXTURES / "kit_harington_john1.jpg", FIXTURES / "kit_harington_john2.jpg"
-SHARED = Path(os.environ.get("SIGNROOM_SHARED_DATA", Path(__file__).parents[2] / "shared/data"))
 DRIVING = SHARED / "video/LivePortrait/assets/examples/driving"
 
 

@@ -16,7 +16,8 @@ from kyc.liveness import (
     frame_metrics,
     random_challenges,
 )
-from tests.liveness_support import DRIVING, SHARED, STILL, metrics_of
+from tests.liveness_support import DRIVING, STILL, metrics_of
+from tests.shared_data import SHARED
 
 B, L, R, N, M = (
     Challenge.BLINK,

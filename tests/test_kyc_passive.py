@@ -17,7 +17,8 @@ import pytest
 from kyc.errors import KycError, NotEnoughFrames
 from kyc.liveness import FrameMetrics, frame_metrics
 from kyc.passive import PassiveDecision, assess_clip, assess_file
-from tests.liveness_support import DRIVING, SHARED, STILL, metrics_of
+from tests.liveness_support import DRIVING, STILL, metrics_of
+from tests.shared_data import SHARED
 
 ANTISPOOF = SHARED / "antispoof"
 ATTACKS = [

@@ -4,7 +4,6 @@ truth, the real synthetic ID card in ../shared/data when present, the CLI."""
 from __future__ import annotations
 
 import json
-import os
 import random
 import subprocess
 import sys
@@ -21,9 +20,9 @@ from kyc.fields import Field
 from kyc.reading import DocumentReading, read_id_card, read_licence
 from kyc.rectify import find_document, flatten
 from tests import document_samples, specimens
+from tests.shared_data import SHARED
 
 TODAY = date(2026, 11, 29)
-SHARED = Path(os.environ.get("SIGNROOM_SHARED_DATA", Path(__file__).parents[2] / "shared/data"))
 SHARED_ID = SHARED / "iddocs/idcard_generator/docs/images/result_color.png"
 
 

@@ -5,7 +5,6 @@ moved to identity_verified only when every piece of evidence holds."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import random
 import re
 from collections.abc import AsyncIterator
@@ -24,6 +23,7 @@ from kyc.records import complete_liveness, issue_liveness
 from loans.roles import Role
 from tests import specimens
 from tests.document_flow import TODAY, jpeg
+from tests.shared_data import SHARED
 from tests.web_support import (
     APPLICATION,
     Browser,
@@ -33,7 +33,6 @@ from tests.web_support import (
     stop_service,
 )
 
-SHARED = Path(os.environ.get("SIGNROOM_SHARED_DATA", Path(__file__).parents[2] / "shared/data"))
 D12 = SHARED / "video/LivePortrait/assets/examples/driving/d12.mp4"
 STILL = Path(__file__).parent / "data" / "faces" / "biden_biden2.jpg"
 PORTRAIT = Path(__file__).parent / "data" / "faces" / "biden_biden.jpg"
