@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
 
-.PHONY: demo test setup system-deps lint typecheck pytest bench-audit bench-kyc \
+.PHONY: demo test setup system-deps lint typecheck pytest messages bench-audit bench-kyc \
 	bench-kyc-documents bench-kyc-faces bench-kyc-liveness bench-kyc-loop bench-media bench-signing
 
 # The demo exports audit checkpoints beside its data, as a deployment must
@@ -41,6 +41,13 @@ typecheck: setup
 # One test fast: make pytest ARGS='tests/test_config.py -k bad_settings'
 pytest: setup
 	$(BIN)/pytest -q $(ARGS)
+
+# Every text key the pages name, as a gettext template for translators
+# (docs/adr/0005-gettext-keys.md); the catalogues are web/locale/*/LC_MESSAGES.
+messages: setup
+	mkdir -p var
+	$(BIN)/pybabel --quiet extract -F babel.cfg -k translate:2 -k ntranslate:2 -k t -k tn \
+		--omit-header --project signroom -o var/messages.pot .
 
 bench-audit: setup
 	$(BIN)/python -m benchmarks.bench_audit
