@@ -28,11 +28,19 @@ from media.ice import IceSettings
 from store.database import DEFAULT_DATABASE_URL, SUPPORTED_DRIVERS
 
 POSITIVE = "positive"
+ONE_OF = "one_of"
+NOTIFIERS = ("demo", "webhook", "smtp")
 
 
 def positive(default: int) -> int:
     """A count, size or duration: `check` refuses zero and below."""
     result: int = field(default=default, metadata={POSITIVE: True})
+    return result
+
+
+def one_of(default: str, choices: tuple[str, ...]) -> str:
+    """A name from a fixed set: `check` refuses any other."""
+    result: str = field(default=default, metadata={ONE_OF: choices})
     return result
 
 
@@ -56,7 +64,7 @@ class Settings:
     expiry_sweep_seconds: int = positive(60)
     log_level: str = "INFO"
     # uvloop or asyncio (config/event_loop.py).
-    event_loop: str = "uvloop"
+    event_loop: str = one_of("uvloop", EVENT_LOOPS)
     # Times on pages are shown in the bank's zone; storage and the audit log stay UTC.
     display_timezone: str = "Asia/Shanghai"
     # Document photos: reading runs in this many worker processes, each limited to
@@ -67,7 +75,7 @@ class Settings:
     # The face engine (kyc/face_engine.py): dlib (CC0, the default) or arcface
     # with the bank's own licensed ArcFace-format ONNX model, and the thresholds
     # `signroom kyc calibrate` wrote for a model signroom has no calibration of.
-    face_engine: str = "dlib"
+    face_engine: str = one_of("dlib", ENGINES)
     face_model: str = ""
     face_thresholds: str = ""
     max_upload_bytes: int = positive(12 * 1024 * 1024)
@@ -109,7 +117,7 @@ class Settings:
     # The applicant's one-signature certificate lives this long from issue; the
     # signature stays valid after it expires (README, "Signed contracts").
     event_certificate_seconds: int = positive(600)
-    notifier: str = "demo"
+    notifier: str = one_of("demo", NOTIFIERS)
     notifier_webhook_url: str = ""
     notifier_webhook_secret: str = field(default="", repr=False)
     notifier_smtp_host: str = ""
@@ -264,14 +272,17 @@ class Settings:
         for item in fields(self):
             if item.metadata.get(POSITIVE) and getattr(self, item.name) <= 0:
                 raise ConfigError(f"SIGNROOM_{item.name.upper()} must be positive")
+            choices = item.metadata.get(ONE_OF)
+            if choices and getattr(self, item.name) not in choices:
+                raise ConfigError(
+                    f"SIGNROOM_{item.name.upper()} must be one of {', '.join(choices)}"
+                )
         try:
             parse_networks(self.webhook_allowed_networks)
         except ValueError as exc:
             raise ConfigError(f"SIGNROOM_WEBHOOK_ALLOWED_NETWORKS: {exc}") from None
         if not 0 < self.port < 65536:
             raise ConfigError("SIGNROOM_PORT must be a TCP port")
-        if self.face_engine not in ENGINES:
-            raise ConfigError(f"SIGNROOM_FACE_ENGINE must be one of {', '.join(ENGINES)}")
         for name in ("face_model", "face_thresholds"):
             given = getattr(self, name)
             if given and not Path(given).is_file():
@@ -297,10 +308,6 @@ class Settings:
             raise ConfigError(
                 "SIGNROOM_TURN_URLS needs SIGNROOM_TURN_SECRET (coturn's static-auth-secret)"
             )
-        if self.event_loop not in EVENT_LOOPS:
-            raise ConfigError(f"SIGNROOM_EVENT_LOOP must be {' or '.join(EVENT_LOOPS)}")
-        if self.notifier not in ("demo", "webhook", "smtp"):
-            raise ConfigError("SIGNROOM_NOTIFIER must be demo, webhook or smtp")
         if self.notifier == "webhook" and not (
             self.notifier_webhook_url and self.notifier_webhook_secret
         ):

@@ -41,6 +41,8 @@ def test_environment_overrides_file_which_overrides_defaults(tmp_path: Path) -> 
         ({"SIGNROOM_CONFIG": "/nonexistent/signroom.toml"}, "SIGNROOM_CONFIG"),
         ({"SIGNROOM_DISPLAY_TIMEZONE": "Mars/Olympus_Mons"}, "DISPLAY_TIMEZONE"),
         ({"SIGNROOM_EVENT_LOOP": "trio"}, "EVENT_LOOP"),
+        ({"SIGNROOM_FACE_ENGINE": "facenet"}, "FACE_ENGINE must be one of dlib, arcface"),
+        ({"SIGNROOM_NOTIFIER": "sms"}, "NOTIFIER must be one of demo, webhook, smtp"),
     ],
 )
 def test_bad_settings_are_named(environ: dict[str, str], fragment: str) -> None:
