@@ -43,34 +43,53 @@ class FaceSample:
     box: tuple[int, int, int, int]  # left, top, right, bottom
 
 
+# Why no face could be compared (NoUsableFace's `reason`), in words for a log.
+FACE_PROBLEMS = {
+    "no_face": "no face found",
+    "several_faces": "more than one face in the picture",
+    "too_small": "face too small: come closer to the camera",
+    "cut_off": "face cut off at the edge of the picture",
+    "too_dark": "too dark",
+    "too_bright": "too bright",
+    "blurred": "face blurred: hold still",
+    "tilted": "head tilted: hold your head straight",
+    "turned_away": "face turned away: look at the camera",
+    "no_live_frame": "no usable live frame",
+}
+
+
+def no_usable_face(reason: str) -> NoUsableFace:
+    return NoUsableFace(FACE_PROBLEMS[reason], reason=reason)
+
+
 def quality_problem(
     image_bgr: np.ndarray[Any, Any], face: DetectedFace, *, min_pixels: int
 ) -> str | None:
-    """Why this face is not good enough to compare, or None."""
+    """Why this face is not good enough to compare (a FACE_PROBLEMS key), or None."""
     eye_a, eye_b = np.array(face.eye_a), np.array(face.eye_b)
     eye_distance = float(np.linalg.norm(eye_b - eye_a))
     if eye_distance < min_pixels:
-        return "face too small: come closer to the camera"
+        return "too_small"
     height, width = image_bgr.shape[:2]
     left, top, right, bottom = face.box
     left, top, right, bottom = max(left, 0), max(top, 0), min(right, width), min(bottom, height)
     if right <= left or bottom <= top:
-        return "face cut off at the edge of the picture"
+        return "cut_off"
     crop = cv2.cvtColor(image_bgr[top:bottom, left:right], cv2.COLOR_BGR2GRAY)
     brightness = float(crop.mean())
     if not BRIGHTNESS_RANGE[0] <= brightness <= BRIGHTNESS_RANGE[1]:
-        return "too dark" if brightness < BRIGHTNESS_RANGE[0] else "too bright"
+        return "too_dark" if brightness < BRIGHTNESS_RANGE[0] else "too_bright"
     # Laplacian variance on a fixed-size crop, so sharpness does not depend on distance.
     normalised = cv2.resize(crop, (112, 112))
     if float(cv2.Laplacian(normalised, cv2.CV_64F).var()) < MIN_SHARPNESS:
-        return "face blurred: hold still"
+        return "blurred"
     roll = float(np.degrees(np.arctan2(eye_b[1] - eye_a[1], eye_b[0] - eye_a[0])))
     roll = min(abs(roll), abs(abs(roll) - 180))
     if roll > MAX_ROLL_DEGREES:
-        return "head tilted: hold your head straight"
+        return "tilted"
     yaw = abs(face.nose[0] - (eye_a[0] + eye_b[0]) / 2) / max(eye_distance, 1.0)
     if yaw > MAX_YAW_RATIO:
-        return "face turned away: look at the camera"
+        return "turned_away"
     return None
 
 
@@ -79,15 +98,15 @@ def sample(image_bgr: np.ndarray[Any, Any], *, portrait: bool = False) -> FaceSa
     face; on an ID card the largest face is the portrait."""
     faces = engine().detect(image_bgr, small=portrait)
     if not faces:
-        raise NoUsableFace("no face found")
+        raise no_usable_face("no_face")
     if len(faces) > 1 and not portrait:
-        raise NoUsableFace("more than one face in the picture")
+        raise no_usable_face("several_faces")
     face = faces[0]
     problem = quality_problem(
         image_bgr, face, min_pixels=MIN_PORTRAIT_EYE_PIXELS if portrait else MIN_EYE_PIXELS
     )
     if problem:
-        raise NoUsableFace(problem)
+        raise no_usable_face(problem)
     return FaceSample(engine().encode(image_bgr, face), face.box)
 
 
@@ -99,7 +118,7 @@ def aggregate_distance(reference: FaceSample, live: list[FaceSample]) -> float:
     """Median distance of the live samples to the reference: one bad frame neither
     passes nor fails a check by itself."""
     if not live:
-        raise NoUsableFace("no usable live frame")
+        raise no_usable_face("no_live_frame")
     return median(distance(reference.encoding, s.encoding) for s in live)
 
 
@@ -121,7 +140,7 @@ def head_crop(image_bgr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         model("detector")(rgb(image_bgr), 1), key=lambda r: r.width() * r.height(), reverse=True
     )
     if not found:
-        raise NoUsableFace("no face found")
+        raise no_usable_face("no_face")
     rect = found[0]
     height, width = image_bgr.shape[:2]
     centre_x = (rect.left() + rect.right()) / 2

@@ -55,7 +55,7 @@ def sniff(data: bytes) -> str:
             return kind
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "WEBP"
-    raise UnsupportedType("send a JPEG, PNG or WebP photo")
+    raise UnsupportedType("send a JPEG, PNG or WebP photo", accepted="JPEG, PNG, WebP")
 
 
 def inspect_upload(
@@ -86,7 +86,9 @@ def inspect_upload(
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         raise CorruptImage("the photo is damaged or incomplete; take it again") from None
     if min(upright.size) < MIN_SIDE:
-        raise TooSmall(f"the photo is too small; at least {MIN_SIDE} pixels on each side")
+        raise TooSmall(
+            f"the photo is too small; at least {MIN_SIDE} pixels on each side", min_side=MIN_SIDE
+        )
     rgb = upright.convert("RGB")
     out = io.BytesIO()
     rgb.save(out, format="JPEG", quality=92)
@@ -107,4 +109,4 @@ def sniff_video(data: bytes) -> str:
         return ".webm"
     if data[4:8] == b"ftyp":
         return ".mp4"
-    raise UnsupportedType("send the recording as WebM or MP4")
+    raise UnsupportedType("send the recording as WebM or MP4", accepted="WebM, MP4")

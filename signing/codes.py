@@ -26,6 +26,13 @@ OTP_MAX_ATTEMPTS = 5
 # at most this many codes per contract in OTP_ISSUE_WINDOW.
 OTP_MAX_ISSUES = 5
 OTP_ISSUE_WINDOW = timedelta(hours=1)
+# Why a code was refused (CodeRejected's `reason`), as the audit log words it.
+CODE_PROBLEMS = {
+    "no_code": "request a code first",
+    "expired": "the code has expired; request a new one",
+    "too_many_tries": "too many wrong codes; request a new one",
+    "wrong": "the code is not correct",
+}
 
 
 def _code_digest(contract_id: str, code: str) -> str:
@@ -49,7 +56,8 @@ async def issue_code(
         )
         if sent >= OTP_MAX_ISSUES:
             raise TooManyCodes(
-                f"{OTP_MAX_ISSUES} codes were sent in the last hour; try again later"
+                f"{OTP_MAX_ISSUES} codes were sent in the last hour; try again later",
+                limit=OTP_MAX_ISSUES,
             )
         await update_contract(
             conn,
@@ -87,16 +95,16 @@ async def consume_code(
             .one()
         )
         now = datetime.now(UTC)
-        problem = None
+        reason = None
         if row["otp_hash"] is None:
-            problem = "request a code first"
+            reason = "no_code"
         elif row["otp_expires_at"] <= now:
-            problem = "the code has expired; request a new one"
+            reason = "expired"
         elif row["otp_attempts"] >= OTP_MAX_ATTEMPTS:
-            problem = "too many wrong codes; request a new one"
+            reason = "too_many_tries"
         elif not hmac.compare_digest(row["otp_hash"], _code_digest(contract.id, code)):
-            problem = "the code is not correct"
-        if problem is None:
+            reason = "wrong"
+        if reason is None:
             await update_contract(conn, contract, OPEN, otp_hash=None, otp_expires_at=None)
             await audit.append(
                 conn,
@@ -119,6 +127,6 @@ async def consume_code(
             ContractAction.CODE_REJECTED,
             application_id=contract.application_id,
             request_id=request_id,
-            details={"contract_id": contract.id, "reason": problem},
+            details={"contract_id": contract.id, "reason": CODE_PROBLEMS[reason]},
         )
-    raise CodeRejected(problem)
+    raise CodeRejected(CODE_PROBLEMS[reason], reason=reason)

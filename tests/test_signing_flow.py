@@ -93,6 +93,9 @@ async def test_an_applicant_signs_and_every_validator_accepts_the_file(
         "POST", "/api/applicant/contract/sign", json={"code": wrong, "mark_png": mark_b64()}
     )
     assert refused.status == 422 and refused.body["code"] == "code_rejected"
+    # The phone's page shows why in the applicant's language.
+    assert refused.body["details"] == {"reason": "wrong"}
+    assert refused.body["message"] == "验证码不正确。"
     blank = await applicant.request(
         "POST", "/api/applicant/contract/sign", json={"code": code, "mark_png": ""}
     )
@@ -299,6 +302,7 @@ async def test_one_time_codes_cannot_be_reissued_without_limit(signing_service: 
     code = await demo_code(manager, app_id)
     refused = await applicant.request("POST", "/api/applicant/contract/code")
     assert refused.status == 429 and refused.body["code"] == "too_many_codes", refused.text
+    assert refused.body["message"] == f"一小时内已发送 {OTP_MAX_ISSUES} 次验证码，请稍后再试。"
     assert await demo_code(manager, app_id) == code  # the refusal issued nothing
     await record_liveness_pass(service, app_id)
     signed = await applicant.request(

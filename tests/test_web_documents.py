@@ -19,6 +19,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from kyc.faces import head_crop
+from kyc.intake import MIN_SIDE
 from loans.roles import Role
 from store.schema import audit_log, kyc_documents
 from tests import specimens
@@ -29,6 +30,7 @@ from tests.web_support import (
     start_service,
     stop_service,
 )
+from web.i18n import translate
 from web.keys import KYC_WORKERS
 
 
@@ -167,6 +169,31 @@ async def test_hostile_uploads_get_clear_4xx_and_change_nothing(kyc_service: Ser
         assert (await conn.execute(select(func.count()).select_from(kyc_documents))).scalar() == 0
     blobs = Path(kyc_service.settings.blob_dir)
     assert not blobs.exists() or not any(p.is_file() for p in blobs.rglob("*"))
+
+
+async def test_refusals_read_in_the_applicants_language(kyc_service: Service) -> None:
+    """A page shows the catalogue's text for a refused upload, in the language the
+    browser asks for (zh-CN when it asks for none); the code stays the same."""
+    applicant, _app_id = await consenting_applicant(kyc_service)
+    refusals = [
+        (b"hello, not a photo", "image/jpeg", "unsupported_type", "error_unsupported_type"),
+        (tiny_png(), "image/png", "too_small", "error_photo_too_small"),
+        (png_header(800, 600), "image/png", "corrupt_image", "error_corrupt_image"),
+    ]
+    for asked, language in ((None, "zh-CN"), ("en-GB,en;q=0.8", "en"), ("zh-CN", "zh-CN")):
+        for data, content_type, code, key in refusals:
+            headers = {"Content-Type": content_type}
+            if asked:
+                headers["Accept-Language"] = asked
+            response = await applicant.request(
+                "POST", "/api/applicant/documents/id_front", data=data, headers=headers
+            )
+            assert response.body["code"] == code, response.body
+            values = response.body.get("details") or {}
+            assert response.body["message"] == translate(language, key, **values), response.body
+            assert "{" not in response.body["message"], response.body
+    chinese = await upload(applicant, "id_front", tiny_png(), "image/png")
+    assert chinese.body["message"] == f"照片尺寸太小，每边至少需要 {MIN_SIDE} 像素。"
 
 
 async def test_documents_need_consent_and_an_open_case(kyc_service: Service) -> None:

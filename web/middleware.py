@@ -15,8 +15,10 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from web import errors
+from web.api_auth import API_PREFIX
 from web.auth.sessions import COOKIE_NAME
-from web.i18n import pick_language, translate
+from web.error_text import page_message
+from web.i18n import DEFAULT_LANGUAGE, pick_language, translate
 from web.keys import LANGUAGE, METRICS, REQUEST_ID, SESSION, SESSIONS, SETTINGS
 from web.render import render
 
@@ -97,6 +99,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 def error_response(request: web.Request, exc: errors.ApiError) -> web.StreamResponse:
     request_id = request.get(REQUEST_ID)
+    language = request.get(LANGUAGE, DEFAULT_LANGUAGE)
+    if not request.path.startswith(API_PREFIX):
+        exc.message = page_message(exc.code, exc.details, language) or exc.message
     headers: CIMultiDict[str] = CIMultiDict()
     if isinstance(exc, errors.TooManyRequests):
         headers["Retry-After"] = str(exc.retry_after)
@@ -109,7 +114,6 @@ def error_response(request: web.Request, exc: errors.ApiError) -> web.StreamResp
         return web.json_response(exc.body(request_id), status=exc.status, headers=headers)
     if exc.status == 401:
         raise web.HTTPFound("/login?" + urlencode({"next": request.path}))
-    language = request.get(LANGUAGE, "zh-CN")
     # Literal keys, so Babel's extraction sees them.
     if exc.status == 404:
         title = translate(language, "not_found")
