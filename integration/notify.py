@@ -42,6 +42,10 @@ class CodeMessage:
 
 
 class Notifier(Protocol):
+    # False only for the demo fake, whose codes the manager's console shows: the
+    # applicant's page then says to ask the manager instead of to check the phone.
+    reaches_applicant: bool
+
     async def send_code(self, message: CodeMessage) -> None: ...
 
     def shown_to_manager(self, application_id: str) -> str | None:
@@ -51,6 +55,8 @@ class Notifier(Protocol):
 
 class DemoNotifier:
     """FAKE delivery for the demo: the manager's console shows the code, the log has it."""
+
+    reaches_applicant = False
 
     def __init__(self) -> None:
         self._latest: dict[str, str] = {}
@@ -70,6 +76,10 @@ class DemoNotifier:
 
 
 class WebhookNotifier:
+    """POSTs the code, signed, to the bank's SMS gateway."""
+
+    reaches_applicant = True
+
     def __init__(self, url: str, secret: str) -> None:
         self._url = url
         self._secret = secret
@@ -102,6 +112,8 @@ class WebhookNotifier:
 
 class SmtpNotifier:
     """Sends the code to `<phone>@<domain>`: the usual shape of an SMS-over-mail gateway."""
+
+    reaches_applicant = True
 
     def __init__(self, host: str, port: int, sender: str, domain: str) -> None:
         self._host, self._port, self._sender, self._domain = host, port, sender, domain

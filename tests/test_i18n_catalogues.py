@@ -158,7 +158,7 @@ def test_plural_forms_follow_the_count() -> None:
     assert ntranslate("en", "term_n_months", 1) == "1 month"
     assert ntranslate("en", "term_n_months", 12) == "12 months"
     assert ntranslate("zh-CN", "term_n_months", 1) == "1 个月"
-    assert translate("en", "applicant_welcome", company="ACME") == "Welcome, ACME"
+    assert translate("en", "applicant_welcome", name="Zhang San") == "Hello, Zhang San"
     assert translate("en", "no_such_key") == "no_such_key"
 
 

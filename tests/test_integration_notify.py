@@ -99,3 +99,9 @@ async def test_the_demo_fake_shows_the_code_only_to_its_case() -> None:
     await demo.send_code(MESSAGE)
     assert demo.shown_to_manager("app-1") == "482913"
     assert demo.shown_to_manager("app-2") is None
+
+
+def test_only_the_demo_fake_leaves_the_code_with_the_manager() -> None:
+    assert not DemoNotifier().reaches_applicant
+    assert WebhookNotifier("https://sms.bank.example/", "s").reaches_applicant
+    assert SmtpNotifier("127.0.0.1", 25, "a@b", "c").reaches_applicant

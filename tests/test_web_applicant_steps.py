@@ -19,7 +19,7 @@ from loans.states import Action
 from store.schema import audit_log
 from tests.document_flow import consenting_applicant, matching_documents, upload
 from tests.signing_support import record_liveness_pass
-from tests.web_support import Browser, Service, start_service, stop_service
+from tests.web_support import APPLICATION, Browser, Service, start_service, stop_service
 
 GOOD = {"camera": True, "microphone": True, "webrtc": True, "recorder": True, "rtt_ms": 40}
 
@@ -51,7 +51,11 @@ def _steps_of(html: str, section: str) -> list[str]:
 async def test_the_steps_follow_what_is_done(service: Service) -> None:
     app_id = await service.new_application("m1")
     fresh = await service.applicant("m1", app_id)
-    assert "consent-form" in (await fresh.request("GET", "/apply")).text
+    landing = (await fresh.request("GET", "/apply")).text
+    assert "consent-form" in landing
+    # Who asks, before anything else, and the greeting is for the person.
+    assert f"{service.settings.bank_name} · {APPLICATION['company_name']}的贷款申请" in landing
+    assert f"<h1>{APPLICATION['legal_rep_name']}，您好</h1>" in landing
 
     applicant, app_id = await consenting_applicant(service)
     assert await current_step(applicant) == "device"

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from web.i18n import DEFAULT_LANGUAGE, script_text
-from web.keys import LANGUAGE, PAGES, REQUEST_ID, SESSION
+from web.keys import LANGUAGE, PAGES, REQUEST_ID, SESSION, SETTINGS
 from web.page_scripts import script_keys
 
 
@@ -35,6 +35,7 @@ def render(
             csrf_token=session.csrf_token if session else "",
             request_id=request.get(REQUEST_ID),
             path=request.path,
+            bank_name=request.app[SETTINGS].bank_name,
             **context,
         )
     )

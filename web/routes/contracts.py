@@ -219,7 +219,10 @@ async def send_code(request: web.Request) -> web.Response:
         request.get(REQUEST_ID),
     )
     minutes = request.app[SETTINGS].signing_code_minutes
-    return web.json_response({"sent": True, "valid_minutes": minutes})
+    reaches = request.app[INTERVIEW].notifier.reaches_applicant
+    return web.json_response(
+        {"sent": True, "valid_minutes": minutes, "to": "applicant" if reaches else "manager"}
+    )
 
 
 @routes.post("/api/applicant/contract/sign")

@@ -105,8 +105,8 @@ if (section) {
   });
   $("contract-code-send").addEventListener("click", async () => {
     try {
-      await api("POST", "/api/applicant/contract/code");
-      say(t("contract_code_sent"), "pass");
+      const sent = await api("POST", "/api/applicant/contract/code");
+      say(sent.to === "manager" ? t("contract_code_with_manager") : t("contract_code_sent"), "pass");
     } catch (e) { say(describe(e), "error"); }
   });
   const liveness = {
