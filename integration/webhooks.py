@@ -14,7 +14,6 @@ Each attempt is signed as everything the service sends (integration/signature.py
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import secrets
@@ -35,6 +34,7 @@ from integration.destinations import Destinations, GuardedResolver
 from integration.errors import SubscriptionInvalid, SubscriptionNotFound
 from integration.events import EventType, events_from
 from integration.signature import signed_headers
+from store.background import BackgroundRounds
 from store.schema import audit_log, webhook_cursor, webhook_deliveries, webhook_subscriptions
 
 log = logging.getLogger("signroom.webhooks")
@@ -367,6 +367,8 @@ class _Dispatch:
         self._settings = settings
         self._observe = observe
         self._busy: dict[str, asyncio.Task[None]] = {}
+        self._sends: set[asyncio.Task[tuple[int | None, str | None]]] = set()
+        self._stopping = False
 
     async def round(self) -> None:
         await enqueue(self._engine)
@@ -380,7 +382,17 @@ class _Dispatch:
     async def _serve(self, subscriber: str, rows: list[dict[str, Any]]) -> None:
         try:
             for row in rows:
-                outcome = await _deliver_one(self._engine, self._session, self._settings, row)
+                if self._stopping:
+                    return
+                # Only the request is cancelled at shutdown, never the write of its
+                # outcome (store/background.py says why); the lease brings it back.
+                send = asyncio.create_task(_send(self._session, row, self._settings))
+                self._sends.add(send)
+                try:
+                    status, error = await send
+                finally:
+                    self._sends.discard(send)
+                outcome = await _record_outcome(self._engine, self._settings, row, status, error)
                 self._observe({outcome: 1}, None)
         except Exception:
             # The rows' leases run out and they are tried again.
@@ -389,18 +401,19 @@ class _Dispatch:
             self._busy.pop(subscriber, None)
 
     async def close(self) -> None:
-        for task in list(self._busy.values()):
-            task.cancel()
+        self._stopping = True
+        for send in list(self._sends):
+            send.cancel()
         await asyncio.gather(*self._busy.values(), return_exceptions=True)
 
 
-async def _deliver_one(
+async def _record_outcome(
     engine: AsyncEngine,
-    session: aiohttp.ClientSession,
     settings: WebhookSettings,
     row: dict[str, Any],
+    status: int | None,
+    error: str | None,
 ) -> str:
-    status, error = await _send(session, row, settings)
     done = datetime.now(UTC)
     attempts = row["attempts"] + 1
     values: dict[str, Any] = {
@@ -430,23 +443,15 @@ async def run_dispatcher(
     engine: AsyncEngine, settings: WebhookSettings, observe: Observer
 ) -> AsyncIterator[None]:
     """Cleanup context: enqueue and deliver in the background until shutdown."""
-
-    async def loop() -> None:
-        connector = aiohttp.TCPConnector(resolver=GuardedResolver(settings.destinations))
-        async with aiohttp.ClientSession(connector=connector) as session:
-            dispatch = _Dispatch(engine, session, settings, observe)
-            try:
-                while True:
-                    try:
-                        await dispatch.round()
-                    except Exception:
-                        log.exception("webhook dispatch failed; retrying next round")
-                    await asyncio.sleep(settings.poll_interval)
-            finally:
-                await dispatch.close()
-
-    task = asyncio.create_task(loop())
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    connector = aiohttp.TCPConnector(resolver=GuardedResolver(settings.destinations))
+    async with aiohttp.ClientSession(connector=connector) as session:
+        dispatch = _Dispatch(engine, session, settings, observe)
+        rounds = BackgroundRounds(
+            "webhook dispatch", dispatch.round, settings.poll_interval, first_at_once=True
+        )
+        rounds.start()
+        try:
+            yield
+        finally:
+            await rounds.stop()
+            await dispatch.close()

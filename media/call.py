@@ -221,6 +221,7 @@ class Call:
         self.segments: list[SegmentInfo] = []
         self._lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
+        self._ending = asyncio.Event()
         self._quality_task = asyncio.ensure_future(self._report_quality())
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
@@ -290,7 +291,9 @@ class Call:
             if self.ended:
                 return
             self.ended = True
-        self._quality_task.cancel()
+        # Told, not cancelled: a round may be writing an audit entry.
+        self._ending.set()
+        await asyncio.gather(self._quality_task, return_exceptions=True)
         for participant in self.participants.values():
             if participant.grace_task is not None:
                 participant.grace_task.cancel()
@@ -561,7 +564,11 @@ class Call:
 
     async def _report_quality(self) -> None:
         while True:
-            await asyncio.sleep(self.settings.quality_interval)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.quality_interval):
+                    await self._ending.wait()
+            if self._ending.is_set():
+                return
             samples: dict[Side, dict[str, Any]] = {}
             for side, participant in list(self.participants.items()):
                 if participant.connection is not None:

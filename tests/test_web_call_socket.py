@@ -17,8 +17,8 @@ from loans.roles import Role
 from loans.states import Action
 from tests.signalling_corpus import MALFORMED
 from tests.web_support import Browser, Service, start_service, stop_service
+from web import signalling_sockets
 from web.keys import CALLS, SIGNALLING_SOCKETS
-from web.routes import calls as call_routes
 
 
 @pytest.fixture
@@ -150,7 +150,7 @@ async def test_revoking_the_invite_closes_the_applicants_open_socket(
 ) -> None:
     """The socket was authorised once, at the upgrade: revoking the invite it was
     opened with must end it too, and leave the manager's socket alone."""
-    monkeypatch.setattr(call_routes, "SESSION_RECHECK_SECONDS", 0.2)
+    monkeypatch.setattr(signalling_sockets, "SESSION_RECHECK_SECONDS", 0.2)
     application_id = await service.new_application("m1")
     invite_id, link = await service.invite_link("m1", application_id)
     applicant = service.browser()

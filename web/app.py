@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -31,6 +30,7 @@ from media.call import CallSettings
 from signing.actions import ContractAction
 from signing.contract.workers import ContractRenderer
 from signing.workers import ValidationWorkers, quiet_pyhanko_logs
+from store.background import BackgroundRounds
 from store.blobs import FileBlobStore
 from store.database import create_engine
 from web.api_auth import api_key_middleware
@@ -80,6 +80,7 @@ from web.routes import (
     review_session,
     signing_admin,
 )
+from web.signalling_sockets import SignallingSockets
 
 log = logging.getLogger("signroom.web")
 
@@ -179,20 +180,14 @@ async def _kyc_workers(app: web.Application) -> AsyncIterator[None]:
 async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
     """Expire lapsed invitations and purge dead sessions in the background."""
 
-    async def loop() -> None:
-        while True:
-            await asyncio.sleep(app[SETTINGS].expiry_sweep_seconds)
-            try:
-                await expire_lapsed(app[ENGINE])
-                await app[SESSIONS].purge_expired()
-            except Exception:
-                log.exception("housekeeping failed; retrying next round")
+    async def sweep() -> None:
+        await expire_lapsed(app[ENGINE])
+        await app[SESSIONS].purge_expired()
 
-    task = asyncio.create_task(loop())
+    rounds = BackgroundRounds("housekeeping", sweep, app[SETTINGS].expiry_sweep_seconds)
+    rounds.start()
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await rounds.stop()
 
 
 async def _calls(app: web.Application) -> AsyncIterator[None]:
@@ -206,7 +201,10 @@ async def _calls(app: web.Application) -> AsyncIterator[None]:
         )
     )
     app[CALLS] = registry
-    app[SIGNALLING_SOCKETS] = {}
+    sockets = SignallingSockets(app[SESSIONS])
+    app[SIGNALLING_SOCKETS] = sockets
+    # Before the server waits for its handlers: open sockets would keep it waiting.
+    app.on_shutdown.append(lambda _app: sockets.close())
     app[METRICS].watch_media(
         lambda: [call for call in registry.calls.values() if not call.ended],
         registry.settings.traffic,
@@ -282,31 +280,25 @@ async def _checkpoints(app: web.Application) -> AsyncIterator[None]:
     """Seal the audit log every N entries, within T minutes of any entry, and after each session."""
     settings = app[SETTINGS]
 
-    async def loop() -> None:
-        while True:
-            await asyncio.sleep(settings.checkpoint_poll_ms / 1000)
-            try:
-                reason = await checkpoints_due(
-                    app[ENGINE],
-                    every_entries=settings.checkpoint_every_entries,
-                    every_seconds=settings.checkpoint_minutes * 60,
-                    session_actions=SESSION_END_ACTIONS,
-                )
-                if reason:
-                    await make_checkpoint(
-                        app[ENGINE],
-                        app[SIGNING].seal_statement,
-                        reason,
-                        export_dir=settings.checkpoint_export,
-                    )
-            except Exception:
-                log.exception("audit checkpoint failed; retrying next round")
+    async def seal_when_due() -> None:
+        reason = await checkpoints_due(
+            app[ENGINE],
+            every_entries=settings.checkpoint_every_entries,
+            every_seconds=settings.checkpoint_minutes * 60,
+            session_actions=SESSION_END_ACTIONS,
+        )
+        if reason:
+            await make_checkpoint(
+                app[ENGINE],
+                app[SIGNING].seal_statement,
+                reason,
+                export_dir=settings.checkpoint_export,
+            )
 
-    task = asyncio.create_task(loop())
+    rounds = BackgroundRounds("audit checkpoint", seal_when_due, settings.checkpoint_poll_ms / 1000)
+    rounds.start()
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await rounds.stop()
 
 
 async def _retention(app: web.Application) -> AsyncIterator[None]:
@@ -314,16 +306,12 @@ async def _retention(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     sweeper = RetentionSweeper(app[ENGINE], app[BLOBS], settings.recordings_dir, settings.retention)
 
-    async def loop() -> None:
-        while True:
-            try:
-                await sweeper.sweep()
-            except Exception:
-                log.exception("retention sweep failed; retrying next round")
-            await asyncio.sleep(settings.retention_sweep_minutes * 60)
+    async def sweep() -> None:
+        await sweeper.sweep()
 
-    task = asyncio.create_task(loop())
+    rounds = BackgroundRounds(
+        "retention sweep", sweep, settings.retention_sweep_minutes * 60, first_at_once=True
+    )
+    rounds.start()
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await rounds.stop()

@@ -21,6 +21,7 @@ from web.auth.sessions import Session, SessionStore
 from web.auth.throttle import LoginThrottle
 from web.metrics import Metrics
 from web.page_templates import Pages
+from web.signalling_sockets import SignallingSockets
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
@@ -30,9 +31,7 @@ BLOBS = web.AppKey("blobs", BlobStore)
 PAGES = web.AppKey("pages", Pages)
 KYC_WORKERS = web.AppKey("kyc_workers", KycWorkers)
 CALLS = web.AppKey("calls", CallRegistry)
-# Each participant's one open signalling socket, by (application, side): a newer
-# one (a reload, another device) closes it, so nobody holds hundreds.
-SIGNALLING_SOCKETS = web.AppKey[dict[tuple[str, str], web.WebSocketResponse]]("signalling_sockets")
+SIGNALLING_SOCKETS = web.AppKey("signalling_sockets", SignallingSockets)
 SIGNING = web.AppKey("signing", SigningService)
 NOTIFIER = web.AppKey("notifier", Notifier)
 VALIDATION = web.AppKey("validation", ValidationWorkers)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import cv2
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSMsgType, web
 from pydantic import BaseModel, ConfigDict
 
 from audit import log as audit
@@ -29,9 +29,9 @@ from media.call import Call, Side
 from media.errors import SignallingError
 from media.signalling import parse
 from web import errors
-from web.auth.sessions import COOKIE_NAME, SessionStore
+from web.auth.sessions import COOKIE_NAME
 from web.guards import principal_of, requires
-from web.keys import BLOBS, CALLS, ENGINE, REQUEST_ID, SESSIONS, SETTINGS, SIGNALLING_SOCKETS
+from web.keys import BLOBS, CALLS, ENGINE, REQUEST_ID, SETTINGS, SIGNALLING_SOCKETS
 from web.middleware import check_origin
 from web.schemas import Body, parse_body
 
@@ -39,8 +39,6 @@ routes = web.RouteTableDef()
 
 SIDES = {Role.APPLICANT: Side.APPLICANT, Role.MANAGER: Side.MANAGER}
 MAX_QUEUE = 200
-# How often an open signalling socket checks that its session still stands.
-SESSION_RECHECK_SECONDS = 15.0
 
 
 async def participant_application(request: web.Request, application_id: str) -> Application:
@@ -191,16 +189,11 @@ async def signal(request: web.Request) -> web.StreamResponse:
 
     sockets = request.app[SIGNALLING_SOCKETS]
     key = (app.id, side.value)
-    watch = asyncio.create_task(
-        _close_when_session_ends(request.app[SESSIONS], request.cookies.get(COOKIE_NAME), socket)
-    )
+    sockets.watch(socket, request.cookies.get(COOKIE_NAME))
     try:
         await call.join(side, user_label(principal), notify)
         # After the join, so the older socket's end is not taken for a drop.
-        older = sockets.get(key)
-        sockets[key] = socket
-        if older is not None and not older.closed:
-            await older.close(code=WSCloseCode.POLICY_VIOLATION, message=b"replaced")
+        await sockets.take_over(key, socket)
         async for frame in socket:
             if frame.type is not WSMsgType.TEXT:
                 if frame.type is WSMsgType.BINARY:
@@ -213,27 +206,9 @@ async def signal(request: web.Request) -> web.StreamResponse:
     except SignallingError as exc:
         await notify(exc.as_message())
     finally:
-        watch.cancel()
         call.socket_closed(side, notify)
-        if sockets.get(key) is socket:
-            del sockets[key]
+        await sockets.release(key, socket)
     return socket
-
-
-async def _close_when_session_ends(
-    sessions: SessionStore, token: str | None, socket: web.WebSocketResponse
-) -> None:
-    """A socket lives no longer than the session that opened it.
-
-    It was authorised once, at the upgrade; a revoked or replaced invite, a
-    cancelled case, a logout or a disabled user must end it too, or a shut-out
-    session would keep signalling (and rejoining) the call.
-    """
-    while not socket.closed:
-        await asyncio.sleep(SESSION_RECHECK_SECONDS)
-        if not token or await sessions.resolve(token) is None:
-            await socket.close(code=WSCloseCode.POLICY_VIOLATION, message=b"session ended")
-            return
 
 
 @routes.post("/api/calls/{id}/snapshot")
