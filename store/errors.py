@@ -23,3 +23,9 @@ class UnsupportedDatabase(StoreError):
 
 class BlobCorrupt(StoreError):
     """A stored blob's bytes no longer hash to its name."""
+
+
+class BlobStoreUnavailable(StoreError):
+    """The object store could not be reached or refused the request."""
+
+    code = "blob_store_unavailable"

@@ -15,10 +15,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from loans.roles import Role
+from localcluster.errors import ServerUnavailable
+from localcluster.postgres import PostgresServer
+from localcluster.seaweedfs import SeaweedServer
 from store.database import create_engine
 from store.migrate import upgrade
 from tests.browser_support import Chromium, chromium_missing
-from tests.postgres import PostgresServer, PostgresUnavailable
 from tests.web_support import FACE_ENGINE, Service, start_service, stop_service
 
 # Before any worker process or subprocess starts, so that they all inherit it.
@@ -47,9 +49,16 @@ async def chromium() -> AsyncIterator[Chromium]:
             await launcher.close()
 
 
+def unavailable(what: str, exc: Exception) -> None:
+    """Skip, saying why; in CI, where `make test` installs every server, fail."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} is required in CI: {exc}")
+    pytest.skip(f"{what} not available: {exc}")
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    """URL of a PostgreSQL server for the session (never skipped silently in CI)."""
+    """URL of a PostgreSQL server for the session."""
     given = os.environ.get("SIGNROOM_TEST_POSTGRES_URL")
     if given:
         yield given
@@ -57,12 +66,24 @@ def postgres_url() -> Iterator[str]:
     try:
         server = PostgresServer()
         server.start()
-    except PostgresUnavailable as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is required in CI: {exc}")
-        pytest.skip(f"PostgreSQL not available: {exc}")
+    except ServerUnavailable as exc:
+        unavailable("PostgreSQL", exc)
     try:
         yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[SeaweedServer]:
+    """An S3-compatible server (SeaweedFS) for the session, its bucket made."""
+    try:
+        server = SeaweedServer()
+        server.start()
+    except ServerUnavailable as exc:
+        unavailable("SeaweedFS", exc)
+    try:
+        yield server
     finally:
         server.stop()
 
