@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
 
-.PHONY: demo test setup system-deps lint typecheck pytest messages bench-audit bench-kyc \
-	bench-kyc-documents bench-kyc-faces bench-kyc-liveness bench-kyc-loop bench-media bench-signing
+.PHONY: demo cluster test setup system-deps lint typecheck pytest messages bench-audit bench-kyc \
+	bench-kyc-documents bench-kyc-faces bench-kyc-liveness bench-kyc-loop bench-media bench-signing \
+	bench-cluster
 
 # The demo exports audit checkpoints beside its data, as a deployment must
 # (elsewhere: another disk or bucket; README, "anchored log"), and matches faces
@@ -17,6 +18,11 @@ demo: setup
 	$(DEMO_ENV) $(BIN)/signroom migrate
 	$(DEMO_ENV) $(BIN)/signroom demo-seed
 	$(DEMO_ENV) $(BIN)/signroom serve
+
+# Several nodes on this machine (localcluster/): PostgreSQL, Redis, SeaweedFS, two
+# nodes on :8081 and :8082, a worker and HAProxy on :8080; Ctrl-C stops it all.
+cluster: setup
+	$(BIN)/python -m localcluster
 
 test: setup lint typecheck pytest
 
@@ -72,3 +78,6 @@ bench-media: setup
 
 bench-signing: setup
 	$(BIN)/python -m benchmarks.bench_signing
+
+bench-cluster: setup
+	$(BIN)/python -m benchmarks.bench_cluster

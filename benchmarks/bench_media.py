@@ -72,7 +72,7 @@ from config.settings import Settings
 from media import rtp_intercept
 from media.call import Call, CallSettings, Side
 from media.ice import IceSettings
-from media.recording import FrameAssembler
+from media.recording import FrameAssembler, SegmentInfo
 from media.signalling import Offer
 
 FPS = 15
@@ -242,6 +242,14 @@ class _NoEvents:
         return None
 
     async def ended(self, reason: str) -> None:
+        return None
+
+    async def segment_started(self, side: Side, index: int, path: Path) -> None:
+        return None
+
+    async def segment_closed(
+        self, side: Side, index: int, path: Path, segment: SegmentInfo | None
+    ) -> None:
         return None
 
 

@@ -27,6 +27,8 @@ COMMANDS = {
     "signing": "signing",
     "pki": "signing",
     "verify-evidence": "evidence",
+    "worker": "nodes",
+    "node": "nodes",
 }
 
 

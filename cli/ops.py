@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cli.common import with_engine
 from compliance.retention import RetentionSweeper
+from config.services import open_blob_store
 from config.settings import Settings
-from store.blobs import FileBlobStore
 from store.database import redacted_url
 from store.migrate import upgrade
 
@@ -33,9 +33,7 @@ async def _migrate(engine: AsyncEngine) -> int:
 
 
 async def _retention_sweep(engine: AsyncEngine, settings: Settings) -> int:
-    sweeper = RetentionSweeper(
-        engine, FileBlobStore(settings.blob_dir), settings.recordings_dir, settings.retention
-    )
+    sweeper = RetentionSweeper(engine, open_blob_store(settings), settings.retention)
     done = await sweeper.sweep()
     for application_id, kinds in sorted(done.items()):
         counts = " ".join(f"{kind}={n}" for kind, n in sorted(kinds.items()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 
 from aiohttp import web
 
@@ -26,13 +27,15 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "demo-seed":
         return asyncio.run(with_engine(settings, lambda e: seed(e, settings)))
-    host = args.host or settings.host
-    port = args.port or settings.port
-    print(f"signroom serving on http://{host}:{port}", flush=True)
+    # The node's own address (SIGNROOM_NODE_ADDRESS's default) is where it listens.
+    settings = dataclasses.replace(
+        settings, host=args.host or settings.host, port=args.port or settings.port
+    )
+    print(f"signroom serving on http://{settings.host}:{settings.port}", flush=True)
     web.run_app(
         create_app(settings),
-        host=host,
-        port=port,
+        host=settings.host,
+        port=settings.port,
         access_log_class=AccessLogger,
         print=None,
         loop=new_event_loop(settings.event_loop),

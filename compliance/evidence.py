@@ -43,7 +43,7 @@ from signing.actions import ContractAction
 from signing.service import SigningService
 from store.blobs import BlobStore
 from store.database import read_only
-from store.errors import BlobNotFound
+from store.errors import BlobCorrupt, BlobNotFound
 from store.schema import applications, audit_log, consents
 
 
@@ -54,7 +54,6 @@ class EvidenceSources:
     engine: AsyncEngine
     blobs: BlobStore
     signing: SigningService
-    recordings_dir: Path
     # Where each checkpoint is also written as a file (audit/checkpoints.py), if anywhere.
     checkpoint_export: Path | None
 
@@ -144,7 +143,7 @@ async def _refuse(engine: AsyncEngine, application_id: str, name: str, how: str)
             details={"file": name, "problem": how},
         )
     raise EvidenceIncomplete(
-        f"{name}: the recording the audit log names is {how} on disk; no package was made"
+        f"{name}: the recording the audit log names is {how} in storage; no package was made"
     )
 
 
@@ -239,21 +238,18 @@ async def build_package(
         indent=1,
         sort_keys=True,
     ).encode()
-    # Only the recordings the audit log names, each with the hash it names: a file
-    # swapped on disk, or one nobody recorded, never enters a sealed package.
-    recordings = sources.recordings_dir / application_id
+    # Only the recordings the audit log names, each read by the hash it names: a
+    # blob altered in storage, or one nobody recorded, never enters a sealed package.
     for segment in segments(history):
         name = f"recordings/{segment.file}"
-        path = recordings / segment.file
-        if not path.is_file():
+        try:
+            out.files[name] = await sources.blobs.get(segment.sha256)
+        except BlobNotFound:
             if segment.sha256 not in out.expired:
                 await _refuse(engine, application_id, name, "missing")
             out.gone[name] = segment.sha256
-            continue
-        data = await asyncio.to_thread(path.read_bytes)
-        if hashlib.sha256(data).hexdigest() != segment.sha256:
+        except BlobCorrupt:
             await _refuse(engine, application_id, name, "altered")
-        out.files[name] = data
     if applicant_record:
         out.files["applicant/record.json"] = await _applicant_record(engine, application_id)
     files = out.files

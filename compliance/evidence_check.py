@@ -33,7 +33,7 @@ from audit.errors import NonCanonicalDetails
 from compliance.actions import ComplianceAction
 from compliance.package_format import FORMAT, MANIFEST, SEAL
 from kyc.actions import KycAction
-from media.actions import CallAction
+from media.actions import RECORDING_ACTIONS
 from signing.contract.render import EVIDENCE_SUBJECT_PREFIX
 from signing.seal_cms import check_seal
 from signing.validation import Verdict, validate_pdf
@@ -146,7 +146,7 @@ def _audited_digests(verified: list[dict[str, Any]]) -> dict[str, set[str]]:
         if not isinstance(details, dict):
             continue
         action = fields.get("action")
-        if action == CallAction.SEGMENT_RECORDED:
+        if action in RECORDING_ACTIONS:
             named["recordings/"].add(f"{details.get('file')}:{details.get('sha256')}")
         elif action == KycAction.DOCUMENT_READ:
             named["kyc/documents/"].add(str(details.get("image_sha256")))

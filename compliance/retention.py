@@ -12,15 +12,12 @@ made afterwards lists the file as expired instead of failing.
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -29,9 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from audit import log as audit
 from audit.log import entries_for_application
 from compliance.actions import ComplianceAction
+from compliance.review_timeline import segments
 from loans.states import TERMINAL_STATES
 from media.actions import CallAction
-from media.video_format import RECORDING_TYPES
 from store.blobs import BlobStore
 from store.database import read_only
 from store.schema import applications, face_matches, kyc_documents, liveness_attempts
@@ -104,25 +101,15 @@ async def evidence_image_digests(engine: AsyncEngine, application_id: str) -> se
     return digests
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 class RetentionSweeper:
     def __init__(
         self,
         engine: AsyncEngine,
         blobs: BlobStore,
-        recordings_dir: Path,
         policy: RetentionPolicy,
     ) -> None:
         self.engine = engine
         self.blobs = blobs
-        self.recordings_dir = recordings_dir
         self.policy = policy
 
     async def sweep(self, now: datetime | None = None) -> dict[str, dict[str, int]]:
@@ -157,7 +144,10 @@ class RetentionSweeper:
     async def _due(self, application_id: str, kind: DataKind) -> list[Item]:
         """What of `kind` this application still holds."""
         if kind is DataKind.RECORDINGS:
-            return await asyncio.to_thread(self._recordings, application_id)
+            async with read_only(self.engine) as conn:
+                entries = await entries_for_application(conn, application_id, limit=100_000)
+            named = [Item(s.file, s.sha256) for s in segments(entries)]
+            return [item for item in named if await self.blobs.exists(item.sha256)]
         if kind is DataKind.IMAGES:
             digests: Iterable[str] = await evidence_image_digests(self.engine, application_id)
         else:
@@ -172,22 +162,7 @@ class RetentionSweeper:
             }
         return [Item(d, d) for d in sorted(digests) if await self.blobs.exists(d)]
 
-    def _recordings(self, application_id: str) -> list[Item]:
-        directory = self.recordings_dir / application_id
-        if not directory.is_dir():
-            return []
-        return [
-            Item(p.name, _sha256_file(p))
-            for p in sorted(directory.iterdir())
-            if p.suffix in RECORDING_TYPES
-        ]
-
     async def _delete(self, application_id: str, kind: DataKind, items: list[Item]) -> None:
-        if kind is DataKind.RECORDINGS:
-            directory = self.recordings_dir / application_id
-            for item in items:
-                await asyncio.to_thread((directory / item.name).unlink, missing_ok=True)
-            return
         for item in items:
             await self.blobs.delete(item.sha256)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from audit.chain import AuditEntry
 from kyc.actions import KycAction
-from media.actions import CallAction, InterviewAction
+from media.actions import RECORDING_ACTIONS, CallAction, InterviewAction
 from media.video_format import RECORDING_TYPES
 from signing.actions import ContractAction
 
@@ -49,10 +49,11 @@ class Segment:
 
 
 def segments(entries: Sequence[AuditEntry]) -> list[Segment]:
-    """The closed recording segments, oldest first; malformed entries are skipped."""
+    """The closed recording segments, oldest first, with what was kept of a segment
+    open on a node that died; malformed entries are skipped."""
     found = []
     for entry in entries:
-        if entry.action != CallAction.SEGMENT_RECORDED:
+        if entry.action not in RECORDING_ACTIONS:
             continue
         d = entry.details
         try:
@@ -116,6 +117,17 @@ def _marker(entry: AuditEntry) -> tuple[str, dict[str, Any]] | None:
         # connect again in the other's video codec (media.call).
         case CallAction.RECONNECT_REQUESTED:
             return "codec_switch", {"side": d.get("side"), "codec": d.get("codec")}
+        # Several nodes: the call's node died and a live one took it over, with
+        # what had been kept of the recording then; or a drained node handed it on.
+        case CallAction.NODE_LOST:
+            return "node_lost", {"to_node": d.get("to_node")}
+        case CallAction.MOVED:
+            return "call_moved", {"to_node": d.get("to_node")}
+        case CallAction.SEGMENT_RECOVERED:
+            return "segment_recovered", {
+                "side": d.get("side"),
+                "lost_seconds_at_most": d.get("lost_seconds_at_most"),
+            }
     return None
 
 

@@ -1,16 +1,110 @@
-"""Services built from the settings: the signing service and the code notifier."""
+"""Services built from the settings: the blob store, the cluster's coordination,
+the signing service and the code notifier."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cluster.bus import Bus
+from cluster.nodes import Nodes, RedisNodes, SingleNode
+from cluster.redis_client import connect
 from config.settings import Settings
 from integration.notify import DemoNotifier, Notifier, SmtpNotifier, WebhookNotifier
+from jobs.queue import JobQueue, QueuedIdentityChecks, QueuedValidation
+from kyc.workers import IdentityChecks, KycWorkers
 from signing.pki.seal import TokenSettings
 from signing.service import SigningService, SigningSettings
+from signing.workers import PdfValidator, ValidationWorkers
+from store.blobs import BlobStore, FileBlobStore
+from store.s3_blobs import S3BlobStore
+
+
+@dataclass
+class Coordination:
+    """How this node takes part in the cluster: alone, or through Redis."""
+
+    nodes: Nodes
+    bus: Bus | None = None
+    redis: Redis | None = None
+
+    async def close(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
+
+
+def open_coordination(settings: Settings, hosted: Callable[[], int]) -> Coordination:
+    """`hosted`: how many calls this node hosts now (its load, for placing calls)."""
+    cluster = settings.cluster
+    if not cluster.clustered:
+        return Coordination(SingleNode(cluster, hosted))
+    redis = connect(cluster.redis_url)
+    return Coordination(RedisNodes(redis, cluster, hosted), Bus(redis, cluster.node_id), redis)
+
+
+@dataclass
+class IdentityCheckServices:
+    """Where identity checks and PDF validation run: this node's own worker
+    processes, or `signroom worker`s through the job queue."""
+
+    checks: IdentityChecks
+    validation: PdfValidator
+    queue: JobQueue | None = None
+
+    async def start(self) -> None:
+        if self.queue is not None:
+            await self.queue.start()
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self.checks.close)
+        await asyncio.to_thread(self.validation.close)
+        if self.queue is not None:
+            await self.queue.close()
+
+
+def local_kyc_workers(settings: Settings) -> KycWorkers:
+    return KycWorkers(
+        processes=settings.kyc_workers,
+        timeout_seconds=settings.kyc_timeout_seconds,
+        memory_limit_bytes=settings.kyc_worker_memory_mb * 1024 * 1024,
+        face=settings.face,
+    )
+
+
+def local_validation(settings: Settings) -> ValidationWorkers:
+    return ValidationWorkers(
+        timeout_seconds=settings.validation_timeout_seconds,
+        memory_limit_bytes=settings.validation_memory_mb * 1024 * 1024,
+    )
+
+
+def open_identity_checks(
+    settings: Settings, engine: AsyncEngine, blobs: BlobStore
+) -> IdentityCheckServices:
+    if settings.identity_jobs == "local":
+        return IdentityCheckServices(local_kyc_workers(settings), local_validation(settings))
+    queue = JobQueue(
+        settings.redis_url,
+        engine,
+        blobs,
+        wait=timedelta(seconds=settings.identity_job_wait_seconds),
+    )
+    return IdentityCheckServices(QueuedIdentityChecks(queue), QueuedValidation(queue), queue)
+
+
+def open_blob_store(settings: Settings) -> BlobStore:
+    location = settings.s3_location
+    if location is None:
+        return FileBlobStore(settings.blob_dir)
+    return S3BlobStore(location, settings.blob_cache_dir)
 
 
 def _passphrase(settings: Settings) -> bytes:

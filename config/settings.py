@@ -8,6 +8,8 @@ wins over the file, the file over the defaults.
 from __future__ import annotations
 
 import os
+import secrets
+import socket
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -17,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cluster.settings import ClusterSettings
 from compliance.retention import RetentionPolicy
 from config.errors import ConfigError
 from config.event_loop import EVENT_LOOPS
@@ -26,10 +29,14 @@ from interview.settings import InterviewSettings
 from kyc.face_engine import ENGINES, FaceConfig
 from media.ice import IceSettings
 from store.database import DEFAULT_DATABASE_URL, SUPPORTED_DRIVERS
+from store.s3_blobs import S3Location
 
 POSITIVE = "positive"
 ONE_OF = "one_of"
 NOTIFIERS = ("demo", "webhook", "smtp")
+IDENTITY_JOBS = ("local", "redis")
+# A node id unique to this process, unless SIGNROOM_NODE_ID names one.
+_THIS_PROCESS = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 def positive(default: int) -> int:
@@ -151,6 +158,38 @@ class Settings:
     retention_sweep_minutes: int = positive(60)
     # Empty: /metrics answers loopback clients only.
     metrics_token: str = field(default="", repr=False)
+    # Where blobs (photos, recordings, PDFs, packages) live: empty for DATA_DIR/blobs,
+    # or s3://bucket[/prefix] on an S3-compatible store (several nodes share one).
+    blob_url: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key: str = field(default="", repr=False)
+    s3_secret_key: str = field(default="", repr=False)
+    # The CA's keys and certificates; several nodes share one directory (a mounted
+    # volume) or a PKCS#11 seal. Empty: DATA_DIR/pki.
+    ca_dir: str = ""
+    # Several nodes (cluster/): each registers in Redis under its id while it
+    # heartbeats. Empty redis_url: one node, nothing shared but the database.
+    redis_url: str = field(default="", repr=False)
+    node_id: str = ""
+    # How operators and the other nodes name this node (its own URL); default
+    # http://HOST:PORT.
+    node_address: str = ""
+    node_heartbeat_ms: int = positive(1000)
+    # A node that has not heartbeaten for this long is dead: its calls move.
+    node_ttl_ms: int = positive(5000)
+    # On SIGTERM or `signroom node drain`: running calls may finish for this long,
+    # then they move to another node.
+    drain_seconds: int = positive(600)
+    # Identity checks (reading, face match, liveness, PDF validation): in this
+    # node's own worker processes, or as jobs on Redis for `signroom worker`s.
+    identity_jobs: str = one_of("local", IDENTITY_JOBS)
+    # How long a node waits for a worker's result before telling the applicant to
+    # try again (queueing included).
+    identity_job_wait_seconds: int = positive(180)
+    # A worker's longest run of one job; a job whose worker died runs again this
+    # much (plus 10 s) after it started.
+    identity_job_timeout_seconds: int = positive(90)
 
     @property
     def invite_ttl(self) -> timedelta:
@@ -208,7 +247,35 @@ class Settings:
 
     @property
     def pki_dir(self) -> Path:
-        return self.data_dir / "pki"
+        return Path(self.ca_dir) if self.ca_dir else self.data_dir / "pki"
+
+    @property
+    def blob_cache_dir(self) -> Path:
+        """Blobs from the object store kept on this node to serve in ranges."""
+        return self.data_dir / "blob-cache"
+
+    @property
+    def s3_location(self) -> S3Location | None:
+        if not self.blob_url:
+            return None
+        return S3Location.from_url(
+            self.blob_url,
+            endpoint_url=self.s3_endpoint_url,
+            region=self.s3_region,
+            access_key=self.s3_access_key,
+            secret_key=self.s3_secret_key,
+        )
+
+    @property
+    def cluster(self) -> ClusterSettings:
+        return ClusterSettings(
+            node_id=self.node_id or _THIS_PROCESS,
+            node_address=self.node_address or f"http://{self.host}:{self.port}",
+            redis_url=self.redis_url,
+            heartbeat=timedelta(milliseconds=self.node_heartbeat_ms),
+            node_ttl=timedelta(milliseconds=self.node_ttl_ms),
+            drain=timedelta(seconds=self.drain_seconds),
+        )
 
     @property
     def ice(self) -> IceSettings:
@@ -329,12 +396,29 @@ class Settings:
             raise ConfigError("SIGNROOM_TSA_URL must be an http or https URL")
         if not self.bank_name.strip():
             raise ConfigError("SIGNROOM_BANK_NAME must not be empty")
+        self._check_cluster()
         try:
             ZoneInfo(self.display_timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise ConfigError(
                 f"SIGNROOM_DISPLAY_TIMEZONE: unknown time zone {self.display_timezone!r}"
             ) from None
+
+    def _check_cluster(self) -> None:
+        try:
+            self.s3_location  # noqa: B018 - parsed to refuse a malformed URL now
+        except ValueError as exc:
+            raise ConfigError(f"SIGNROOM_BLOB_URL: {exc}") from None
+        if self.redis_url and urlsplit(self.redis_url).scheme not in ("redis", "rediss"):
+            raise ConfigError("SIGNROOM_REDIS_URL must be a redis:// or rediss:// URL")
+        if self.redis_url and self.database_url.startswith("sqlite"):
+            raise ConfigError("several nodes (SIGNROOM_REDIS_URL) need a PostgreSQL database")
+        if self.identity_jobs == "redis" and not self.redis_url:
+            raise ConfigError("SIGNROOM_IDENTITY_JOBS=redis needs SIGNROOM_REDIS_URL")
+        if self.node_ttl_ms < 2 * self.node_heartbeat_ms:
+            raise ConfigError(
+                "SIGNROOM_NODE_TTL_MS must be at least twice SIGNROOM_NODE_HEARTBEAT_MS"
+            )
 
 
 def _coerce(name: str, kind: Any, value: Any) -> Any:

@@ -35,6 +35,7 @@ from integration.errors import SubscriptionInvalid, SubscriptionNotFound
 from integration.events import EventType, events_from
 from integration.signature import signed_headers
 from store.background import BackgroundRounds
+from store.leases import Lease
 from store.schema import audit_log, webhook_cursor, webhook_deliveries, webhook_subscriptions
 
 log = logging.getLogger("signroom.webhooks")
@@ -440,14 +441,18 @@ async def _record_outcome(
 
 
 async def run_dispatcher(
-    engine: AsyncEngine, settings: WebhookSettings, observe: Observer
+    engine: AsyncEngine, settings: WebhookSettings, observe: Observer, lease: Lease | None = None
 ) -> AsyncIterator[None]:
     """Cleanup context: enqueue and deliver in the background until shutdown."""
     connector = aiohttp.TCPConnector(resolver=GuardedResolver(settings.destinations))
     async with aiohttp.ClientSession(connector=connector) as session:
         dispatch = _Dispatch(engine, session, settings, observe)
         rounds = BackgroundRounds(
-            "webhook dispatch", dispatch.round, settings.poll_interval, first_at_once=True
+            "webhook dispatch",
+            dispatch.round,
+            settings.poll_interval,
+            first_at_once=True,
+            lease=lease,
         )
         rounds.start()
         try:

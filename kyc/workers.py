@@ -14,7 +14,7 @@ from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from statistics import median
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import cv2
 
@@ -191,6 +191,33 @@ def check_clip(path: Path) -> None:
         raise TooLarge(f"the recording is longer than {MAX_CLIP_SECONDS:.0f} seconds")
 
 
+class IdentityChecks(Protocol):
+    """The identity checks a node asks for: in its own worker processes
+    (`KycWorkers`) or as jobs for `signroom worker`s (jobs/)."""
+
+    async def read(
+        self, kind: DocumentKind, data: bytes, *, today: date, expect: Expectations
+    ) -> UploadResult: ...
+
+    async def match_face(self, id_front_image: bytes, selfie: bytes) -> SelfieResult: ...
+
+    async def check_liveness(
+        self,
+        video: bytes,
+        id_front_image: bytes,
+        challenges: list[Challenge],
+        *,
+        lead_in: float,
+        window: float,
+    ) -> LivenessResult: ...
+
+    def status(self) -> dict[str, Any]:
+        """For /readyz: whether checks can run now."""
+        ...
+
+    def close(self) -> None: ...
+
+
 class KycWorkers:
     def __init__(
         self,
@@ -245,6 +272,9 @@ class KycWorkers:
             raise ReadTimedOut("the check took too long; please try again") from None
         except WorkerCrashed:
             raise WorkerFailed("the upload could not be processed; please try again") from None
+
+    def status(self) -> dict[str, Any]:
+        return {"ok": True, "where": "this node", "processes": self.processes}
 
     def close(self) -> None:
         self._pool.close()

@@ -6,8 +6,8 @@ from enum import StrEnum
 
 class CallAction(StrEnum):
     QUEUED = "call.queued"
-    # Read by the review timeline as the call's start; no writer records it today
-    # (a call's start shows as its participants' joins).
+    # The call placed on a node (cluster/placement.py): its start, and the node
+    # and epoch it ran under.
     STARTED = "call.started"
     JOINED = "call.joined"
     CONNECTED = "call.connected"
@@ -20,6 +20,17 @@ class CallAction(StrEnum):
     SEGMENT_RECORDED = "call.segment_recorded"
     RECORDING_FAILED = "call.recording_failed"
     ENDED = "call.ended"
+    # Several nodes: the hosting node stopped heartbeating and the call moved to
+    # another; a node being drained handed its call over; what had been uploaded
+    # of the segment open on a lost node, stored as its recording.
+    NODE_LOST = "call.node_lost"
+    MOVED = "call.moved"
+    SEGMENT_RECOVERED = "call.segment_recovered"
+
+
+# The audit entries that name a recording: a segment closed whole, and the part of
+# one that was being written on a node that died.
+RECORDING_ACTIONS = (CallAction.SEGMENT_RECORDED, CallAction.SEGMENT_RECOVERED)
 
 
 class InterviewAction(StrEnum):

@@ -40,6 +40,7 @@ from media.errors import (
     NoOffer,
     NothingRecordable,
     NotJoined,
+    RecordingNotStored,
     TooManyCandidates,
 )
 from media.fanout import Fanout
@@ -79,11 +80,24 @@ class Side(StrEnum):
 
 
 class CallEvents(Protocol):
-    """Where a call reports what happened (the web layer: the audit log)."""
+    """Where a call reports what happened (interview/: the audit log, the blob
+    store that keeps the recordings)."""
 
     async def record(self, action: str, details: Mapping[str, object]) -> None: ...
 
     async def ended(self, reason: str) -> None: ...
+
+    async def segment_started(self, side: Side, index: int, path: Path) -> None:
+        """A recording segment is being written at `path` (it may be kept in
+        pieces as it grows, in case this node dies)."""
+        ...
+
+    async def segment_closed(
+        self, side: Side, index: int, path: Path, segment: SegmentInfo | None
+    ) -> None:
+        """The segment at `path` is complete (`segment`) or came to nothing (None).
+        Keeps the file where the evidence lives; RecordingNotStored if it cannot."""
+        ...
 
 
 Notify = Callable[[Mapping[str, object]], Awaitable[None]]
@@ -123,6 +137,7 @@ class Connection:
         # The video codecs this participant's answer lists: it sends the first
         # and can receive them all.
         self.video_codecs: list[str] = []
+        self.path = path
         self.recorder = SegmentRecorder(path)
         self._loop = asyncio.get_running_loop()
         self.recorder.on_keyframe_wanted = self._keyframe_wanted
@@ -375,6 +390,7 @@ class Call:
                     raise BadSdp(f"the offer could not be used ({type(exc).__name__})") from None
                 raise
             participant.connection = connection
+            await self.events.segment_started(participant.side, connection.index, path)
             if peer is not None:
                 for kind, source in peer.fanouts.items():
                     if kind in connection.outputs:
@@ -496,14 +512,18 @@ class Call:
             for kind, fanout in connection.fanouts.items():
                 if kind in other.connection.outputs:
                     other.connection.outputs[kind].detach_from(fanout)
+        side, index = participant.side, connection.index
         try:
             segment = await connection.close()
-        except (av.FFmpegError, OSError, NothingRecordable) as exc:
+            await self.events.segment_closed(side, index, connection.path, segment)
+        except (av.FFmpegError, OSError, NothingRecordable, RecordingNotStored) as exc:
             # The call goes on; the gap in the evidence is itself recorded.
-            logger.exception("recording of the %s's segment failed", participant.side.value)
+            logger.exception("recording of the %s's segment failed", side.value)
+            if not isinstance(exc, RecordingNotStored):
+                await self.events.segment_closed(side, index, connection.path, None)
             await self.events.record(
                 CallAction.RECORDING_FAILED,
-                {"side": participant.side.value, "segment": connection.index, "error": str(exc)},
+                {"side": side.value, "segment": index, "error": str(exc)},
             )
             return
         if segment is None:

@@ -61,6 +61,12 @@ class NothingRecordable(MediaError):
     code = "nothing_recordable"
 
 
+class RecordingNotStored(MediaError):
+    """A complete segment could not be kept where the evidence lives."""
+
+    code = "recording_not_stored"
+
+
 class DirectPathUnavailable(MediaError):
     """The installed aiortc or aioice does not receive and send where expected."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from asn1crypto import x509 as asn1_x509
 
@@ -32,6 +32,21 @@ def validate_report(
     roots = [asn1_x509.Certificate.load(der) for der in roots_der]
     report = asyncio.run(validate_pdf(pdf, roots, at=at, allow_fetching=allow_fetching))
     return report.as_dict()
+
+
+class PdfValidator(Protocol):
+    """Validates signed PDFs: in this node's worker process or as jobs (jobs/)."""
+
+    async def validate(
+        self,
+        pdf: bytes,
+        roots_der: list[bytes],
+        *,
+        at: datetime | None = None,
+        allow_fetching: bool = False,
+    ) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
 
 
 class ValidationWorkers:

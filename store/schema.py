@@ -9,6 +9,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -340,5 +341,70 @@ audit_checkpoints = Table(
     Column("reason", String(32), nullable=False),
     Column("statement", Text, nullable=False),
     Column("signature", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# Applicants waiting for their call, longest wait first: in the database so that
+# every node's console shows the same queue.
+call_queue = Table(
+    "call_queue",
+    metadata,
+    Column("application_id", String(36), ForeignKey("applications.id"), primary_key=True),
+    Column("since", UTCDateTime(), nullable=False),
+)
+
+# Which node hosts each call, and since which epoch (cluster/placement.py). The
+# epoch grows each time the call is placed or moves; a node writes for a call
+# only while the row still names it with its epoch, so one that comes back late
+# cannot keep writing for a call it lost. `ended_at` set: no call now.
+call_placements = Table(
+    "call_placements",
+    metadata,
+    Column("application_id", String(36), ForeignKey("applications.id"), primary_key=True),
+    Column("node_id", String(128), nullable=False),
+    Column("epoch", Integer, nullable=False),
+    Column("placed_at", UTCDateTime(), nullable=False),
+    Column("ended_at", UTCDateTime(), nullable=True),
+    Index("ix_call_placements_node_id", "node_id"),
+)
+
+# The recording segment a node is writing, uploaded in pieces as it grows: what
+# is left of it when the node dies (interview/recording_spool.py). The pieces are
+# blobs; the rows go once the whole segment is stored.
+recording_chunks = Table(
+    "recording_chunks",
+    metadata,
+    Column("application_id", String(36), primary_key=True),
+    Column("file", String(128), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("side", String(16), nullable=False),
+    Column("segment", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("node_id", String(128), nullable=False),
+    Column("epoch", Integer, nullable=False),
+    Column("uploaded_at", UTCDateTime(), nullable=False),
+)
+
+# Background work that one node at a time may do (store/leases.py).
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+)
+
+# Results of identity-check jobs run by `signroom worker`s (jobs/): one per job
+# id, so a job delivered twice stores one result.
+job_results = Table(
+    "job_results",
+    metadata,
+    Column("job_id", String(128), primary_key=True),
+    Column("function", String(64), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("result", LargeBinary, nullable=False),
+    Column("worker", String(128), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
 )

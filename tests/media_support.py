@@ -32,6 +32,7 @@ from aiortc.rtp import RtpPacket
 
 from media.call import Call, Side
 from media.codec_preference import prefer_video_codec
+from media.recording import SegmentInfo
 from media.signalling import Offer, parse
 from tests.vp8_support import STEP
 
@@ -214,6 +215,14 @@ class RecordedEvents:
 
     async def ended(self, reason: str) -> None:
         self.ended_reasons.append(reason)
+
+    async def segment_started(self, side: Side, index: int, path: Path) -> None:
+        return None  # the file stays where the recorder wrote it
+
+    async def segment_closed(
+        self, side: Side, index: int, path: Path, segment: SegmentInfo | None
+    ) -> None:
+        return None
 
     def actions(self) -> list[str]:
         return [action for action, _details in self.records]

@@ -28,6 +28,7 @@ from tests.document_flow import consenting_applicant, matching_documents, upload
 from tests.media_support import h264_packets, in_time_order, opus_packets
 from tests.vp8_support import layered_clip, rtp_packets
 from tests.web_support import Browser, Service
+from web.keys import BLOBS
 
 SYSTEM = Actor("system", "system")
 
@@ -163,11 +164,13 @@ def segment_recording(directory: Path, side: str, *, seconds: int, video_codec: 
 async def recorded_segments(
     service: Service, app_id: str, *, seconds: int = 6, manager_video: str = "vp8"
 ) -> list[str]:
-    """Both participants' segments as the call leaves them: files under the
-    recordings directory and a `call.segment_recorded` entry each (see media/call.py).
+    """Both participants' segments as the call leaves them: blobs in the blob
+    store and a `call.segment_recorded` entry each (see interview/hosted_calls.py).
     The applicant's video is VP8; the manager's `manager_video`."""
     directory = service.settings.recordings_dir / app_id
     directory.mkdir(parents=True, exist_ok=True)
+    assert service.server.app is not None
+    blobs = service.server.app[BLOBS]
     started = datetime.now(UTC) - timedelta(seconds=seconds + 1)
     names = []
     for side, codec in (("applicant", "vp8"), ("manager", manager_video)):
@@ -175,6 +178,8 @@ async def recorded_segments(
             segment_recording, directory, side, seconds=seconds, video_codec=codec
         )
         data = path.read_bytes()
+        await blobs.put_file(path)
+        path.unlink()
         async with service.engine.begin() as conn:
             await audit.append(
                 conn,

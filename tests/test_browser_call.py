@@ -220,21 +220,18 @@ async def test_applicant_and_manager_see_each_other_through_the_server(
     kinds = [m["kind"] for m in timeline["markers"]]
     for expected in ("dropped", "rejoined", "snapshot", "call_ended"):
         assert expected in kinds, kinds
-    recordings = sorted((service.settings.recordings_dir / application_id).glob("*.webm"))
-    # Applicant: before and after the reload; manager: one segment.
-    assert [p.name.split("-")[0] for p in recordings].count("applicant") == 2
-    assert [p.name.split("-")[0] for p in recordings].count("manager") == 1
-    for path in recordings:
-        kinds, _duration = await asyncio.to_thread(ffprobe, path)
-        assert kinds == ["audio", "video"], path.name
-    # Each segment, the one after the reconnect included, knows its length and
-    # seeks: to a key frame at most KEYFRAME_SECONDS (and a frame) before the middle.
+    # Each segment, the one after the reconnect included, is in the blob store,
+    # knows its length and seeks: to a key frame at most KEYFRAME_SECONDS (and a
+    # frame) before the middle.
     async with service.engine.connect() as conn:
         entries = await audit.entries_for_application(conn, application_id)
     segments = [e.details for e in entries if e.action == "call.segment_recorded"]
-    assert len(segments) == 3
+    # Applicant: before and after the reload; manager: one segment.
+    assert sorted(str(d["side"]) for d in segments) == ["applicant", "applicant", "manager"]
     for details in segments:
-        path = service.settings.recordings_dir / application_id / str(details["file"])
+        path = await service.recording_blob(application_id, str(details["file"]))
+        kinds, duration = await asyncio.to_thread(ffprobe, path)
+        assert kinds == ["audio", "video"], details["file"]
         _kinds, duration = await asyncio.to_thread(ffprobe, path)
         assert abs(duration - float(str(details["wall_seconds"]))) < 1, (details, duration)
         middle = duration / 2
@@ -290,14 +287,26 @@ async def test_an_applicant_browser_without_vp8_is_seen_and_recorded_in_h264(
     await applicant.wait_for_selector("#call .call-view[data-ended]")
     await ended_without_a_new_call(service, manager, application_id)
 
-    recordings = service.settings.recordings_dir / application_id
-    applicant_files = sorted(recordings.glob("applicant-*"))
-    assert applicant_files and all(p.suffix == ".mkv" for p in applicant_files)
-    for path in applicant_files:
-        kinds, _duration = await asyncio.to_thread(ffprobe, path)
-        assert kinds == ["audio", "video"], path.name
+    async with service.engine.connect() as conn:
+        entries = await audit.entries_for_application(conn, application_id)
+    applicant_files = [
+        str(e.details["file"])
+        for e in entries
+        if e.action == "call.segment_recorded" and e.details["side"] == "applicant"
+    ]
+    assert applicant_files and all(name.endswith(".mkv") for name in applicant_files)
+    for name in applicant_files:
+        kinds, _duration = await asyncio.to_thread(
+            ffprobe, await service.recording_blob(application_id, name)
+        )
+        assert kinds == ["audio", "video"], name
     # The manager's last segment is H.264 too (an earlier VP8 one if the manager's
     # page connected first and was asked to switch).
-    assert sorted(recordings.glob("manager-*"))[-1].suffix == ".mkv"
+    manager_files = [
+        str(e.details["file"])
+        for e in entries
+        if e.action == "call.segment_recorded" and e.details["side"] == "manager"
+    ]
+    assert sorted(manager_files)[-1].endswith(".mkv")
     trail = await actions(service, application_id)
     assert "call.codec_mismatch" not in trail or "call.reconnect_requested" in trail

@@ -33,7 +33,7 @@ from tests.signing_support import (
     sign_in_interview,
 )
 from tests.web_support import Service, start_service, stop_service
-from web.keys import SIGNING
+from web.keys import BLOBS, SIGNING
 
 
 @pytest.fixture
@@ -154,15 +154,15 @@ async def test_only_recordings_the_audit_log_names_are_exported_and_checked(
     app_id = json.loads(zipfile.ZipFile(io.BytesIO(package)).read("manifest.json"))[
         "application_id"
     ]
-    recordings = service.settings.recordings_dir / app_id
-    (recordings / "manager-9.webm").write_bytes(b"a recording nobody made")
+    assert service.server.app is not None
+    await service.server.app[BLOBS].put(b"a recording nobody made")
     compliance = await service.staff("c1")
     again = await compliance.session.get(f"/api/applications/{app_id}/evidence.zip")
     assert again.status == 200
     names = zipfile.ZipFile(io.BytesIO(await again.read())).namelist()
     assert "recordings/manager-9.webm" not in names
 
-    applicant_file = recordings / "applicant-1.webm"
+    applicant_file = await service.recording_blob(app_id, "applicant-1.webm")
     original = applicant_file.read_bytes()
     applicant_file.write_bytes(original[:-100] + b"\x00" * 100)
     refused = await compliance.session.get(f"/api/applications/{app_id}/evidence.zip")

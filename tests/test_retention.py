@@ -73,9 +73,21 @@ async def closed_case(tmp_path: Path, database_url: str) -> AsyncIterator[tuple[
 
 
 def sweeper_for(service: Service) -> RetentionSweeper:
-    return RetentionSweeper(
-        service.engine, service.server.app[BLOBS], service.settings.recordings_dir, POLICY
-    )
+    return RetentionSweeper(service.engine, service.server.app[BLOBS], POLICY)
+
+
+async def stored_recordings(service: Service, app_id: str) -> list[str]:
+    """The recordings the audit log names whose blobs are still stored."""
+    async with service.engine.connect() as conn:
+        rows = await conn.execute(
+            select(audit_log.c.details).where(
+                audit_log.c.application_id == app_id,
+                audit_log.c.action == "call.segment_recorded",
+            )
+        )
+        named = [json.loads(r.details) for r in rows]
+    blobs = service.server.app[BLOBS]
+    return sorted([str(d["file"]) for d in named if await blobs.exists(d["sha256"])])
 
 
 def roots(service: Service) -> list[asn1_x509.Certificate]:
@@ -112,13 +124,12 @@ async def test_each_kind_expires_on_its_own_day_and_packages_stay_verifiable(
 
     # An approved case one day after closing: nothing is due yet.
     assert await sweeper.sweep(closed_at + timedelta(days=1)) == {}
-    recordings = service.settings.recordings_dir / app_id
-    assert sorted(p.name for p in recordings.iterdir()) == ["applicant-1.webm", "manager-1.mkv"]
+    assert await stored_recordings(service, app_id) == ["applicant-1.webm", "manager-1.mkv"]
 
     # Day 31: recordings only.
     done = await sweeper.sweep(closed_at + timedelta(days=31))
     assert done == {app_id: {"recordings": 2}}
-    assert not list(recordings.iterdir())
+    assert await stored_recordings(service, app_id) == []
     [entry] = await expiry_entries(service)
     assert entry["kind"] == "recordings" and entry["retention_days"] == 30
     assert {i["name"] for i in entry["items"]} == {"applicant-1.webm", "manager-1.mkv"}  # type: ignore[attr-defined]
@@ -167,7 +178,7 @@ async def test_an_open_case_keeps_everything(closed_case: tuple[Service, str]) -
     await recorded_segments(service, open_id)
     far = await sweeper_for(service).sweep(datetime.now(UTC) + timedelta(days=4000))
     assert open_id not in far and closed_id in far
-    assert len(list((service.settings.recordings_dir / open_id).glob("*.webm"))) == 2
+    assert await stored_recordings(service, open_id) == ["applicant-1.webm", "manager-1.webm"]
 
 
 async def test_a_file_claimed_expired_without_a_retention_entry_is_refused(

@@ -27,6 +27,7 @@ from tests.signing_support import (
     sign_in_interview,
 )
 from tests.web_support import Service, start_service, stop_service
+from web.keys import BLOBS
 
 
 @pytest.fixture
@@ -111,7 +112,7 @@ async def test_recordings_are_served_with_ranges_and_their_first_read_is_audited
     service, app_id = signed
     compliance = await service.staff("c1")
     path = f"/api/applications/{app_id}/recordings/applicant-1.webm"
-    on_disk = (service.settings.recordings_dir / app_id / "applicant-1.webm").read_bytes()
+    on_disk = (await service.recording_blob(app_id, "applicant-1.webm")).read_bytes()
     whole = await compliance.session.get(path)
     assert whole.status == 200 and whole.headers["Content-Type"] == "video/webm"
     assert await whole.read() == on_disk
@@ -124,8 +125,9 @@ async def test_recordings_are_served_with_ranges_and_their_first_read_is_audited
     for name in ("../../etc/passwd", "applicant-9.webm", "x.mp4", "%2e%2e%2fsecret.webm"):
         missing = await compliance.request("GET", f"/api/applications/{app_id}/recordings/{name}")
         assert missing.status == 404, name
-    # A file dropped into the directory that no audit entry names is not served.
-    (service.settings.recordings_dir / app_id / "planted-1.webm").write_bytes(b"x")
+    # A file put into storage that no audit entry names is not served.
+    assert service.server.app is not None
+    await service.server.app[BLOBS].put(b"x")
     planted = await compliance.request(
         "GET", f"/api/applications/{app_id}/recordings/planted-1.webm"
     )
@@ -208,7 +210,7 @@ async def test_an_h264_recording_is_served_as_matroska_and_goes_into_the_evidenc
     timeline = (await compliance.request("GET", f"/api/applications/{app_id}/timeline")).body
     files = sorted(s["file"] for s in timeline["segments"])
     assert files == ["applicant-1.webm", "manager-1.mkv"]
-    on_disk = (service.settings.recordings_dir / app_id / "manager-1.mkv").read_bytes()
+    on_disk = (await service.recording_blob(app_id, "manager-1.mkv")).read_bytes()
     served = await compliance.session.get(f"/api/applications/{app_id}/recordings/manager-1.mkv")
     assert served.status == 200 and served.headers["Content-Type"] == "video/x-matroska"
     assert await served.read() == on_disk
@@ -230,7 +232,7 @@ async def test_a_recording_swapped_after_signing_stops_the_export(
     its audit entry names and refuses (tests/test_evidence.py has the verifier's
     side, a package re-sealed around a swapped file)."""
     service, app_id = signed
-    (service.settings.recordings_dir / app_id / "manager-1.webm").write_bytes(b"another take")
+    (await service.recording_blob(app_id, "manager-1.webm")).write_bytes(b"another take")
     compliance = await service.staff("c1")
     refused = await compliance.session.get(f"/api/applications/{app_id}/evidence.zip")
     body = await refused.json()

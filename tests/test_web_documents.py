@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 
 from kyc.faces import head_crop
 from kyc.intake import MIN_SIDE
+from kyc.workers import KycWorkers
 from loans.roles import Role
 from store.schema import audit_log, kyc_documents
 from tests import specimens
@@ -225,6 +226,7 @@ async def test_a_read_past_its_timeout_is_abandoned_and_the_next_one_works(
     front, *_ = matching_documents()
     assert kyc_service.server.app is not None
     workers = kyc_service.server.app[KYC_WORKERS]
+    assert isinstance(workers, KycWorkers)  # this node's own worker processes
     workers.timeout = 0.01
     slow = await upload(applicant, "id_front", front)
     assert slow.status == 503

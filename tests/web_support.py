@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientSession, CookieJar
+from aiohttp.abc import AbstractCookieJar
 from aiohttp.test_utils import TestServer
 from multidict import CIMultiDict
 from sqlalchemy import func, select
@@ -22,6 +24,7 @@ from loans.applications import create_application
 from loans.invites import create_invite
 from loans.models import ApplicationInput
 from loans.roles import Role
+from store.blobs import FileBlobStore
 from store.database import create_engine
 from store.migrate import upgrade
 from store.schema import audit_log
@@ -59,9 +62,17 @@ class Browser:
     base: URL
     session: ClientSession = field(init=False)
     csrf: str = ""
+    # Another browser's cookies: the same user agent talking to another node.
+    jar: AbstractCookieJar | None = None
 
     def __post_init__(self) -> None:
-        self.session = ClientSession(base_url=self.base, cookie_jar=CookieJar(unsafe=True))
+        self.session = ClientSession(
+            base_url=self.base, cookie_jar=self.jar or CookieJar(unsafe=True)
+        )
+
+    def at(self, base: URL) -> Browser:
+        """This browser (its cookies, its session) reaching `base`, another node."""
+        return Browser(base, csrf=self.csrf, jar=self.session.cookie_jar)
 
     async def close(self) -> None:
         await self.session.close()
@@ -180,6 +191,22 @@ class Service:
     async def blob(self, digest: str) -> bytes:
         assert self.server.app is not None
         return await self.server.app[BLOBS].get(digest)
+
+    async def recording_blob(self, application_id: str, name: str) -> Path:
+        """Where the file blob store keeps the recording the audit log names `name`
+        (for a test to alter it behind the service's back)."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(audit_log.c.details).where(
+                    audit_log.c.application_id == application_id,
+                    audit_log.c.action.in_(["call.segment_recorded", "call.segment_recovered"]),
+                )
+            )
+            digests = {d["file"]: d["sha256"] for d in (json.loads(r.details) for r in rows)}
+        assert self.server.app is not None
+        blobs = self.server.app[BLOBS]
+        assert isinstance(blobs, FileBlobStore)
+        return blobs.path_for(digests[name])
 
     async def audit_count(self, action: str | None = None) -> int:
         query = select(func.count()).select_from(audit_log)

@@ -14,25 +14,30 @@ from audit.checkpoints import checkpoints_due, make_checkpoint
 from compliance.evidence import EvidenceSources
 from compliance.retention import RetentionSweeper
 from config.errors import ConfigError
-from config.services import make_notifier, open_signing
+from config.services import (
+    make_notifier,
+    open_blob_store,
+    open_coordination,
+    open_identity_checks,
+    open_signing,
+)
 from config.settings import Settings
 from integration.webhooks import run_dispatcher
-from interview.calls import CallRegistry
+from interview.calls import Calls
 from interview.contract_flow import InterviewServices
 from kyc import face_pad
 from kyc.errors import EngineUnavailable
 from kyc.face_engine import describe
 from kyc.face_thresholds import thresholds_for
-from kyc.workers import KycWorkers
 from loans.expiry import expire_lapsed
 from media.actions import CallAction
 from media.call import CallSettings
 from signing.actions import ContractAction
 from signing.contract.workers import ContractRenderer
-from signing.workers import ValidationWorkers, quiet_pyhanko_logs
+from signing.workers import quiet_pyhanko_logs
 from store.background import BackgroundRounds
-from store.blobs import FileBlobStore
 from store.database import create_engine
+from store.leases import Lease
 from web.api_auth import api_key_middleware
 from web.auth.sessions import SessionStore
 from web.auth.throttle import LoginThrottle
@@ -101,7 +106,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[PAGES] = Pages(settings.display_timezone)
-    app[BLOBS] = FileBlobStore(settings.blob_dir)
+    app[BLOBS] = open_blob_store(settings)
     app[METRICS] = Metrics()
     app.cleanup_ctx.append(lambda app: measure_loop_lag(app[METRICS]))
     app.cleanup_ctx.append(_database)
@@ -166,15 +171,18 @@ async def _kyc_workers(app: web.Application) -> AsyncIterator[None]:
     )
     log.info("presentation-attack model %s", face_pad.DESCRIPTION)
     app[FACE_MODEL] = model
-    workers = KycWorkers(
-        processes=settings.kyc_workers,
-        timeout_seconds=settings.kyc_timeout_seconds,
-        memory_limit_bytes=settings.kyc_worker_memory_mb * 1024 * 1024,
-        face=settings.face,
-    )
-    app[KYC_WORKERS] = workers
+    services = open_identity_checks(settings, app[ENGINE], app[BLOBS])
+    await services.start()
+    app[KYC_WORKERS] = services.checks
+    app[VALIDATION] = services.validation
     yield
-    await asyncio.to_thread(workers.close)
+    await services.close()
+
+
+def _lease(app: web.Application, name: str) -> Lease:
+    """One node at a time does `name`; another takes over within the lease's time
+    when that one dies."""
+    return Lease(app[ENGINE], name, app[SETTINGS].cluster.node_id)
 
 
 async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
@@ -184,7 +192,9 @@ async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
         await expire_lapsed(app[ENGINE])
         await app[SESSIONS].purge_expired()
 
-    rounds = BackgroundRounds("housekeeping", sweep, app[SETTINGS].expiry_sweep_seconds)
+    rounds = BackgroundRounds(
+        "housekeeping", sweep, app[SETTINGS].expiry_sweep_seconds, lease=_lease(app, "housekeeping")
+    )
     rounds.start()
     yield
     await rounds.stop()
@@ -192,26 +202,41 @@ async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
 
 async def _calls(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    registry = CallRegistry(
+    coordination = open_coordination(settings, lambda: len(app[CALLS].hosted))
+    calls = Calls(
+        app[ENGINE],
+        app[BLOBS],
         CallSettings(
             settings.ice,
             settings.recordings_dir,
             grace=timedelta(seconds=settings.call_grace_seconds),
             tap_fps=settings.frame_tap_fps,
-        )
+        ),
+        coordination.nodes,
+        coordination.bus,
+        drain=settings.cluster.drain,
     )
-    app[CALLS] = registry
+    app[CALLS] = calls
+    await calls.start()
     sockets = SignallingSockets(app[SESSIONS])
     app[SIGNALLING_SOCKETS] = sockets
-    # Before the server waits for its handlers: open sockets would keep it waiting.
-    app.on_shutdown.append(lambda _app: sockets.close())
+
+    async def shutting_down(_app: web.Application) -> None:
+        calls.nodes.draining = True  # no new calls here; /readyz says so
+        # Before the server waits for its handlers: open sockets would keep it
+        # waiting. The pages reconnect, to another node when there is one.
+        await sockets.close()
+
+    app.on_shutdown.append(shutting_down)
     app[METRICS].watch_media(
-        lambda: [call for call in registry.calls.values() if not call.ended],
-        registry.settings.traffic,
+        lambda: [call for call in calls.hosted.calls.values() if not call.ended],
+        calls.hosted.services.settings.traffic,
     )
     yield
-    # Calls still running end cleanly: their segments are closed and audited.
-    await registry.close()
+    # Calls still running end cleanly (one node) or move to another node once the
+    # drain period is over (several): their segments are closed and audited.
+    await calls.close()
+    await coordination.close()
 
 
 async def _signing(app: web.Application) -> AsyncIterator[None]:
@@ -220,18 +245,12 @@ async def _signing(app: web.Application) -> AsyncIterator[None]:
     # Loading (or on first run creating) the CA touches files and maybe a token.
     app[SIGNING] = await asyncio.to_thread(open_signing, settings)
     app[NOTIFIER] = make_notifier(settings)
-    validation = ValidationWorkers(
-        timeout_seconds=settings.validation_timeout_seconds,
-        memory_limit_bytes=settings.validation_memory_mb * 1024 * 1024,
-    )
-    app[VALIDATION] = validation
     renderer = ContractRenderer(
         timeout_seconds=settings.template_timeout_seconds,
         memory_limit_bytes=settings.template_memory_mb * 1024 * 1024,
     )
     app[CONTRACT_RENDERER] = renderer
     yield
-    await asyncio.to_thread(validation.close)
     await asyncio.to_thread(renderer.close)
 
 
@@ -252,7 +271,6 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         engine=app[ENGINE],
         blobs=app[BLOBS],
         signing=app[SIGNING],
-        recordings_dir=settings.recordings_dir,
         checkpoint_export=settings.checkpoint_export,
     )
     yield
@@ -268,7 +286,9 @@ async def _webhooks(app: web.Application) -> AsyncIterator[None]:
         if queued is not None:
             metrics.webhook_queue.set(queued)
 
-    async for _ in run_dispatcher(app[ENGINE], app[SETTINGS].webhooks, observe):
+    async for _ in run_dispatcher(
+        app[ENGINE], app[SETTINGS].webhooks, observe, _lease(app, "webhook-dispatch")
+    ):
         yield
 
 
@@ -295,7 +315,12 @@ async def _checkpoints(app: web.Application) -> AsyncIterator[None]:
                 export_dir=settings.checkpoint_export,
             )
 
-    rounds = BackgroundRounds("audit checkpoint", seal_when_due, settings.checkpoint_poll_ms / 1000)
+    rounds = BackgroundRounds(
+        "audit checkpoint",
+        seal_when_due,
+        settings.checkpoint_poll_ms / 1000,
+        lease=_lease(app, "audit-checkpoint"),
+    )
     rounds.start()
     yield
     await rounds.stop()
@@ -304,13 +329,17 @@ async def _checkpoints(app: web.Application) -> AsyncIterator[None]:
 async def _retention(app: web.Application) -> AsyncIterator[None]:
     """Delete closed cases' data whose retention period has run out (compliance/retention.py)."""
     settings = app[SETTINGS]
-    sweeper = RetentionSweeper(app[ENGINE], app[BLOBS], settings.recordings_dir, settings.retention)
+    sweeper = RetentionSweeper(app[ENGINE], app[BLOBS], settings.retention)
 
     async def sweep() -> None:
         await sweeper.sweep()
 
     rounds = BackgroundRounds(
-        "retention sweep", sweep, settings.retention_sweep_minutes * 60, first_at_once=True
+        "retention sweep",
+        sweep,
+        settings.retention_sweep_minutes * 60,
+        first_at_once=True,
+        lease=_lease(app, "retention-sweep"),
     )
     rounds.start()
     yield

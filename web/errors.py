@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cluster import errors as cluster
 from compliance import errors as compliance
 from errors import SignroomError
 from integration import errors as integration
@@ -149,6 +150,11 @@ _STATUS: dict[type[SignroomError], tuple[int, str | None]] = {
     compliance.EvidenceIncomplete: (409, None),
     store.BlobNotFound: (404, "not_found"),
     store.InvalidDigest: (404, "not_found"),
+    # Stored evidence that no longer hashes to its name: a reviewer must know.
+    store.BlobCorrupt: (409, "evidence_altered"),
+    store.BlobStoreUnavailable: (503, None),
+    cluster.ClusterError: (503, None),
+    cluster.PlacementLost: (409, None),
     auth.UserError: (422, None),
     auth.UserExists: (409, None),
     auth.UnknownUser: (404, None),

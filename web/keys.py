@@ -8,13 +8,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from compliance.evidence import EvidenceSources
 from config.settings import Settings
 from integration.notify import Notifier
-from interview.calls import CallRegistry
+from interview.calls import Calls
 from interview.contract_flow import InterviewServices
 from kyc.face_engine import Description
-from kyc.workers import KycWorkers
+from kyc.workers import IdentityChecks
 from signing.contract.workers import ContractRenderer
 from signing.service import SigningService
-from signing.workers import ValidationWorkers
+from signing.workers import PdfValidator
 from store.blobs import BlobStore
 from web.auth.api_keys import ApiKey
 from web.auth.sessions import Session, SessionStore
@@ -29,12 +29,12 @@ SESSIONS = web.AppKey("sessions", SessionStore)
 THROTTLE = web.AppKey("throttle", LoginThrottle)
 BLOBS = web.AppKey("blobs", BlobStore)
 PAGES = web.AppKey("pages", Pages)
-KYC_WORKERS = web.AppKey("kyc_workers", KycWorkers)
-CALLS = web.AppKey("calls", CallRegistry)
+KYC_WORKERS = web.AppKey("kyc_workers", IdentityChecks)
+CALLS = web.AppKey("calls", Calls)
 SIGNALLING_SOCKETS = web.AppKey("signalling_sockets", SignallingSockets)
 SIGNING = web.AppKey("signing", SigningService)
 NOTIFIER = web.AppKey("notifier", Notifier)
-VALIDATION = web.AppKey("validation", ValidationWorkers)
+VALIDATION = web.AppKey("validation", PdfValidator)
 # What the identity checks compare faces with: /readyz and the startup log say it.
 FACE_MODEL = web.AppKey("face_model", Description)
 CONTRACT_RENDERER = web.AppKey("contract_renderer", ContractRenderer)

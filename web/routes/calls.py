@@ -12,26 +12,26 @@ import asyncio
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
 
-import cv2
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 from pydantic import BaseModel, ConfigDict
 
 from audit import log as audit
+from cluster.errors import ClusterError
+from cluster.placement import Placement
+from interview.call_lines import CallLine
 from loans import applications as apps
 from loans.access import Principal
 from loans.models import Application
 from loans.roles import Role
 from loans.states import Action, State
 from media.actions import CallAction, InterviewAction
-from media.call import Call, Side
+from media.call import Side
 from media.errors import SignallingError
-from media.signalling import parse
 from web import errors
 from web.auth.sessions import COOKIE_NAME
 from web.guards import principal_of, requires
-from web.keys import BLOBS, CALLS, ENGINE, REQUEST_ID, SETTINGS, SIGNALLING_SOCKETS
+from web.keys import CALLS, ENGINE, REQUEST_ID, SETTINGS, SIGNALLING_SOCKETS
 from web.middleware import check_origin
 from web.schemas import Body, parse_body
 
@@ -72,24 +72,13 @@ async def join_queue(request: web.Request) -> web.Response:
     principal = principal_of(request)
     assert principal.application_id is not None
     app = await participant_application(request, principal.application_id)
-    registry = request.app[CALLS]
-    if app.state is State.IN_INTERVIEW and registry.get(app.id) is not None:
+    calls = request.app[CALLS]
+    # A call whose node went away moves to a live node here, and the page joins it.
+    if app.state in CALL_STATES and await calls.running(app.id) is not None:
         return web.json_response({"state": "in_call"})
-    # In an interview with no call: the node that held it went away without ending
-    # it. Waiting again lets the manager accept a new call.
     if app.state not in (State.IDENTITY_VERIFIED, State.IN_INTERVIEW):
         raise errors.Conflict("the call opens once your identity is verified")
-    new = app.id not in registry.waiting
-    since = registry.wait(app.id)
-    if new:
-        async with request.app[ENGINE].begin() as conn:
-            await audit.append(
-                conn,
-                principal.actor,
-                CallAction.QUEUED,
-                application_id=app.id,
-                request_id=request.get(REQUEST_ID),
-            )
+    since = await calls.queue.join(app.id, principal.actor, request.get(REQUEST_ID))
     return web.json_response({"state": "waiting", "waiting_since": since.isoformat()})
 
 
@@ -99,15 +88,16 @@ async def queue(request: web.Request) -> web.Response:
     """The manager's applicants waiting for their call, longest wait first."""
     principal = principal_of(request)
     engine = request.app[ENGINE]
-    registry = request.app[CALLS]
+    calls = request.app[CALLS]
     now = datetime.now(UTC)
+    in_call = await calls.placements.running_ids()
     mine = {
         app.id: app
         for state in (State.IDENTITY_VERIFIED, State.IN_INTERVIEW)
         for app in (
             await apps.list_applications(engine, principal, state=state, limit=MAX_QUEUE)
         ).items
-        if registry.get(app.id) is None
+        if app.id not in in_call
     }
     waiting = [
         {
@@ -117,7 +107,7 @@ async def queue(request: web.Request) -> web.Response:
             "waiting_seconds": int((now - since).total_seconds()),
             "kyc": "identity_verified",
         }
-        for application_id, since in sorted(registry.waiting.items(), key=lambda item: item[1])
+        for application_id, since in (await calls.queue.waiting()).items()
         if application_id in mine
     ]
     return web.json_response({"waiting": waiting})
@@ -129,7 +119,6 @@ async def accept_call(request: web.Request) -> web.Response:
     """Accept the waiting applicant: the interview starts and both pages connect."""
     app = await participant_application(request, request.match_info["id"])
     engine = request.app[ENGINE]
-    registry = request.app[CALLS]
     if app.state is not State.IN_INTERVIEW:
         app = await apps.act(
             engine,
@@ -138,8 +127,8 @@ async def accept_call(request: web.Request) -> web.Response:
             Action.START_INTERVIEW,
             request_id=request.get(REQUEST_ID),
         )
-    call = registry.start(engine, app.id)
-    return web.json_response({"call": app.id, "started_at": call.started_at.isoformat()})
+    placement = await request.app[CALLS].accept(app.id)
+    return web.json_response({"call": app.id, "started_at": placement.placed_at.isoformat()})
 
 
 @routes.get("/api/calls/{id}/ice")
@@ -163,11 +152,11 @@ async def ice_servers(request: web.Request) -> web.Response:
 CALL_STATES = (State.IN_INTERVIEW, State.CONTRACT_SIGNED)
 
 
-def running_call(request: web.Request, app: Application) -> Call:
-    call = request.app[CALLS].get(app.id)
-    if call is None or app.state not in CALL_STATES:
+async def running_call(request: web.Request, app: Application) -> Placement:
+    placement = await request.app[CALLS].running(app.id)
+    if placement is None or app.state not in CALL_STATES:
         raise errors.Conflict("there is no call for this application now")
-    return call
+    return placement
 
 
 @routes.get("/api/calls/{id}/signal")
@@ -175,7 +164,7 @@ def running_call(request: web.Request, app: Application) -> Call:
 async def signal(request: web.Request) -> web.StreamResponse:
     check_origin(request)
     app = await participant_application(request, request.match_info["id"])
-    call = running_call(request, app)
+    placement = await running_call(request, app)
     principal = principal_of(request)
     side = SIDES[principal.role]
     socket = web.WebSocketResponse(heartbeat=20, max_msg_size=256 * 1024)
@@ -187,11 +176,18 @@ async def signal(request: web.Request) -> web.StreamResponse:
             if not socket.closed:
                 await socket.send_str(json.dumps(message))
 
+    async def moved() -> None:
+        # The page connects again, through the load balancer, to a node that stays.
+        await socket.close(code=WSCloseCode.SERVICE_RESTART, message=b"call moved")
+
+    calls = request.app[CALLS]
     sockets = request.app[SIGNALLING_SOCKETS]
     key = (app.id, side.value)
     sockets.watch(socket, request.cookies.get(COOKIE_NAME))
+    line: CallLine | None = None
     try:
-        await call.join(side, user_label(principal), notify)
+        line = await calls.line(placement, side, user_label(principal), notify, moved)
+        await line.join()
         # After the join, so the older socket's end is not taken for a drop.
         await sockets.take_over(key, socket)
         async for frame in socket:
@@ -200,13 +196,17 @@ async def signal(request: web.Request) -> web.StreamResponse:
                     await notify({"type": "error", "code": "bad_json", "message": "send text"})
                 continue
             try:
-                await call.handle(side, parse(frame.data))
+                await line.handle(frame.data)
             except SignallingError as exc:
                 await notify(exc.as_message())
     except SignallingError as exc:
         await notify(exc.as_message())
+    except ClusterError as exc:
+        await notify({"type": "error", "code": exc.code, "message": exc.message})
     finally:
-        call.socket_closed(side, notify)
+        if line is not None:
+            calls.line_closed(app.id, line)
+            await line.close()
         await sockets.release(key, socket)
     return socket
 
@@ -216,19 +216,11 @@ async def signal(request: web.Request) -> web.StreamResponse:
 async def snapshot(request: web.Request) -> web.Response:
     """The applicant's picture as the server receives it, kept as evidence."""
     app = await participant_application(request, request.match_info["id"])
-    call = running_call(request, app)
-    frame = call.tap.latest() if call.tap is not None else None
-    if frame is None:
+    await running_call(request, app)
+    shot = await request.app[CALLS].snapshot(app.id)
+    if shot is None:
         raise errors.Conflict("no picture from the applicant yet")
-    # Reading the frame's pixels converts it: in the thread, with the encoding.
-    ok, encoded = await asyncio.to_thread(
-        lambda: cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, 92])
-    )
-    if not ok:
-        raise errors.Conflict("the picture could not be encoded")
-    digest = await request.app[BLOBS].put(encoded.tobytes())
-    height, width = frame.image.shape[:2]
-    details: dict[str, Any] = {"sha256": digest, "width": width, "height": height}
+    details = shot.as_json()
     async with request.app[ENGINE].begin() as conn:
         await audit.append(
             conn,
@@ -245,9 +237,8 @@ async def snapshot(request: web.Request) -> web.Response:
 @requires(Role.MANAGER)
 async def end_call(request: web.Request) -> web.Response:
     app = await participant_application(request, request.match_info["id"])
-    call = running_call(request, app)
-    # Shielded: the manager closing the page must not leave the call half ended.
-    await asyncio.shield(call.end("manager_ended"))
+    await running_call(request, app)
+    await request.app[CALLS].end(app.id, "manager_ended")
     return web.json_response({"ended": True})
 
 
@@ -274,7 +265,7 @@ async def interview_checklist(request: web.Request) -> web.Response:
     is an audit entry (the review reads the latest beside the recording)."""
     body = await parse_body(request, ChecklistBody)
     app = await participant_application(request, request.match_info["id"])
-    running_call(request, app)
+    await running_call(request, app)
     items = body.checklist.model_dump()
     async with request.app[ENGINE].begin() as conn:
         await audit.append(

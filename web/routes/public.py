@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import os
+import asyncio
 import secrets
-import shutil
-from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from sqlalchemy import text
 
 from audit import log as audit
 from kyc import face_pad
 from loans.roles import Role
-from store.migrate import is_current
-from web import errors
+from web import errors, readiness
 from web.actions import WebAction
 from web.auth.passwords import verify_password
 from web.auth.sessions import COOKIE_NAME
@@ -23,7 +20,18 @@ from web.auth.throttle import throttle_keys
 from web.auth.users import get_user
 from web.guards import principal_of
 from web.i18n import LANGUAGE_COOKIE, LANGUAGES
-from web.keys import ENGINE, FACE_MODEL, REQUEST_ID, SESSION, SESSIONS, SETTINGS, THROTTLE
+from web.keys import (
+    BLOBS,
+    CALLS,
+    ENGINE,
+    FACE_MODEL,
+    KYC_WORKERS,
+    REQUEST_ID,
+    SESSION,
+    SESSIONS,
+    SETTINGS,
+    THROTTLE,
+)
 from web.middleware import request_is_tls
 from web.render import render
 from web.schemas import LoginBody, parse_body
@@ -77,40 +85,32 @@ async def healthz(_request: web.Request) -> web.Response:
 
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
-    engine = request.app[ENGINE]
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        current = await is_current(engine)
-    except Exception as exc:  # any database failure means not ready
-        raise errors.ServiceUnavailable(f"database unavailable: {type(exc).__name__}") from None
-    if not current:
-        raise errors.ServiceUnavailable("database schema is not at the newest migration")
     settings = request.app[SETTINGS]
-    for directory in (settings.data_dir, settings.blob_dir, settings.recordings_dir):
-        problem = disk_problem(directory, settings.min_free_disk_mb * 1024 * 1024)
-        if problem:
-            raise errors.ServiceUnavailable(problem)
-    return web.json_response(
-        {
-            "status": "ready",
-            "face_model": request.app[FACE_MODEL].as_json(),
-            "pad_model": face_pad.DESCRIPTION,
-        }
+    calls = request.app[CALLS]
+    directories = [settings.data_dir, settings.recordings_dir]
+    if settings.s3_location is None:
+        directories.append(settings.blob_dir)
+    database, blob_store = await asyncio.gather(
+        readiness.database(request.app[ENGINE]), readiness.blob_store(request.app[BLOBS])
     )
-
-
-def disk_problem(directory: Path, min_free: int) -> str | None:
-    """Why files cannot be kept in `directory` now, or None. A full disk fails
-    recordings and uploads midway, so the node says so before taking work."""
-    if not directory.is_dir():
-        return None  # made on first use, on a disk checked through its parent
-    if not os.access(directory, os.W_OK):
-        return f"{directory.name}: not writable"
-    free = shutil.disk_usage(directory).free
-    if free < min_free:
-        return f"{directory.name}: {free // (1024 * 1024)} MB free, below the minimum"
-    return None
+    checks = {
+        "database": database,
+        "blob_store": blob_store,
+        "disk": readiness.disk(directories, settings.min_free_disk_mb * 1024 * 1024),
+        "cluster": readiness.cluster(calls),
+        "identity_checks": request.app[KYC_WORKERS].status(),
+    }
+    problems = [f"{name}: {c['problem']}" for name, c in checks.items() if not c["ok"]]
+    body: dict[str, Any] = {
+        "status": "not_ready" if problems else "ready",
+        "node": calls.node_id,
+        "checks": checks,
+        "face_model": request.app[FACE_MODEL].as_json(),
+        "pad_model": face_pad.DESCRIPTION,
+    }
+    if problems:
+        body.update(code="not_ready", message="; ".join(problems))
+    return web.json_response(body, status=503 if problems else 200)
 
 
 @routes.get("/")

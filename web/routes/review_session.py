@@ -4,6 +4,8 @@ identity evidence images, and the signed contract's validation report."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from aiohttp import web
 
 from audit import log as audit
@@ -21,7 +23,7 @@ from store.database import read_only
 from store.errors import BlobNotFound
 from web import errors
 from web.guards import principal_of, requires
-from web.keys import BLOBS, ENGINE, REQUEST_ID, SETTINGS, SIGNING, VALIDATION
+from web.keys import BLOBS, ENGINE, REQUEST_ID, SIGNING, VALIDATION
 
 routes = web.RouteTableDef()
 
@@ -59,9 +61,13 @@ async def recording(request: web.Request) -> web.StreamResponse:
     async with read_only(request.app[ENGINE]) as conn:
         entries = await entries_for_application(conn, application.id, limit=MAX_ENTRIES)
     known = {s.file: s for s in segments(entries)}
-    path = request.app[SETTINGS].recordings_dir / application.id / name
-    if name not in known or not path.is_file():
+    if name not in known:
         raise errors.NotFound("no such recording (never recorded, or expired)")
+    # The blob named by its audit entry, checked against that hash, on this node.
+    try:
+        path = await request.app[BLOBS].local_file(known[name].sha256)
+    except BlobNotFound:
+        raise errors.NotFound("no such recording (never recorded, or expired)") from None
     first_bytes = request.http_range.start in (None, 0)
     if first_bytes:
         async with request.app[ENGINE].begin() as conn:
@@ -76,7 +82,7 @@ async def recording(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(
         path,
         headers={
-            "Content-Type": RECORDING_TYPES[path.suffix],
+            "Content-Type": RECORDING_TYPES[Path(name).suffix],
             "Cache-Control": "private, no-store",
         },
     )
