@@ -37,6 +37,8 @@ COPY web ./web
 COPY cli ./cli
 COPY config ./config
 COPY interview ./interview
+COPY cluster ./cluster
+COPY jobs ./jobs
 COPY compliance ./compliance
 COPY integration ./integration
 COPY media ./media

@@ -53,7 +53,7 @@ import multiprocessing
 import os
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -244,7 +244,7 @@ class _NoEvents:
     async def ended(self, reason: str) -> None:
         return None
 
-    async def segment_started(self, side: Side, index: int, path: Path) -> None:
+    async def segment_started(self, side: Side, index: int, file: Callable[[], Path]) -> None:
         return None
 
     async def segment_closed(
@@ -449,15 +449,11 @@ def frame_counter(counter: Counter) -> rtp_intercept.OnPacket:
     return count
 
 
-async def cheap_client(
-    http: ClientSession,
-    base: str,
-    call: str,
-    side: Side,
-    clip: dict[str, list[bytes]],
-    counter: Counter,
-) -> RTCPeerConnection:
-    pc = RTCPeerConnection(NO_ICE)
+def attach_paced_media(
+    pc: RTCPeerConnection, clip: dict[str, list[bytes]], counter: Counter
+) -> None:
+    """The clip's pre-encoded audio and video out, paced; the video that comes in
+    counted as reassembled frames, never decoded (bench-cluster's pages too)."""
     pc.addTrack(PacedTrack("audio", clip["audio"], counter))
     camera = PacedTrack("video", clip["video"], counter)
     video = pc.addTrack(camera)
@@ -472,6 +468,17 @@ async def cheap_client(
             receiver = next(t.receiver for t in pc.getTransceivers() if t.receiver.track is track)
             rtp_intercept.install(receiver, frame_counter(counter))
 
+
+async def cheap_client(
+    http: ClientSession,
+    base: str,
+    call: str,
+    side: Side,
+    clip: dict[str, list[bytes]],
+    counter: Counter,
+) -> RTCPeerConnection:
+    pc = RTCPeerConnection(NO_ICE)
+    attach_paced_media(pc, clip, counter)
     await pc.setLocalDescription(await pc.createOffer())
     async with http.post(
         f"{base}/offer", json={"call": call, "side": side.value, "sdp": pc.localDescription.sdp}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,9 +96,9 @@ class AuditedCallEvents:
                     comment=f"call ended: {reason}",
                 )
 
-    async def segment_started(self, side: Side, index: int, path: Path) -> None:
+    async def segment_started(self, side: Side, index: int, file: Callable[[], Path]) -> None:
         if not self.lost:
-            self.services.spool.start(self.placement, side.value, index, path)
+            self.services.spool.start(self.placement, side.value, index, file)
 
     async def segment_closed(
         self, side: Side, index: int, path: Path, segment: SegmentInfo | None
@@ -113,7 +113,7 @@ class AuditedCallEvents:
                 ) from None
             if stored != segment.sha256:
                 raise RecordingNotStored("the stored recording is not the one written")
-        await self.services.spool.finish(self.application_id, path, stored)
+        await self.services.spool.finish(self.placement, side.value, index, path.name, stored)
         await asyncio.to_thread(path.unlink, missing_ok=True)
 
     def _moved_away(self) -> None:

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,7 +54,8 @@ class _Writing:
     placement: Placement
     side: str
     index: int
-    path: Path
+    # The recorder names its file once it knows the video format (.webm or .mkv).
+    file: Callable[[], Path]
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     offset: int = 0
     seq: int = 0
@@ -73,21 +75,24 @@ class RecordingSpool:
         self.blobs = blobs
         self.placements = placements
         self.piece_seconds = piece_seconds
-        self._writing: dict[Path, _Writing] = {}
+        self._writing: dict[tuple[str, int, str, int], _Writing] = {}
 
-    def start(self, placement: Placement, side: str, index: int, path: Path) -> None:
-        writing = _Writing(placement, side, index, path)
+    def start(self, placement: Placement, side: str, index: int, file: Callable[[], Path]) -> None:
+        writing = _Writing(placement, side, index, file)
         writing.task = asyncio.create_task(self._keep(writing))
-        self._writing[path] = writing
+        self._writing[(placement.application_id, placement.epoch, side, index)] = writing
 
-    async def finish(self, application_id: str, path: Path, stored: str | None) -> None:
-        """The segment at `path` is stored whole as blob `stored`, or gave nothing
-        (None): its pieces go."""
-        writing = self._writing.pop(path, None)
+    async def finish(
+        self, placement: Placement, side: str, index: int, name: str, stored: str | None
+    ) -> None:
+        """The segment written to file `name` is stored whole as blob `stored`, or
+        gave nothing (None): its pieces go."""
+        key = (placement.application_id, placement.epoch, side, index)
+        writing = self._writing.pop(key, None)
         if writing is not None and writing.task is not None:
             writing.stop.set()
             await asyncio.gather(writing.task, return_exceptions=True)
-        await self._forget(application_id, path.name, keep=stored)
+        await self._forget(placement.application_id, name, keep=stored)
 
     async def close(self) -> None:
         """At shutdown: stop spooling (the segments close and are stored whole)."""
@@ -112,17 +117,20 @@ class RecordingSpool:
                 log.warning("a piece of a recording could not be kept yet", exc_info=True)
 
     async def _piece(self, writing: _Writing) -> None:
-        size = await asyncio.to_thread(lambda: writing.path.stat().st_size)
+        path = writing.file()
+        if not await asyncio.to_thread(path.exists):
+            return  # nothing written yet
+        size = await asyncio.to_thread(lambda: path.stat().st_size)
         if size <= writing.offset:
             return
-        data = await asyncio.to_thread(_read, writing.path, writing.offset, size)
+        data = await asyncio.to_thread(_read, path, writing.offset, size)
         digest = await self.blobs.put(data)
         async with self.engine.begin() as conn:
             await self.placements.hold(conn, writing.placement)
             await conn.execute(
                 recording_chunks.insert().values(
                     application_id=writing.placement.application_id,
-                    file=writing.path.name,
+                    file=path.name,
                     seq=writing.seq,
                     side=writing.side,
                     segment=writing.index,

@@ -87,9 +87,10 @@ class CallEvents(Protocol):
 
     async def ended(self, reason: str) -> None: ...
 
-    async def segment_started(self, side: Side, index: int, path: Path) -> None:
-        """A recording segment is being written at `path` (it may be kept in
-        pieces as it grows, in case this node dies)."""
+    async def segment_started(self, side: Side, index: int, file: Callable[[], Path]) -> None:
+        """A recording segment is being written to `file()` (its suffix is known
+        once its video format is); it may be kept in pieces as it grows, in case
+        this node dies."""
         ...
 
     async def segment_closed(
@@ -137,7 +138,6 @@ class Connection:
         # The video codecs this participant's answer lists: it sends the first
         # and can receive them all.
         self.video_codecs: list[str] = []
-        self.path = path
         self.recorder = SegmentRecorder(path)
         self._loop = asyncio.get_running_loop()
         self.recorder.on_keyframe_wanted = self._keyframe_wanted
@@ -390,7 +390,9 @@ class Call:
                     raise BadSdp(f"the offer could not be used ({type(exc).__name__})") from None
                 raise
             participant.connection = connection
-            await self.events.segment_started(participant.side, connection.index, path)
+            await self.events.segment_started(
+                participant.side, connection.index, lambda: connection.recorder.path
+            )
             if peer is not None:
                 for kind, source in peer.fanouts.items():
                     if kind in connection.outputs:
@@ -515,12 +517,12 @@ class Call:
         side, index = participant.side, connection.index
         try:
             segment = await connection.close()
-            await self.events.segment_closed(side, index, connection.path, segment)
+            await self.events.segment_closed(side, index, connection.recorder.path, segment)
         except (av.FFmpegError, OSError, NothingRecordable, RecordingNotStored) as exc:
             # The call goes on; the gap in the evidence is itself recorded.
             logger.exception("recording of the %s's segment failed", side.value)
             if not isinstance(exc, RecordingNotStored):
-                await self.events.segment_closed(side, index, connection.path, None)
+                await self.events.segment_closed(side, index, connection.recorder.path, None)
             await self.events.record(
                 CallAction.RECORDING_FAILED,
                 {"side": side.value, "segment": index, "error": str(exc)},

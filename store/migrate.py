@@ -11,6 +11,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from store.database import MIGRATION_LOCK_KEY, serialise
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -28,6 +30,9 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         command.upgrade(_config(connection), revision)
 
     async with engine.begin() as conn:
+        # Several nodes starting at once each migrate first: one at a time, and
+        # the later ones find the schema current.
+        await serialise(conn, MIGRATION_LOCK_KEY)
         await conn.run_sync(_run)
 
 

@@ -8,6 +8,7 @@ import contextlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from aiohttp import ClientSession, ClientWebSocketResponse, WSMsgType
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
@@ -15,6 +16,50 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from yarl import URL
 
 from tests.media_support import NumberedCamera, Tone
+
+
+class PageMedia(Protocol):
+    """What a page sends and how it counts what it receives."""
+
+    @property
+    def video_frames(self) -> int:
+        """Video frames received so far, over every connection."""
+        ...
+
+    def attach(self, pc: RTCPeerConnection) -> None:
+        """Add the outgoing tracks to `pc` and count the video that comes in."""
+        ...
+
+    async def detach(self) -> None:
+        """The connection is gone: stop reading its tracks."""
+        ...
+
+
+@dataclass
+class DecodedMedia:
+    """A numbered camera and a tone out; frames in decoded and counted, as a page's
+    video element would show them."""
+
+    video_frames: int = 0
+    _sinks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def attach(self, pc: RTCPeerConnection) -> None:
+        pc.addTrack(NumberedCamera())
+        pc.addTrack(Tone())
+        pc.on("track", lambda track: self._sinks.append(asyncio.ensure_future(self._sink(track))))
+
+    async def _sink(self, track: MediaStreamTrack) -> None:
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                await track.recv()
+                if track.kind == "video":
+                    self.video_frames += 1
+
+    async def detach(self) -> None:
+        for sink in self._sinks:
+            sink.cancel()
+        await asyncio.gather(*self._sinks, return_exceptions=True)
+        self._sinks = []
 
 
 @dataclass
@@ -27,8 +72,7 @@ class PageCall:
     session: ClientSession
     nodes: Sequence[URL]
     application_id: str
-    video_frames: int = 0
-    audio_frames: int = 0
+    media: PageMedia = field(default_factory=DecodedMedia)
     offers: int = 0
     messages: list[dict[str, object]] = field(default_factory=list)
     node_index: int = 0
@@ -36,8 +80,11 @@ class PageCall:
     _pc: RTCPeerConnection | None = None
     _socket: ClientWebSocketResponse | None = None
     _task: asyncio.Task[None] | None = None
-    _sinks: list[asyncio.Task[None]] = field(default_factory=list)
     _closing: bool = False
+
+    @property
+    def video_frames(self) -> int:
+        return self.media.video_frames
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())
@@ -82,9 +129,7 @@ class PageCall:
         await self._close_pc()
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self._pc = pc
-        pc.addTrack(NumberedCamera())
-        pc.addTrack(Tone())
-        pc.on("track", lambda track: self._sinks.append(asyncio.ensure_future(self._sink(track))))
+        self.media.attach(pc)
 
         @pc.on("connectionstatechange")
         async def failed() -> None:
@@ -97,15 +142,6 @@ class PageCall:
             await self._socket.send_str(
                 json.dumps({"type": "offer", "sdp": pc.localDescription.sdp})
             )
-
-    async def _sink(self, track: MediaStreamTrack) -> None:
-        with contextlib.suppress(MediaStreamError):
-            while True:
-                await track.recv()
-                if track.kind == "video":
-                    self.video_frames += 1
-                else:
-                    self.audio_frames += 1
 
     async def frames_after(self, count: int, within: float) -> None:
         """Wait until `count` more video frames have arrived."""
@@ -125,10 +161,7 @@ class PageCall:
         pc, self._pc = self._pc, None
         if pc is not None:
             await pc.close()
-        for sink in self._sinks:
-            sink.cancel()
-        await asyncio.gather(*self._sinks, return_exceptions=True)
-        self._sinks = []
+        await self.media.detach()
 
     async def close(self) -> None:
         self._closing = True

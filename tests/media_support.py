@@ -14,7 +14,7 @@ import json
 import math
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -216,7 +216,7 @@ class RecordedEvents:
     async def ended(self, reason: str) -> None:
         self.ended_reasons.append(reason)
 
-    async def segment_started(self, side: Side, index: int, path: Path) -> None:
+    async def segment_started(self, side: Side, index: int, file: Callable[[], Path]) -> None:
         return None  # the file stays where the recorder wrote it
 
     async def segment_closed(

@@ -1,5 +1,6 @@
 """The migrations build exactly the schema the code declares, on both backends."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -9,6 +10,7 @@ from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from store.database import create_engine
 from store.migrate import is_current, upgrade
 from store.schema import login_failures, metadata
 
@@ -27,6 +29,18 @@ async def test_migrated_schema_matches_the_declared_tables(engine: AsyncEngine) 
 async def test_upgrade_twice_is_harmless(engine: AsyncEngine) -> None:
     await upgrade(engine)
     assert await is_current(engine)
+
+
+async def test_nodes_migrating_at_once_build_the_schema_once(database_url: str) -> None:
+    """Several nodes start together and each migrates first (the container's
+    entrypoint does): they take turns, and each finds the schema current."""
+    engines = [create_engine(database_url) for _ in range(3)]
+    try:
+        await asyncio.gather(*(upgrade(engine) for engine in engines))
+        assert all([await is_current(engine) for engine in engines])
+    finally:
+        for engine in engines:
+            await engine.dispose()
 
 
 async def test_datetimes_come_back_aware_utc_on_every_backend(engine: AsyncEngine) -> None:
