@@ -61,12 +61,15 @@ class Calls:
         *,
         drain: timedelta = timedelta(minutes=10),
         piece_seconds: float | None = None,
+        on_drained: Callable[[], None] | None = None,
     ) -> None:
         self.engine = engine
         self.blobs = blobs
         self.nodes = nodes
         self.bus = bus
         self.drain_period = drain
+        # What a node does once `signroom node drain` has moved its calls: stop.
+        self.on_drained = on_drained
         self.queue = WaitingQueue(engine)
         self.placements = Placements(engine, nodes)
         spool_options = {} if piece_seconds is None else {"piece_seconds": piece_seconds}
@@ -235,7 +238,7 @@ class Calls:
         elif op in ("end", "snapshot"):
             self.hosted.spawn(self._answer(message))
         elif op == "drain":
-            self.hosted.spawn(self.drain())
+            self.hosted.spawn(self._drain_on_request())
 
     async def _host_placed(self, application_id: str, adopt: bool) -> None:
         placement = await self.placements.current(application_id)
@@ -300,6 +303,12 @@ class Calls:
                     {"op": "moved", "node": moved.node_id, "epoch": moved.epoch},
                 )
         return moved
+
+    async def _drain_on_request(self) -> None:
+        log.warning("draining on request: no new calls; running ones finish or move")
+        await self.drain()
+        if self.on_drained is not None:
+            self.on_drained()
 
     async def drain(self) -> None:
         """Take no new calls; let the running ones end for the drain period, then

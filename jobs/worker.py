@@ -124,6 +124,8 @@ def make_worker(
         job_deserializer=from_json,
         keep_result=300,
         health_check_interval=health_interval,
+        # arq looks for new jobs every half second by default: most of a read's time.
+        poll_delay=0.05,
         health_check_key=WORKER_KEY + services.worker_id,
         handle_signals=False,
     )

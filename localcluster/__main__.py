@@ -27,6 +27,7 @@ def main() -> int:
         balancer_port=8080,
         node_ports=(8081, 8082),
         workers=1,
+        keep_database=True,
         # As `make demo`: ArcFace on InsightFace's research-only model (README), and
         # audit checkpoints exported beside the data.
         settings={

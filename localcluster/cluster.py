@@ -32,6 +32,7 @@ class LocalCluster:
         node_ports: tuple[int | None, ...] = (None, None),
         workers: int = 1,
         database_url: str | None = None,
+        keep_database: bool = False,
         settings: Mapping[str, str] | None = None,
     ) -> None:
         self.root = root.resolve()
@@ -39,6 +40,9 @@ class LocalCluster:
         self.node_ports = [port or free_port() for port in node_ports]
         self.worker_count = workers
         self.given_database_url = database_url
+        # A database under `root` that outlives a restart (make cluster), or a
+        # throwaway one in a directory of its own the postgres user can reach.
+        self.keep_database = keep_database
         self.settings = dict(settings or {})
         self.postgres: PostgresServer | None = None
         self.redis: RedisServer | None = None
@@ -65,7 +69,7 @@ class LocalCluster:
         self.root.mkdir(parents=True, exist_ok=True)
         database_url = self.given_database_url
         if database_url is None:
-            self.postgres = PostgresServer(self.root / "postgres")
+            self.postgres = PostgresServer(self.root / "postgres" if self.keep_database else None)
             self.postgres.start()
             database_url = self.postgres.url
         self.redis = RedisServer(self.root / "redis")

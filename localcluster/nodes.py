@@ -50,6 +50,7 @@ class Node:
         return self.process.pid if self.process is not None else None
 
     def start(self, *, ready_within: float = 180) -> None:
+        self.stop()  # a process from before, if one is still there
         self.process = spawn([*SIGNROOM, "serve", "--port", str(self.port)], self.log, env=self.env)
         self.wait_until_healthy(ready_within)
 
@@ -102,6 +103,7 @@ class Worker:
         return self.process.pid if self.process is not None else None
 
     def start(self) -> None:
+        self.stop()
         self.process = spawn([*SIGNROOM, "worker"], self.log, env=self.env)
 
     def kill(self) -> None:

@@ -43,6 +43,7 @@ class PostgresServer:
         self.log = self.root / "log"
         self.user = "postgres" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
         self.url = f"postgresql+asyncpg://{self.user}@127.0.0.1:{self.port}/postgres"
+        self.started = False
 
     def _run(self, args: Sequence[str]) -> None:
         command = list(args)
@@ -93,9 +94,12 @@ class PostgresServer:
             ]
         )
         wait_for_port(self.port, None, self.log, 30)
+        self.started = True
 
     def stop(self) -> None:
         try:
+            if not self.started:
+                return
             mode = "immediate" if self._temporary else "fast"
             self._run([str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "stop"])
         finally:

@@ -205,6 +205,13 @@ async def test_a_call_signalled_through_two_nodes_survives_its_nodes_death(
         await asyncio.gather(theirs.frames_after(30, within=60), ours.frames_after(30, within=60))
         resumed_after = time.monotonic() - killed_at
         assert await _host_of(engine, application_id) == survivor
+        # The balancer has stopped sending anyone to the dead node.
+        balanced = Browser(URL(cluster.url))
+        try:
+            for _ in range(4):
+                assert (await balanced.request("GET", "/login")).status == 200
+        finally:
+            await balanced.close()
         actions = await audit_actions(engine, application_id)
         assert "call.node_lost" in actions, actions
         assert actions.count("call.connected") + actions.count("call.rejoined") >= 4, actions
@@ -394,6 +401,10 @@ async def _verified_case(
     return made.body["id"], applicant, manager
 
 
+async def _hosted_by(engine: AsyncEngine, application_id: str, node: str) -> bool:
+    return await _host_of(engine, application_id) == node
+
+
 async def _pieces(engine: AsyncEngine, application_id: str) -> bool:
     async with engine.connect() as conn:
         sides = (
@@ -420,3 +431,35 @@ async def _until(condition: Callable[[], bool], seconds: float) -> None:
     async with asyncio.timeout(seconds):
         while not await asyncio.to_thread(condition):  # noqa: ASYNC110 - another process's state
             await asyncio.sleep(0.3)
+
+
+async def test_a_drained_node_hands_its_call_over_and_stops(
+    cluster: LocalCluster, engine: AsyncEngine
+) -> None:
+    application_id, applicant, manager = await _case_in_interview(cluster, engine)
+    host = await _host_of(engine, application_id)
+    survivor = "node2" if host == "node1" else "node1"
+    nodes = [node_url(cluster, host), node_url(cluster, survivor)]
+    theirs = PageCall(applicant.session, nodes, application_id)
+    ours = PageCall(manager.session, nodes, application_id, node_index=1)
+    theirs.start()
+    ours.start()
+    try:
+        await theirs.frames_after(30, within=40)
+        await ours.frames_after(30, within=40)
+        said = run_command(["node", "drain", host], cluster.command_env())
+        assert f"node {host} drains" in said
+        # After SIGNROOM_DRAIN_SECONDS the call moves; both pages carry on there.
+        await _until_async(lambda: _hosted_by(engine, application_id, survivor), 30)
+        await asyncio.gather(theirs.frames_after(30, within=60), ours.frames_after(30, within=60))
+        actions = await audit_actions(engine, application_id)
+        assert "call.moved" in actions and "call.node_lost" not in actions, actions
+        drained = cluster.node(host).process
+        assert drained is not None
+        await asyncio.to_thread(drained.wait, 30)  # it stopped by itself
+    finally:
+        await theirs.close()
+        await ours.close()
+        await applicant.close()
+        await manager.close()
+        await asyncio.to_thread(cluster.node(host).start)

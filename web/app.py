@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -215,6 +217,8 @@ async def _calls(app: web.Application) -> AsyncIterator[None]:
         coordination.nodes,
         coordination.bus,
         drain=settings.cluster.drain,
+        # Drained on request, the node stops as on SIGTERM (aiohttp's graceful exit).
+        on_drained=lambda: os.kill(os.getpid(), signal.SIGTERM),
     )
     app[CALLS] = calls
     await calls.start()
