@@ -29,7 +29,7 @@ from interview.settings import InterviewSettings
 from kyc.face_engine import ENGINES, FaceConfig
 from media.ice import IceSettings
 from store.database import DEFAULT_DATABASE_URL, SUPPORTED_DRIVERS
-from store.s3_blobs import S3Location
+from store.s3_location import S3Location
 
 POSITIVE = "positive"
 ONE_OF = "one_of"

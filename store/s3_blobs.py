@@ -16,10 +16,8 @@ import asyncio
 import hashlib
 import os
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
@@ -27,28 +25,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from store.blobs import check_digest, sha256_of_file
 from store.errors import BlobCorrupt, BlobNotFound, BlobStoreUnavailable
+from store.s3_location import S3Location
 
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
-
-
-@dataclass(frozen=True, slots=True)
-class S3Location:
-    """Where the blobs are: `s3://bucket/prefix` on `endpoint_url` (AWS when empty)."""
-
-    bucket: str
-    prefix: str = ""
-    endpoint_url: str = ""
-    region: str = "us-east-1"
-    access_key: str = field(default="", repr=False)
-    secret_key: str = field(default="", repr=False)
-
-    @classmethod
-    def from_url(cls, url: str, **connection: str) -> S3Location:
-        parts = urlsplit(url)
-        if parts.scheme != "s3" or not parts.netloc:
-            raise ValueError("an S3 blob URL looks like s3://bucket or s3://bucket/prefix")
-        prefix = parts.path.strip("/")
-        return cls(bucket=parts.netloc, prefix=f"{prefix}/" if prefix else "", **connection)
 
 
 class S3BlobStore:

@@ -12,7 +12,8 @@ import pytest
 from localcluster.seaweedfs import SeaweedServer
 from store.blobs import BlobStore, FileBlobStore
 from store.errors import BlobCorrupt, BlobNotFound, BlobStoreUnavailable, InvalidDigest
-from store.s3_blobs import S3BlobStore, S3Location
+from store.s3_blobs import S3BlobStore
+from store.s3_location import S3Location
 
 
 def s3_store(server: SeaweedServer, tmp_path: Path, prefix: str | None = None) -> S3BlobStore:
