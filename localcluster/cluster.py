@@ -10,8 +10,11 @@ blobs it serves); the CA directory is shared, as a mounted volume would be.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shlex
+import stat
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -69,7 +72,7 @@ class LocalCluster:
         self.root.mkdir(parents=True, exist_ok=True)
         database_url = self.given_database_url
         if database_url is None:
-            self.postgres = PostgresServer(self.root / "postgres" if self.keep_database else None)
+            self.postgres = PostgresServer(self._database_dir() if self.keep_database else None)
             self.postgres.start()
             database_url = self.postgres.url
         self.redis = RedisServer(self.root / "redis")
@@ -98,6 +101,18 @@ class LocalCluster:
             port=self.balancer_port,
         )
         self.balancer.start()
+
+    def _database_dir(self) -> Path:
+        """`root`/postgres, unless the `postgres` user (PostgreSQL refuses to run
+        as root) cannot reach it: a checkout under /root, say. Then a directory of
+        its own in the temporary directory, kept between runs while it lasts."""
+        wanted = self.root / "postgres"
+        if os.geteuid() != 0 or all(
+            os.stat(parent).st_mode & stat.S_IXOTH for parent in wanted.parents
+        ):
+            return wanted
+        digest = hashlib.sha256(str(self.root).encode()).hexdigest()[:12]
+        return Path(tempfile.gettempdir()) / f"signroom-cluster-{digest}" / "postgres"
 
     def _environment(self, database_url: str) -> dict[str, str]:
         assert self.redis is not None
