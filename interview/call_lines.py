@@ -125,6 +125,10 @@ class RelayedLine:
         answer = message.get("message")
         if message.get("op") == "send" and isinstance(answer, dict):
             await self.notify(answer)
+        elif message.get("op") == "rejoin":
+            # The hosting node was restarted and lost this line: join it afresh.
+            await self._to_host("join", user=self.user)
+            await self.notify({"type": "reconnect", "reason": "node_restarted"})
 
     async def _moved(self, message: Message) -> None:
         if message.get("op") != "moved" or int(message.get("epoch", 0)) <= self.placement.epoch:
@@ -166,6 +170,11 @@ class LineEndpoint:
         self.nodes = nodes
         self.host_call = host_call
         self._links: dict[str, _Link] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def _ask_to_rejoin(self, link_id: str) -> None:
+        with contextlib.suppress(ClusterError):
+            await self.bus.publish(link_channel(link_id), {"op": "rejoin"})
 
     def deliver(self, message: Message) -> None:
         """From the bus listener: queue the message on its link's lane."""
@@ -173,6 +182,11 @@ class LineEndpoint:
         link = self._links.get(link_id)
         if link is None:
             if message.get("op") != "join":
+                # A link this process never saw (it was restarted under the same
+                # node id): the relaying node joins again.
+                if message.get("op") == "signal":
+                    self._tasks.add(task := asyncio.create_task(self._ask_to_rejoin(link_id)))
+                    task.add_done_callback(self._tasks.discard)
                 return
             try:
                 side = Side(str(message.get("side")))

@@ -76,9 +76,15 @@ class SignallingSockets:
         held = list(self._held.values())
         for each in held:
             each.stop.set()
-        for each in held:
-            if not each.socket.closed:
-                await each.socket.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+        # Together: each close waits for its page's answer (up to aiohttp's timeout).
+        await asyncio.gather(
+            *(
+                each.socket.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+                for each in held
+                if not each.socket.closed
+            ),
+            return_exceptions=True,
+        )
         await asyncio.gather(
             *(each.watch for each in held if each.watch is not None), return_exceptions=True
         )
