@@ -9,10 +9,15 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256s
 	bench-cluster
 
 # The demo exports audit checkpoints beside its data, as a deployment must
-# (elsewhere: another disk or bucket; README, "anchored log"), and matches faces
-# with ArcFace on InsightFace's research-only model (README, "Face engines").
+# (elsewhere: another disk or bucket; README, "anchored log"), matches faces
+# with ArcFace on InsightFace's research-only model (README, "Face engines"), and
+# asks the fake identity platform and a fake registry that knows the demo's
+# company (README, "Identity sources").
 DEMO_ENV := SIGNROOM_CHECKPOINT_EXPORT_DIR=$${SIGNROOM_CHECKPOINT_EXPORT_DIR:-var/checkpoints} \
-	SIGNROOM_FACE_ENGINE=$${SIGNROOM_FACE_ENGINE:-arcface}
+	SIGNROOM_FACE_ENGINE=$${SIGNROOM_FACE_ENGINE:-arcface} \
+	SIGNROOM_IDENTITY_SOURCE=$${SIGNROOM_IDENTITY_SOURCE:-fake} \
+	SIGNROOM_REGISTRY_SOURCE=$${SIGNROOM_REGISTRY_SOURCE:-fake} \
+	SIGNROOM_REGISTRY_SOURCE_FAKE_FILE=$${SIGNROOM_REGISTRY_SOURCE_FAKE_FILE:-web/demo_registry.json}
 
 demo: setup
 	$(DEMO_ENV) $(BIN)/signroom migrate

@@ -1,5 +1,5 @@
 """Services built from the settings: the blob store, the cluster's coordination,
-the signing service and the code notifier."""
+the signing service, the code notifier and the identity sources."""
 
 from __future__ import annotations
 
@@ -17,9 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from cluster.bus import Bus
 from cluster.nodes import Nodes, RedisNodes, SingleNode
 from cluster.redis_client import connect
+from config.errors import ConfigError
 from config.settings import Settings
+from integration.fake_sources import FakeBusinessRegistry, FakeIdentitySource
+from integration.identity_sources import HttpBusinessRegistry, HttpIdentitySource
 from integration.notify import DemoNotifier, Notifier, SmtpNotifier, WebhookNotifier
 from jobs.queue import JobQueue, QueuedIdentityChecks, QueuedValidation
+from kyc.sources import BusinessRegistry, IdentitySource, IdentitySources
 from kyc.workers import IdentityChecks, KycWorkers
 from signing.pki.seal import TokenSettings
 from signing.service import SigningService, SigningSettings
@@ -155,3 +159,31 @@ def make_notifier(settings: Settings) -> Notifier:
             settings.notifier_smtp_domain,
         )
     return DemoNotifier()
+
+
+def open_identity_sources(settings: Settings) -> IdentitySources:
+    """The identity platform and business registry the settings name."""
+    timeout = float(settings.source_timeout_seconds)
+    identity: IdentitySource | None = None
+    if settings.identity_source == "http":
+        identity = HttpIdentitySource(
+            settings.identity_source_url, settings.identity_source_secret, timeout
+        )
+    elif settings.identity_source == "fake":
+        identity = FakeIdentitySource()
+    registry: BusinessRegistry | None = None
+    if settings.registry_source == "http":
+        registry = HttpBusinessRegistry(
+            settings.registry_source_url, settings.registry_source_secret, timeout
+        )
+    elif settings.registry_source == "fake":
+        if not settings.registry_source_fake_file:
+            registry = FakeBusinessRegistry({})
+        else:
+            try:
+                registry = FakeBusinessRegistry.from_file(Path(settings.registry_source_fake_file))
+            except (OSError, ValueError) as exc:
+                raise ConfigError(
+                    f"SIGNROOM_REGISTRY_SOURCE_FAKE_FILE: unreadable ({type(exc).__name__})"
+                ) from None
+    return IdentitySources(identity, registry, settings.source_gate)

@@ -35,6 +35,7 @@ POSITIVE = "positive"
 ONE_OF = "one_of"
 NOTIFIERS = ("demo", "webhook", "smtp")
 IDENTITY_JOBS = ("local", "redis")
+SOURCES = ("none", "fake", "http")
 # A node id unique to this process, unless SIGNROOM_NODE_ID names one.
 _THIS_PROCESS = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
@@ -190,6 +191,21 @@ class Settings:
     # A worker's longest run of one job; a job whose worker died runs again this
     # much (plus 10 s) after it started.
     identity_job_timeout_seconds: int = positive(90)
+    # Outside sources asked about the documents (kyc/sources.py): an identity
+    # platform about the ID card's number and the legal representative, a business
+    # registry about the licence's credit code. `http` speaks the signed protocol
+    # of integration/identity_sources.py; `fake` is the demo's stand-in (the fake
+    # registry knows the companies in registry_source_fake_file). With source_gate
+    # the case reaches identity_verified only when every asked source agrees.
+    identity_source: str = one_of("none", SOURCES)
+    identity_source_url: str = ""
+    identity_source_secret: str = field(default="", repr=False)
+    registry_source: str = one_of("none", SOURCES)
+    registry_source_url: str = ""
+    registry_source_secret: str = field(default="", repr=False)
+    registry_source_fake_file: str = ""
+    source_timeout_seconds: int = positive(10)
+    source_gate: bool = False
 
     @property
     def invite_ttl(self) -> timedelta:
@@ -397,6 +413,7 @@ class Settings:
         if not self.bank_name.strip():
             raise ConfigError("SIGNROOM_BANK_NAME must not be empty")
         self._check_cluster()
+        self._check_sources()
         try:
             ZoneInfo(self.display_timezone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -418,6 +435,28 @@ class Settings:
         if self.node_ttl_ms < 2 * self.node_heartbeat_ms:
             raise ConfigError(
                 "SIGNROOM_NODE_TTL_MS must be at least twice SIGNROOM_NODE_HEARTBEAT_MS"
+            )
+
+    def _check_sources(self) -> None:
+        for kind in ("identity", "registry"):
+            chosen = getattr(self, f"{kind}_source")
+            if chosen != "http":
+                continue
+            url = getattr(self, f"{kind}_source_url")
+            secret = getattr(self, f"{kind}_source_secret")
+            if urlsplit(url).scheme not in ("http", "https") or not secret:
+                raise ConfigError(
+                    f"SIGNROOM_{kind.upper()}_SOURCE=http needs an http(s) "
+                    f"SIGNROOM_{kind.upper()}_SOURCE_URL and SIGNROOM_{kind.upper()}_SOURCE_SECRET"
+                )
+        chosen = {self.identity_source, self.registry_source}
+        if self.source_gate and (chosen == {"none"} or "fake" in chosen):
+            raise ConfigError(
+                "SIGNROOM_SOURCE_GATE needs a real identity or registry source, and no fake one"
+            )
+        if self.registry_source_fake_file and not Path(self.registry_source_fake_file).is_file():
+            raise ConfigError(
+                f"SIGNROOM_REGISTRY_SOURCE_FAKE_FILE: no file at {self.registry_source_fake_file}"
             )
 
 

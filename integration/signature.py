@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Mapping
 
 TIMESTAMP_HEADER = "Signroom-Timestamp"
 SIGNATURE_HEADER = "Signroom-Signature"
@@ -25,3 +26,16 @@ def signed_headers(secret: str, body: bytes) -> dict[str, str]:
     """The timestamp and signature headers for one attempt to send `body` now."""
     stamp = int(time.time())
     return {TIMESTAMP_HEADER: str(stamp), SIGNATURE_HEADER: sign(secret, stamp, body)}
+
+
+def verify(secret: str, headers: Mapping[str, str], body: bytes, *, tolerance: int = 300) -> bool:
+    """Whether `body` came signed with `secret` within `tolerance` seconds of now
+    (the check a receiver of ours makes, and ours of an answer to us)."""
+    try:
+        stamp = int(headers.get(TIMESTAMP_HEADER, ""))
+    except ValueError:
+        return False
+    if abs(time.time() - stamp) > tolerance:
+        return False
+    given = headers.get(SIGNATURE_HEADER, "")
+    return hmac.compare_digest(given, sign(secret, stamp, body))

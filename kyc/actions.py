@@ -8,6 +8,8 @@ class KycAction(StrEnum):
     FACE_MATCH = "kyc.face_match"
     LIVENESS_ISSUED = "kyc.liveness_issued"
     LIVENESS = "kyc.liveness"
+    # An identity platform or business registry answered about a document.
+    SOURCE_CHECKED = "kyc.source_checked"
     # A reviewer asked to see the full ID number (shown masked otherwise).
     ID_REVEALED = "kyc.id_revealed"
     # A reviewer opened a document image or snapshot.

@@ -38,4 +38,21 @@ CHECK_REASONS: dict[str, str] = {
     "legal_representative_matches": "legal representative matches the application",
     "legal_representative_differs": "the licence's legal representative {read} is not "
     "{expected} as in the application",
+    "identity_source_match": "the identity platform confirms that the legal representative "
+    "holds this ID number",
+    "identity_source_mismatch": "the identity platform says this ID number is not the legal "
+    "representative's",
+    "identity_source_not_found": "the identity platform has no record of this ID number",
+    "identity_source_unavailable": "the identity platform could not be asked; upload the card "
+    "again to ask again",
+    "registry_not_found": "the business registry has no company under this credit code",
+    "registry_unavailable": "the business registry could not be asked; upload the licence "
+    "again to ask again",
+    "registry_in_business": "the registry lists the company as {status}",
+    "registry_not_in_business": "the registry lists the company as {status}: not in business",
+    "registry_company_name_matches": "company name matches the registry",
+    "registry_company_name_differs": "the licence reads {read}, the registry has {registered}",
+    "registry_legal_representative_matches": "legal representative matches the registry",
+    "registry_legal_representative_differs": "the licence's legal representative is {read}, "
+    "the registry has {registered}",
 }

@@ -408,3 +408,26 @@ job_results = Table(
     Column("worker", String(128), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
 )
+
+# What an outside source said of an application's documents: the national
+# identity platform (or the bank's gateway) of the ID card's number and name, a
+# business registry of the licence's credit code. Only the verdict, the request
+# id we sent, the source's own reference and the time are kept; never the ID
+# number (document_id names the reading it came from). A registry's answer is
+# public business data and is kept to show what was compared.
+source_checks = Table(
+    "source_checks",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("application_id", String(36), ForeignKey("applications.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("document_id", String(36), ForeignKey("kyc_documents.id"), nullable=False),
+    Column("verdict", String(16), nullable=False),
+    Column("reference", String(128), nullable=False),
+    Column("record", Text, nullable=False),
+    Column("checks", Text, nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("checked_at", UTCDateTime(), nullable=False),
+    Index("ix_source_checks_application_id", "application_id"),
+)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
+from audit.log import Actor
 from kyc.faces import head_crop
+from kyc.liveness import Challenge
+from kyc.records import complete_liveness, issue_liveness
 from tests import specimens
 from tests.web_support import APPLICATION, Browser, Response, Service
 
@@ -99,3 +102,28 @@ def documents(folder: Path) -> dict[str, Path]:
 
 def jpeg(image: np.ndarray[Any, Any]) -> bytes:
     return cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()
+
+
+async def record_attempt(service: Service, app_id: str, face_decision: str) -> None:
+    """A completed liveness attempt as the worker would have recorded it: every
+    challenge seen, no spoof, and the face match in the band given."""
+    attempt = await issue_liveness(
+        service.engine,
+        Actor("system", "system"),
+        app_id,
+        [Challenge.BLINK, Challenge.NOD, Challenge.OPEN_MOUTH],
+        valid_for=timedelta(minutes=5),
+    )
+    await complete_liveness(
+        service.engine,
+        Actor("system", "system"),
+        attempt,
+        passed=False,
+        result={
+            "detected": {"blink": True, "nod": True, "open_mouth": True},
+            "face_distance": "0.5900",
+            "face_decision": face_decision,
+            "passive": {"decision": "live", "score": "0.900"},
+        },
+        video_sha256="0" * 64,
+    )

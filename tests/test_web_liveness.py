@@ -8,7 +8,6 @@ import dataclasses
 import random
 import re
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +15,10 @@ import cv2
 import numpy as np
 import pytest
 
-from audit.log import Actor
 from kyc.faces import head_crop
-from kyc.liveness import Challenge
-from kyc.records import complete_liveness, issue_liveness
 from loans.roles import Role
 from tests import specimens
-from tests.document_flow import TODAY, jpeg
+from tests.document_flow import TODAY, jpeg, record_attempt
 from tests.shared_data import SHARED
 from tests.web_support import (
     APPLICATION,
@@ -266,31 +262,6 @@ async def test_evidence_is_frozen_once_identity_is_verified(
         assert (await applicant.request("POST", "/api/applicant/liveness")).status == 409
     finally:
         await stop_service(service)
-
-
-async def record_attempt(service: Service, app_id: str, face_decision: str) -> None:
-    """A completed liveness attempt as the worker would have recorded it: every
-    challenge seen, no spoof, and the face match in the band given."""
-    attempt = await issue_liveness(
-        service.engine,
-        Actor("system", "system"),
-        app_id,
-        [Challenge.BLINK, Challenge.NOD, Challenge.OPEN_MOUTH],
-        valid_for=timedelta(minutes=5),
-    )
-    await complete_liveness(
-        service.engine,
-        Actor("system", "system"),
-        attempt,
-        passed=False,
-        result={
-            "detected": {"blink": True, "nod": True, "open_mouth": True},
-            "face_distance": "0.5900",
-            "face_decision": face_decision,
-            "passive": {"decision": "live", "score": "0.900"},
-        },
-        video_sha256="0" * 64,
-    )
 
 
 async def test_a_manager_confirms_identity_only_when_the_face_match_asks_for_review(

@@ -21,6 +21,7 @@ from config.services import (
     open_blob_store,
     open_coordination,
     open_identity_checks,
+    open_identity_sources,
     open_signing,
 )
 from config.settings import Settings
@@ -50,6 +51,7 @@ from web.keys import (
     ENGINE,
     EVIDENCE,
     FACE_MODEL,
+    IDENTITY_SOURCES,
     INTERVIEW,
     KYC_WORKERS,
     METRICS,
@@ -249,6 +251,7 @@ async def _signing(app: web.Application) -> AsyncIterator[None]:
     # Loading (or on first run creating) the CA touches files and maybe a token.
     app[SIGNING] = await asyncio.to_thread(open_signing, settings)
     app[NOTIFIER] = make_notifier(settings)
+    app[IDENTITY_SOURCES] = open_identity_sources(settings)
     renderer = ContractRenderer(
         timeout_seconds=settings.template_timeout_seconds,
         memory_limit_bytes=settings.template_memory_mb * 1024 * 1024,

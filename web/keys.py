@@ -11,6 +11,7 @@ from integration.notify import Notifier
 from interview.calls import Calls
 from interview.contract_flow import InterviewServices
 from kyc.face_engine import Description
+from kyc.sources import IdentitySources
 from kyc.workers import IdentityChecks
 from signing.contract.workers import ContractRenderer
 from signing.service import SigningService
@@ -30,6 +31,7 @@ THROTTLE = web.AppKey("throttle", LoginThrottle)
 BLOBS = web.AppKey("blobs", BlobStore)
 PAGES = web.AppKey("pages", Pages)
 KYC_WORKERS = web.AppKey("kyc_workers", IdentityChecks)
+IDENTITY_SOURCES = web.AppKey("identity_sources", IdentitySources)
 CALLS = web.AppKey("calls", Calls)
 SIGNALLING_SOCKETS = web.AppKey("signalling_sockets", SignallingSockets)
 SIGNING = web.AppKey("signing", SigningService)

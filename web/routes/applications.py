@@ -10,6 +10,7 @@ from aiohttp import web
 
 from audit import log as audit
 from kyc.records import face_review_pending
+from kyc.source_checks import sources_hold
 from kyc.workers import DocumentKind
 from loans import applications as apps
 from loans import invites
@@ -20,7 +21,7 @@ from store.database import read_only
 from web import errors
 from web.auth import users
 from web.guards import principal_of, requires
-from web.keys import ENGINE, REQUEST_ID, SETTINGS
+from web.keys import ENGINE, IDENTITY_SOURCES, REQUEST_ID, SETTINGS
 from web.paging import list_filter, paging
 from web.qr import qr_svg_data_uri
 from web.render import render
@@ -190,6 +191,13 @@ async def take_action(request: web.Request) -> web.Response:
             raise errors.Conflict(
                 "identity can be confirmed by a manager only when every document check and "
                 "liveness challenge passed and the face match asks for review"
+            )
+        if not await sources_hold(
+            request.app[ENGINE], app.id, request.app[IDENTITY_SOURCES].required
+        ):
+            raise errors.Conflict(
+                "identity can be confirmed only when the identity platform and the business "
+                "registry agree with the documents"
             )
     app = await apps.act(
         request.app[ENGINE],

@@ -25,6 +25,7 @@ from kyc.records import (
     save_face_match,
     save_reading,
 )
+from kyc.source_checks import ask_about, latest_source_checks, sources_hold
 from kyc.workers import DocumentKind, Expectations
 from loans import applications as apps
 from loans.access import SYSTEM_PRINCIPAL
@@ -37,7 +38,16 @@ from signing.contracts import OPEN as OPEN_CONTRACT
 from signing.contracts import latest_contract
 from web import errors
 from web.guards import principal_of, requires
-from web.keys import BLOBS, ENGINE, FACE_MODEL, KYC_WORKERS, METRICS, REQUEST_ID, SETTINGS
+from web.keys import (
+    BLOBS,
+    ENGINE,
+    FACE_MODEL,
+    IDENTITY_SOURCES,
+    KYC_WORKERS,
+    METRICS,
+    REQUEST_ID,
+    SETTINGS,
+)
 
 routes = web.RouteTableDef()
 
@@ -138,7 +148,19 @@ async def upload_document(request: web.Request) -> web.Response:
         result.reading,
         request_id=request.get(REQUEST_ID),
     )
-    return web.json_response(stored.as_json(reveal_id_number=False), status=201)
+    body = stored.as_json(reveal_id_number=False)
+    answered = await ask_about(
+        engine,
+        request.app[IDENTITY_SOURCES],
+        principal.actor,
+        app.id,
+        stored,
+        legal_representative=app.legal_rep_name,
+        request_id=request.get(REQUEST_ID),
+    )
+    if answered is not None:
+        body["source_check"] = answered.as_json()
+    return web.json_response(body, status=201)
 
 
 async def kyc_summary(request: web.Request, application_id: str) -> dict[str, Any]:
@@ -148,8 +170,10 @@ async def kyc_summary(request: web.Request, application_id: str) -> dict[str, An
     readings = await latest_readings(engine, application_id)
     match = await latest_face_match(engine, application_id)
     liveness = await latest_liveness(engine, application_id)
+    sources = await latest_source_checks(engine, application_id)
     return {
         "documents": {kind: r.as_json(reveal_id_number=False) for kind, r in readings.items()},
+        "source_checks": {kind.value: check.as_json() for kind, check in sources.items()},
         "face_match": match.as_json() if match else None,
         "liveness": liveness.as_json() if liveness else None,
     }
@@ -304,7 +328,12 @@ async def liveness_video(request: web.Request) -> web.Response:
         request_id=request.get(REQUEST_ID),
     )
     body = done.as_json()
-    if passed and app.state is State.INVITED and await identity_evidence_complete(engine, app.id):
+    if (
+        passed
+        and app.state is State.INVITED
+        and await identity_evidence_complete(engine, app.id)
+        and await sources_hold(engine, app.id, request.app[IDENTITY_SOURCES].required)
+    ):
         verified = await apps.act(
             engine,
             SYSTEM_PRINCIPAL,

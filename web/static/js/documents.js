@@ -53,15 +53,29 @@ export function renderReading(container, reading, showConfidence = false) {
     }
     facts.append(term, value);
   }
-  const checks = document.createElement("ul");
-  checks.className = "checks";
-  for (const check of reading.checks) {
+  container.append(facts, checkList(reading.checks));
+}
+
+function checkList(checks) {
+  const list = document.createElement("ul");
+  list.className = "checks";
+  for (const check of checks) {
     const item = text("li", `${check.passed ? "✓" : "✗"} ${labelFor("check_", check.name)}`,
       check.passed ? "pass" : "fail");
     // Checks stored before reasons existed carry only their English message.
     const why = check.reason ? labelFor("check_reason_", check.reason, check.values) : check.message;
     if (!check.passed) item.append(text("span", ` — ${why}`, "muted"));
-    checks.append(item);
+    list.append(item);
   }
-  container.append(facts, checks);
+  return list;
+}
+
+// What the identity platform or the business registry said of this document,
+// below the document's own checks; a fake source says so.
+export function renderSourceCheck(container, answer) {
+  const title = text("h4", labelFor("source_", answer.kind));
+  if (answer.source === "fake") title.append(text("span", ` (${t("source_fake")})`, "muted"));
+  const when = text("p", `${answer.checked_at} · ${t("source_reference")} ${answer.reference || "—"}`,
+    "muted");
+  container.append(title, when, checkList(answer.checks));
 }

@@ -1,7 +1,7 @@
 // The manager's and reviewer's identity panel, refreshed every few seconds so
 // results appear while the applicant works through the steps.
 import { api, labelFor, t } from "./common.js";
-import { renderReading, renderMatch } from "./documents.js";
+import { renderMatch, renderReading, renderSourceCheck } from "./documents.js";
 
 const panel = document.getElementById("kyc");
 const REFRESH_MS = 4000;
@@ -73,6 +73,9 @@ function render(kyc) {
     const reading = kyc.documents[kind];
     if (reading) {
       renderReading(result, reading, true);
+      const source = { id_front: "identity", licence: "registry" }[kind];
+      const answer = source && (kyc.source_checks || {})[source];
+      if (answer) renderSourceCheck(result, answer);
       result.append(thumb(reading.image_sha256, labelFor("doc_", kind)));
       box.querySelector(".hash").textContent = `SHA-256 ${reading.image_sha256}`;
     }
