@@ -37,6 +37,7 @@ from compliance.package_format import FORMAT, MANIFEST, SEAL
 from compliance.retention import expired_digests
 from compliance.review_timeline import segments
 from kyc.records import latest_face_match, latest_liveness, latest_readings
+from loans.consent import consent_history
 from media.actions import CallAction
 from signing import contracts as contract_records
 from signing.actions import ContractAction
@@ -44,7 +45,7 @@ from signing.service import SigningService
 from store.blobs import BlobStore
 from store.database import read_only
 from store.errors import BlobCorrupt, BlobNotFound
-from store.schema import applications, audit_log, consents
+from store.schema import applications, audit_log
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,30 +168,16 @@ class _Collector:
 
 async def _applicant_record(engine: AsyncEngine, application_id: str) -> bytes:
     """What the bank holds about the applicant beyond the evidence: the application as
-    entered and every consent given (a data subject's access request)."""
+    entered and every consent record (a data subject's access request)."""
     async with read_only(engine) as conn:
         row = (
             (await conn.execute(select(applications).where(applications.c.id == application_id)))
             .mappings()
             .one()
         )
-        given = (
-            (
-                await conn.execute(
-                    select(consents)
-                    .where(consents.c.application_id == application_id)
-                    .order_by(consents.c.accepted_at)
-                )
-            )
-            .mappings()
-            .all()
-        )
     record = {
         "application": {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()},
-        "consents": [
-            {k: v.isoformat() if isinstance(v, datetime) else v for k, v in c.items()}
-            for c in given
-        ],
+        "consents": [c.as_json() for c in await consent_history(engine, application_id)],
     }
     return json.dumps(record, ensure_ascii=False, indent=1, sort_keys=True).encode()
 

@@ -30,7 +30,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from audit import merkle
 from audit.chain import canonical_json
 from audit.errors import NonCanonicalDetails
-from compliance.actions import ComplianceAction
+from compliance.actions import DELETIONS
 from compliance.package_format import FORMAT, MANIFEST, SEAL
 from kyc.actions import KycAction
 from media.actions import RECORDING_ACTIONS
@@ -186,13 +186,14 @@ def _check_expired(
     verified: list[dict[str, Any]],
     report: EvidenceReport,
 ) -> None:
-    """A file may be missing only where a sealed retention entry deleted that very hash."""
+    """A file may be missing only where a sealed retention (or erasure) entry deleted
+    that very hash."""
     if not expired:
         return
     deleted = {
         item.get("sha256")
         for fields in verified
-        if fields.get("action") == ComplianceAction.RETENTION_EXPIRED
+        if fields.get("action") in DELETIONS
         for item in (fields.get("details") or {}).get("items") or []
         if isinstance(item, dict)
     }

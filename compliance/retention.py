@@ -2,12 +2,15 @@
 
 Each kind has its own period, counted from the day the application closed
 (approved, rejected, cancelled or expired; an open case keeps everything):
-recordings (the interview's WebM segments), images (document photos, liveness
-clips and their evidence frames, the selfie, call snapshots) and packages (the
-sealed evidence packages kept at export). What is deleted is named, with its
-SHA-256, in one `retention.expired` audit entry per kind and application, so the
-chain, its checkpoints and packages exported earlier stay verifiable, and a package
-made afterwards lists the file as expired instead of failing.
+recordings (the interview's segments), images (document photos and call
+snapshots), biometrics (the selfie, liveness clips and their evidence frames:
+sensitive personal information under PIPL Art. 28, kept the shortest) and
+packages (the sealed evidence packages kept at export). What is deleted is named,
+with its SHA-256, in one `retention.expired` audit entry per kind and
+application, so the chain, its checkpoints and packages exported earlier stay
+verifiable, and a package made afterwards lists the file as expired instead of
+failing. Deletions before the period ends (a withdrawn biometric consent, an
+erasure request) take the same path with their own entry (compliance/erasure.py).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from audit import log as audit
 from audit.log import entries_for_application
-from compliance.actions import ComplianceAction
+from compliance.actions import DELETIONS, ComplianceAction
 from compliance.review_timeline import segments
 from loans.states import TERMINAL_STATES
 from media.actions import CallAction
@@ -39,6 +42,7 @@ logger = logging.getLogger(__name__)
 class DataKind(StrEnum):
     RECORDINGS = "recordings"
     IMAGES = "images"
+    BIOMETRICS = "biometrics"
     PACKAGES = "packages"
 
 
@@ -46,12 +50,14 @@ class DataKind(StrEnum):
 class RetentionPolicy:
     recordings: timedelta
     images: timedelta
+    biometrics: timedelta
     packages: timedelta
 
     def period(self, kind: DataKind) -> timedelta:
         return {
             DataKind.RECORDINGS: self.recordings,
             DataKind.IMAGES: self.images,
+            DataKind.BIOMETRICS: self.biometrics,
             DataKind.PACKAGES: self.packages,
         }[kind]
 
@@ -65,8 +71,8 @@ class Item:
         return {"name": self.name, "sha256": self.sha256}
 
 
-async def evidence_image_digests(engine: AsyncEngine, application_id: str) -> set[str]:
-    """Every photo, clip and still an application's identity checks and call kept."""
+async def document_image_digests(engine: AsyncEngine, application_id: str) -> set[str]:
+    """The document photos an application's checks read, and its call snapshots."""
     async with read_only(engine) as conn:
         digests = set(
             (
@@ -77,12 +83,28 @@ async def evidence_image_digests(engine: AsyncEngine, application_id: str) -> se
                 )
             ).scalars()
         )
-        for row in await conn.execute(
-            select(face_matches.c.probe_sha256, face_matches.c.reference_sha256).where(
-                face_matches.c.application_id == application_id
-            )
-        ):
-            digests |= {row.probe_sha256, row.reference_sha256}
+        entries = await entries_for_application(conn, application_id, limit=100_000)
+    digests |= {
+        str(e.details["sha256"])
+        for e in entries
+        if e.action == CallAction.SNAPSHOT and isinstance(e.details.get("sha256"), str)
+    }
+    return digests
+
+
+async def biometric_digests(engine: AsyncEngine, application_id: str) -> set[str]:
+    """The selfies, liveness clips and their evidence frames an application holds
+    (the face match's reference is the ID card's photo, a document image)."""
+    async with read_only(engine) as conn:
+        digests = set(
+            (
+                await conn.execute(
+                    select(face_matches.c.probe_sha256).where(
+                        face_matches.c.application_id == application_id
+                    )
+                )
+            ).scalars()
+        )
         for row in await conn.execute(
             select(liveness_attempts.c.video_sha256, liveness_attempts.c.result).where(
                 liveness_attempts.c.application_id == application_id
@@ -92,13 +114,14 @@ async def evidence_image_digests(engine: AsyncEngine, application_id: str) -> se
                 digests.add(row.video_sha256)
             frames = json.loads(row.result or "{}").get("evidence_frames") or {}
             digests |= {d for d in frames.values() if isinstance(d, str)}
-        entries = await entries_for_application(conn, application_id, limit=100_000)
-    digests |= {
-        str(e.details["sha256"])
-        for e in entries
-        if e.action == CallAction.SNAPSHOT and isinstance(e.details.get("sha256"), str)
-    }
     return digests
+
+
+async def evidence_image_digests(engine: AsyncEngine, application_id: str) -> set[str]:
+    """Every photo, clip and still an application's identity checks and call kept."""
+    return await document_image_digests(engine, application_id) | await biometric_digests(
+        engine, application_id
+    )
 
 
 class RetentionSweeper:
@@ -133,11 +156,21 @@ class RetentionSweeper:
                 due = await self._due(application_id, kind)
                 if not due:
                     continue
-                # The entry first: a crash between the two leaves files that the
-                # next sweep deletes (and records again), never a deletion that
-                # the log does not explain.
-                await self._record(application_id, kind, due)
-                await self._delete(application_id, kind, due)
+                await record_and_delete(
+                    self.engine,
+                    self.blobs,
+                    audit.SYSTEM,
+                    ComplianceAction.RETENTION_EXPIRED,
+                    application_id,
+                    {"kind": kind.value, "retention_days": self.policy.period(kind).days},
+                    due,
+                )
+                logger.info(
+                    "retention: deleted %d %s of application %s",
+                    len(due),
+                    kind.value,
+                    application_id,
+                )
                 done.setdefault(application_id, {})[kind.value] = len(due)
         return done
 
@@ -149,7 +182,9 @@ class RetentionSweeper:
             named = [Item(s.file, s.sha256) for s in segments(entries)]
             return [item for item in named if await self.blobs.exists(item.sha256)]
         if kind is DataKind.IMAGES:
-            digests: Iterable[str] = await evidence_image_digests(self.engine, application_id)
+            digests: Iterable[str] = await document_image_digests(self.engine, application_id)
+        elif kind is DataKind.BIOMETRICS:
+            digests = await biometric_digests(self.engine, application_id)
         else:
             async with read_only(self.engine) as conn:
                 entries = await entries_for_application(conn, application_id, limit=100_000)
@@ -160,35 +195,46 @@ class RetentionSweeper:
                 in (ComplianceAction.EVIDENCE_EXPORTED, ComplianceAction.PERSONAL_DATA_EXPORTED)
                 and isinstance(e.details.get("package_sha256"), str)
             }
-        return [Item(d, d) for d in sorted(digests) if await self.blobs.exists(d)]
+        return await stored_items(self.blobs, digests)
 
-    async def _delete(self, application_id: str, kind: DataKind, items: list[Item]) -> None:
-        for item in items:
-            await self.blobs.delete(item.sha256)
 
-    async def _record(self, application_id: str, kind: DataKind, items: list[Item]) -> None:
-        async with self.engine.begin() as conn:
-            await audit.append(
-                conn,
-                audit.SYSTEM,
-                ComplianceAction.RETENTION_EXPIRED,
-                application_id=application_id,
-                details={
-                    "kind": kind.value,
-                    "retention_days": self.policy.period(kind).days,
-                    "items": [i.as_json() for i in items],
-                },
-            )
-        logger.info(
-            "retention: deleting %d %s of application %s", len(items), kind.value, application_id
+async def stored_items(blobs: BlobStore, digests: Iterable[str]) -> list[Item]:
+    """The digests whose blobs are still stored, each named by its hash."""
+    return [Item(d, d) for d in sorted(digests) if await blobs.exists(d)]
+
+
+async def record_and_delete(
+    engine: AsyncEngine,
+    blobs: BlobStore,
+    actor: audit.Actor,
+    action: ComplianceAction,
+    application_id: str,
+    details: dict[str, Any],
+    items: list[Item],
+    request_id: str | None = None,
+) -> None:
+    """One audit entry naming every item with its SHA-256, then the deletions. The
+    entry first: a crash between the two leaves files that the next sweep deletes
+    (and records again), never a deletion that the log does not explain."""
+    async with engine.begin() as conn:
+        await audit.append(
+            conn,
+            actor,
+            action,
+            application_id=application_id,
+            request_id=request_id,
+            details={**details, "items": [i.as_json() for i in items]},
         )
+    for item in items:
+        await blobs.delete(item.sha256)
 
 
 def expired_digests(entries: Iterable[Any]) -> set[str]:
-    """Every SHA-256 the given audit entries record as deleted by retention."""
+    """Every SHA-256 the given audit entries record as deleted, by retention or
+    before it (a withdrawn consent, an erasure request)."""
     found = set()
     for entry in entries:
-        if entry.action != ComplianceAction.RETENTION_EXPIRED:
+        if entry.action not in DELETIONS:
             continue
         for item in entry.details.get("items") or []:
             if isinstance(item, dict) and isinstance(item.get("sha256"), str):

@@ -155,6 +155,9 @@ class Settings:
     # (compliance/retention.py); the sweep runs every retention_sweep_minutes.
     retention_recordings_days: int = positive(1825)
     retention_images_days: int = positive(1825)
+    # Selfies, liveness clips and their stills: sensitive (PIPL Art. 28), kept the
+    # shortest; a withdrawn consent deletes them before signing (compliance/erasure.py).
+    retention_biometrics_days: int = positive(30)
     retention_packages_days: int = positive(3650)
     retention_sweep_minutes: int = positive(60)
     # Empty: /metrics answers loopback clients only.
@@ -258,6 +261,7 @@ class Settings:
         return RetentionPolicy(
             recordings=timedelta(days=self.retention_recordings_days),
             images=timedelta(days=self.retention_images_days),
+            biometrics=timedelta(days=self.retention_biometrics_days),
             packages=timedelta(days=self.retention_packages_days),
         )
 

@@ -41,10 +41,12 @@ from interview.errors import (
     PageUnavailable,
 )
 from interview.settings import InterviewSettings
+from kyc.identity_paths import confirmed_by_manager
 from kyc.records import latest_liveness, latest_readings
 from kyc.workers import DocumentKind
 from loans import applications as apps
 from loans.access import SYSTEM_PRINCIPAL
+from loans.consent import current_consents
 from loans.models import Application
 from loans.states import Action, State
 from signing import certificate_register, codes, templates
@@ -201,13 +203,21 @@ async def _identity(
         or not all(r.passed for r in readings.values())
     ):
         raise IdentityUnverified("identity verification is incomplete")
-    attempt = await latest_liveness(engine, application.id)
-    assert attempt is not None
     basis: dict[str, object] = {
         "documents": {kind: reading.id for kind, reading in sorted(readings.items())},
-        "liveness_attempt": attempt.id,
-        "face_distance": (attempt.result or {}).get("face_distance"),
     }
+    if (await current_consents(engine, application.id)).biometrics:
+        attempt = await latest_liveness(engine, application.id)
+        assert attempt is not None
+        basis["liveness_attempt"] = attempt.id
+        basis["face_distance"] = (attempt.result or {}).get("face_distance")
+    elif await confirmed_by_manager(engine, application.id):
+        # No face was matched: the manager confirmed the identity on the call.
+        basis["identity_confirmed_by"] = "manager_on_call"
+    else:
+        # Biometric consent withdrawn after an automatic verification: what it
+        # rested on is gone, and no manager has looked.
+        raise IdentityUnverified("the identity must be confirmed by the manager on the call")
     identity = SignerIdentity(
         name=application.legal_rep_name,
         id_number=front.fields["id_number"].value,
@@ -233,9 +243,12 @@ async def sign(
         raise AlreadySigned("your signature is recorded; the bank is completing the contract")
     if not contract.all_pages_read:
         raise PagesUnread("read every page of the contract first")
-    attempt = await latest_liveness(engine, application.id)
-    if attempt is None or attempt.issued_at < contract.pushed_at or attempt.status != "passed":
-        raise LivenessRequired("pass a fresh face and liveness check after the contract was shown")
+    if (await current_consents(engine, application.id)).biometrics:
+        attempt = await latest_liveness(engine, application.id)
+        if attempt is None or attempt.issued_at < contract.pushed_at or attempt.status != "passed":
+            raise LivenessRequired(
+                "pass a fresh face and liveness check after the contract was shown"
+            )
     identity, basis = await _identity(engine, application)
     # Last of the checks, so a refusal above does not use up the code.
     await codes.consume_code(engine, actor, contract, code, request_id=request_id)

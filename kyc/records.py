@@ -358,13 +358,18 @@ async def complete_liveness(
     return replace(attempt, status=status, result=result)
 
 
-async def identity_evidence_complete(engine: AsyncEngine, application_id: str) -> bool:
-    """All three documents read with every check passed, and a passed liveness
-    attempt whose face matched the ID card portrait."""
+async def documents_passed(engine: AsyncEngine, application_id: str) -> bool:
+    """All three documents read, each with every check passed."""
     readings = await latest_readings(engine, application_id)
     if {kind.value for kind in DocumentKind} - set(readings):
         return False
-    if not all(reading.passed for reading in readings.values()):
+    return all(reading.passed for reading in readings.values())
+
+
+async def identity_evidence_complete(engine: AsyncEngine, application_id: str) -> bool:
+    """All three documents read with every check passed, and a passed liveness
+    attempt whose face matched the ID card portrait."""
+    if not await documents_passed(engine, application_id):
         return False
     async with engine.connect() as conn:
         passed = (
@@ -384,10 +389,7 @@ async def face_review_pending(engine: AsyncEngine, application_id: str) -> bool:
     """Everything passed except that the face match fell in the review band: the
     documents' checks all passed, and the latest liveness attempt saw every
     challenge and no spoof. Only then may a manager confirm the identity by eye."""
-    readings = await latest_readings(engine, application_id)
-    if {kind.value for kind in DocumentKind} - set(readings):
-        return False
-    if not all(reading.passed for reading in readings.values()):
+    if not await documents_passed(engine, application_id):
         return False
     attempt = await latest_liveness(engine, application_id)
     if attempt is None or attempt.result is None:

@@ -16,6 +16,9 @@ class LoanAction(StrEnum):
     INVITE_OPENED = "invite.opened"
     # An unknown, expired or revoked invite link was tried (rate-limited on these).
     INVITE_REFUSED = "invite.refused"
+    # One consent record each (loans/consent.py): agreed, declined, or withdrawn.
     CONSENT_GIVEN = "consent.given"
+    CONSENT_DECLINED = "consent.declined"
+    CONSENT_WITHDRAWN = "consent.withdrawn"
     # The reviewer's four-eyes checklist, before approving or rejecting.
     REVIEW_CHECKLIST = "review.checklist"

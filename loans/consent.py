@@ -1,10 +1,21 @@
-"""The applicant's consent to recording and data use, before anything is captured."""
+"""The applicant's consents, each its own versioned and audited record, before
+anything is captured: the interview's recording and the processing of identity
+documents and business data (both needed to go on remotely), and, separately,
+the processing of biometric information (face images, face features, liveness
+video), which may be declined: the identity is then confirmed by the manager on
+the recorded call, without face matching (PIPL Art. 28-29; the 2025 face
+recognition rules' non-face alternative).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from audit import log as audit
@@ -13,32 +24,144 @@ from loans.actions import LoanAction
 from loans.applications import load_visible
 from loans.errors import ActionForbidden, ConsentRequired
 from loans.roles import Role
-from store.rows import newest_row, record_from_row
-from store.schema import consents
+from store.schema import consent_records
 
-# Bump when the consent wording changes, so each record names what was agreed to.
-CONSENT_TEXT_VERSION = "2026-11-v1"
+
+class ConsentPurpose(StrEnum):
+    RECORDING = "recording"
+    PERSONAL_DATA = "personal_data"
+    BIOMETRICS = "biometrics"
+
+
+# Bump a purpose's version when its wording changes (web/locale: consent_text_*),
+# so each record names what was agreed to.
+TEXT_VERSIONS: Mapping[ConsentPurpose, str] = {
+    ConsentPurpose.RECORDING: "2026-12-v2",
+    ConsentPurpose.PERSONAL_DATA: "2026-12-v2",
+    ConsentPurpose.BIOMETRICS: "2026-12-v1",
+}
+REQUIRED = (ConsentPurpose.RECORDING, ConsentPurpose.PERSONAL_DATA)
 
 
 @dataclass(frozen=True, slots=True)
-class Consent:
-    recording: bool
-    data_use: bool
+class ConsentRecord:
+    purpose: ConsentPurpose
+    granted: bool
     text_version: str
     language: str
-    accepted_at: datetime
+    at: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "purpose": self.purpose.value,
+            "granted": self.granted,
+            "text_version": self.text_version,
+            "language": self.language,
+            "at": self.at.isoformat(timespec="seconds"),
+        }
 
 
-async def current_consent(engine: AsyncEngine, application_id: str) -> Consent | None:
+@dataclass(frozen=True, slots=True)
+class Consents:
+    """The newest record of each purpose."""
+
+    records: Mapping[ConsentPurpose, ConsentRecord]
+
+    @property
+    def given(self) -> bool:
+        """Recording and personal data agreed: the remote process may go on."""
+        return all(
+            (r := self.records.get(purpose)) is not None and r.granted for purpose in REQUIRED
+        )
+
+    @property
+    def biometrics(self) -> bool | None:
+        """Agreed, declined (or withdrawn), or not asked yet (None)."""
+        record = self.records.get(ConsentPurpose.BIOMETRICS)
+        return None if record is None else record.granted
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "given": self.given,
+            "biometrics": self.biometrics,
+            "records": [r.as_json() for r in self.records.values()],
+        }
+
+
+async def current_consents(engine: AsyncEngine, application_id: str) -> Consents:
     async with engine.connect() as conn:
-        return await _latest(conn, application_id)
+        return await _current(conn, application_id)
 
 
-async def _latest(conn: AsyncConnection, application_id: str) -> Consent | None:
-    row = await newest_row(
-        conn, consents, consents.c.id, consents.c.application_id == application_id
+async def consent_history(engine: AsyncEngine, application_id: str) -> list[ConsentRecord]:
+    """Every record, oldest first (for the applicant's own data export)."""
+    async with engine.connect() as conn:
+        return await _history(conn, application_id)
+
+
+async def _history(conn: AsyncConnection, application_id: str) -> list[ConsentRecord]:
+    rows = await conn.execute(
+        select(consent_records)
+        .where(consent_records.c.application_id == application_id)
+        .order_by(consent_records.c.id)
     )
-    return record_from_row(Consent, row) if row else None
+    return [
+        ConsentRecord(
+            ConsentPurpose(row.purpose), row.granted, row.text_version, row.language, row.at
+        )
+        for row in rows
+    ]
+
+
+async def _current(conn: AsyncConnection, application_id: str) -> Consents:
+    return Consents({r.purpose: r for r in await _history(conn, application_id)})
+
+
+async def _append(
+    conn: AsyncConnection,
+    principal: Principal,
+    purpose: ConsentPurpose,
+    granted: bool,
+    language: str,
+    action: LoanAction,
+    request_id: str | None,
+    at: datetime,
+) -> None:
+    assert principal.application_id is not None
+    assert principal.invite_id is not None
+    version = TEXT_VERSIONS[purpose]
+    await conn.execute(
+        consent_records.insert().values(
+            application_id=principal.application_id,
+            invite_id=principal.invite_id,
+            purpose=purpose.value,
+            granted=granted,
+            text_version=version,
+            language=language,
+            at=at,
+        )
+    )
+    await audit.append(
+        conn,
+        principal.actor,
+        action,
+        application_id=principal.application_id,
+        request_id=request_id,
+        details={
+            "purpose": purpose.value,
+            "granted": granted,
+            "text_version": version,
+            "language": language,
+            "invite_id": principal.invite_id,
+        },
+        at=at,
+    )
+
+
+def _applicant(principal: Principal) -> str:
+    if principal.role is not Role.APPLICANT or not principal.application_id:
+        raise ActionForbidden("only the applicant gives consent")
+    return principal.application_id
 
 
 async def record_consent(
@@ -49,44 +172,70 @@ async def record_consent(
     data_use: bool,
     language: str,
     request_id: str | None = None,
-) -> Consent:
-    """Record consent once per application; a repeat returns the existing record."""
-    if principal.role is not Role.APPLICANT or not principal.application_id:
-        raise ActionForbidden("only the applicant gives consent")
+) -> Consents:
+    """The two consents the remote process needs, each its own record, once per
+    application; a repeat returns what is recorded."""
+    application_id = _applicant(principal)
     if not (recording and data_use):
         raise ConsentRequired(
             "both recording and data use must be agreed to before the remote process can continue"
         )
     now = datetime.now(UTC)
     async with engine.begin() as conn:
-        await load_visible(conn, principal, principal.application_id)
-        existing = await _latest(conn, principal.application_id)
-        if existing is not None:
-            return existing
-        await conn.execute(
-            consents.insert().values(
-                application_id=principal.application_id,
-                invite_id=principal.invite_id,
-                recording=True,
-                data_use=True,
-                text_version=CONSENT_TEXT_VERSION,
-                language=language,
-                accepted_at=now,
-            )
+        await load_visible(conn, principal, application_id)
+        existing = await _current(conn, application_id)
+        for purpose in REQUIRED:
+            if purpose not in existing.records:
+                await _append(
+                    conn,
+                    principal,
+                    purpose,
+                    True,
+                    language,
+                    LoanAction.CONSENT_GIVEN,
+                    request_id,
+                    now,
+                )
+        return await _current(conn, application_id)
+
+
+async def choose_biometrics(
+    engine: AsyncEngine,
+    principal: Principal,
+    *,
+    granted: bool,
+    language: str,
+    request_id: str | None = None,
+) -> tuple[Consents, bool]:
+    """The applicant's choice on biometric processing, after the two required
+    consents; (consents, withdrawn) where withdrawn says an agreement was taken back
+    now. Choosing what is already recorded records nothing."""
+    application_id = _applicant(principal)
+    now = datetime.now(UTC)
+    async with engine.begin() as conn:
+        await load_visible(conn, principal, application_id)
+        existing = await _current(conn, application_id)
+        if not existing.given:
+            raise ConsentRequired("agree to the recording and data use first")
+        before = existing.biometrics
+        if before is granted:
+            return existing, False
+        withdrawn = before is True and not granted
+        action = (
+            LoanAction.CONSENT_GIVEN
+            if granted
+            else LoanAction.CONSENT_WITHDRAWN
+            if withdrawn
+            else LoanAction.CONSENT_DECLINED
         )
-        await audit.append(
+        await _append(
             conn,
-            principal.actor,
-            LoanAction.CONSENT_GIVEN,
-            application_id=principal.application_id,
-            request_id=request_id,
-            details={
-                "recording": True,
-                "data_use": True,
-                "text_version": CONSENT_TEXT_VERSION,
-                "language": language,
-                "invite_id": principal.invite_id,
-            },
-            at=now,
+            principal,
+            ConsentPurpose.BIOMETRICS,
+            granted,
+            language,
+            action,
+            request_id,
+            now,
         )
-    return Consent(True, True, CONSENT_TEXT_VERSION, language, now)
+        return await _current(conn, application_id), withdrawn

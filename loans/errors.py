@@ -58,6 +58,13 @@ class ConsentRequired(LoanError):
     code = "consent_required"
 
 
+class BiometricConsentMissing(LoanError):
+    """Face matching and liveness need the applicant's separate biometric consent;
+    without it the manager confirms the identity on the call."""
+
+    code = "biometric_consent_missing"
+
+
 class ConcurrentChange(LoanError):
     """Someone else changed the application first; reload and retry."""
 

@@ -103,18 +103,23 @@ invites = Table(
     Index("ix_invites_application_id", "application_id"),
 )
 
-consents = Table(
-    "consents",
+# Each consent is its own record: the interview's recording, the processing of
+# identity documents and business data, and (separately, and declinable) of
+# biometric information. A later record of the same purpose replaces the earlier
+# one (a biometric consent withdrawn is a record with granted false); the history
+# stays.
+consent_records = Table(
+    "consent_records",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("application_id", String(36), ForeignKey("applications.id"), nullable=False),
     Column("invite_id", String(36), ForeignKey("invites.id"), nullable=False),
-    Column("recording", Boolean, nullable=False),
-    Column("data_use", Boolean, nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("granted", Boolean, nullable=False),
     Column("text_version", String(32), nullable=False),
     Column("language", String(8), nullable=False),
-    Column("accepted_at", UTCDateTime(), nullable=False),
-    Index("ix_consents_application_id", "application_id"),
+    Column("at", UTCDateTime(), nullable=False),
+    Index("ix_consent_records_application_id", "application_id"),
 )
 
 # Append-only, hash-chained. Triggers (see the initial migration) refuse UPDATE,

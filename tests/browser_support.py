@@ -151,11 +151,13 @@ async def wait_for_moving_video(page: Page, selector: str, *, tries: int = 40) -
 
 
 async def consent_and_check_device(page: Page) -> None:
-    """The applicant's first two steps in the page: consent, then the device check
-    (fake camera and microphone pass it), after which the page shows the documents."""
+    """The applicant's first steps in the page: consent, biometric consent on its
+    own screen, then the device check (fake camera and microphone pass it), after
+    which the page shows the documents."""
     await page.check('input[name="recording"]')
     await page.check('input[name="data_use"]')
     await page.click("#consent-form button[type=submit]")
+    await page.click("#biometrics-agree")
     await page.click("#device-check-start")
     await page.wait_for_selector("#device-status.pass")
     await page.wait_for_selector("#documents", timeout=15_000)

@@ -40,13 +40,18 @@ def matching_documents() -> tuple[bytes, bytes, bytes, str]:
     )
 
 
-async def consenting_applicant(service: Service) -> tuple[Browser, str]:
+async def consenting_applicant(service: Service, *, biometrics: bool = True) -> tuple[Browser, str]:
+    """An applicant who agreed to recording and data use, and chose on biometrics."""
     app_id = await service.new_application("m1")
     applicant = await service.applicant("m1", app_id)
     consent = await applicant.request(
         "POST", "/api/applicant/consent", json={"recording": True, "data_use": True}
     )
     assert consent.status == 200
+    chosen = await applicant.request(
+        "POST", "/api/applicant/consent/biometrics", json={"granted": biometrics}
+    )
+    assert chosen.status == 200, chosen.text
     return applicant, app_id
 
 

@@ -296,6 +296,10 @@ async def _applicant_on(cluster: LocalCluster, engine: AsyncEngine, node: str) -
         "POST", "/api/applicant/consent", json={"recording": True, "data_use": True}
     )
     assert consent.status == 200, consent.text
+    chosen = await applicant.request(
+        "POST", "/api/applicant/consent/biometrics", json={"granted": True}
+    )
+    assert chosen.status == 200, chosen.text
     return applicant
 
 

@@ -90,6 +90,8 @@ async def test_full_lifecycle_is_audited_and_the_chain_stays_intact(engine: Asyn
         "application.transition",  # invite: draft -> invited
         "invite.created",
         "invite.opened",
+        # Recording and personal data: one record each.
+        "consent.given",
         "consent.given",
         *["application.transition"] * 7,
     ]
@@ -221,7 +223,8 @@ async def test_consent_needs_both_agreements_and_is_recorded_once(engine: AsyncE
         await record_consent(engine, applicant, recording=True, data_use=False, language="en")
     first = await record_consent(engine, applicant, recording=True, data_use=True, language="en")
     again = await record_consent(engine, applicant, recording=True, data_use=True, language="en")
-    assert first.accepted_at == again.accepted_at
-    assert (await actions_logged(engine, app_id)).count("consent.given") == 1
+    assert first == again and first.given
+    assert sorted(first.records) == ["personal_data", "recording"]
+    assert (await actions_logged(engine, app_id)).count("consent.given") == 2
     with pytest.raises(ActionForbidden):
         await record_consent(engine, manager, recording=True, data_use=True, language="en")

@@ -1,4 +1,4 @@
-"""Retention: a closed case's recordings, images and kept packages are deleted when
+"""Retention: a closed case's recordings, images, biometrics and kept packages are deleted when
 their periods run out, each deletion named with its hash in a sealed audit entry; a
 package made afterwards still verifies, listing the deleted files as expired, and the
 verifier refuses an "expired" file no retention entry deleted."""
@@ -18,8 +18,11 @@ from pyhanko.keys import load_cert_from_pemder
 from sqlalchemy import select
 
 from audit.chain import canonical_json
+from audit.log import SYSTEM
 from compliance.evidence_check import verify_package
 from compliance.retention import RetentionPolicy, RetentionSweeper
+from kyc.liveness import Challenge
+from kyc.records import complete_liveness, issue_liveness
 from loans import applications as apps
 from loans.access import Principal
 from loans.roles import Role
@@ -36,7 +39,10 @@ from tests.web_support import Service, start_service, stop_service
 from web.keys import BLOBS, SIGNING
 
 POLICY = RetentionPolicy(
-    recordings=timedelta(days=30), images=timedelta(days=90), packages=timedelta(days=365)
+    recordings=timedelta(days=30),
+    images=timedelta(days=90),
+    biometrics=timedelta(days=14),
+    packages=timedelta(days=365),
 )
 
 
@@ -202,3 +208,41 @@ async def test_a_file_claimed_expired_without_a_retention_entry_is_refused(
     assert report.problems == [
         "kyc/documents/id_front.jpg: listed as expired, but no sealed retention entry deleted it"
     ]
+
+
+async def test_biometric_data_expires_on_its_own_schedule(
+    closed_case: tuple[Service, str],
+) -> None:
+    """The selfie, liveness clips and stills go first (PIPL: sensitive data kept
+    shortest); the document photos stay for their own period."""
+    service, app_id = closed_case
+    blobs = service.server.app[BLOBS]
+    clip = await blobs.put(b"the applicant's liveness clip")
+    still = await blobs.put(b"a still of the applicant's face")
+    attempt = await issue_liveness(
+        service.engine, SYSTEM, app_id, [Challenge.BLINK], valid_for=timedelta(minutes=5)
+    )
+    await complete_liveness(
+        service.engine,
+        SYSTEM,
+        attempt,
+        passed=True,
+        result={"detected": {"blink": True}, "evidence_frames": {"face": still}},
+        video_sha256=clip,
+    )
+    async with service.engine.connect() as conn:
+        closed_at = (
+            await conn.execute(select(applications.c.updated_at).where(applications.c.id == app_id))
+        ).scalar_one()
+    sweeper = sweeper_for(service)
+    assert await sweeper.sweep(closed_at + timedelta(days=13)) == {}
+    done = await sweeper.sweep(closed_at + timedelta(days=15))
+    assert done == {app_id: {"biometrics": 2}}
+    assert not await blobs.exists(clip) and not await blobs.exists(still)
+    [entry] = await expiry_entries(service)
+    assert entry["kind"] == "biometrics" and entry["retention_days"] == 14
+    compliance = await service.staff("c1")
+    kyc = (await compliance.request("GET", f"/api/applications/{app_id}/kyc")).body
+    assert await blobs.exists(kyc["documents"]["id_front"]["image_sha256"])
+    report = await verify_package(await export(service, app_id), roots(service))
+    assert report.ok, report.problems

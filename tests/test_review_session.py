@@ -189,7 +189,8 @@ async def test_personal_data_export_holds_the_application_and_consents_sealed(
     record = json.loads(archive.read("applicant/record.json"))
     assert record["application"]["id"] == app_id
     assert record["application"]["legal_rep_phone"]
-    assert record["consents"] and record["consents"][0]["recording"] is True
+    purposes = {c["purpose"]: c["granted"] for c in record["consents"]}
+    assert purposes == {"recording": True, "personal_data": True, "biometrics": True}
     root = load_cert_from_pemder(str(service.settings.pki_dir / "root.pem"))  # type: ignore[no-untyped-call]
     report = await verify_package(package, [root])
     assert report.ok, report.problems

@@ -78,6 +78,7 @@ async def applicant_with_documents(
     await applicant.request(
         "POST", "/api/applicant/consent", json={"recording": True, "data_use": True}
     )
+    await applicant.request("POST", "/api/applicant/consent/biometrics", json={"granted": True})
     rng = random.Random(61)
     person = dataclasses.replace(
         specimens.random_identity(rng, today=TODAY), name=str(APPLICATION["legal_rep_name"])

@@ -87,6 +87,12 @@ CASES = [
     ),
     Case(
         "POST",
+        "/api/applicant/consent/biometrics",
+        only({"applicant": 200, "applicant_other": 200}),
+        body={"granted": True},
+    ),
+    Case(
+        "POST",
         "/api/applicant/device-check",
         only({"applicant": 200, "applicant_other": 200}),
         body={"camera": True, "microphone": True, "webrtc": True, "recorder": True, "rtt_ms": 9},

@@ -124,6 +124,7 @@ _STATUS: dict[type[SignroomError], tuple[int, str | None]] = {
     loans.ActionForbidden: (403, None),
     loans.InviteUnusable: (410, None),
     loans.ConsentRequired: (422, None),
+    loans.BiometricConsentMissing: (409, None),
     loans.ConcurrentChange: (409, None),
     kyc.KycError: (422, None),
     kyc.TooLarge: (413, None),

@@ -10,11 +10,19 @@ from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from audit import log as audit
+from compliance.erasure import erase
+from compliance.retention import DataKind
 from kyc.records import latest_readings
 from kyc.workers import DocumentKind
 from loans import applications as apps
 from loans import invites
-from loans.consent import current_consent, record_consent
+from loans.consent import (
+    TEXT_VERSIONS,
+    Consents,
+    choose_biometrics,
+    current_consents,
+    record_consent,
+)
 from loans.errors import InviteUnusable
 from loans.models import Application
 from loans.roles import Role
@@ -24,7 +32,7 @@ from store.database import read_only
 from web import errors
 from web.auth.sessions import COOKIE_NAME
 from web.guards import principal_of, requires
-from web.keys import ENGINE, LANGUAGE, REQUEST_ID, SESSION, SESSIONS
+from web.keys import BLOBS, ENGINE, LANGUAGE, REQUEST_ID, SESSION, SESSIONS
 from web.render import render
 from web.routes.public import set_cookie
 from web.schemas import Body, ConsentBody, parse_body
@@ -33,9 +41,10 @@ from web.views import application_json
 routes = web.RouteTableDef()
 
 MAX_TOKEN_LENGTH = 64
-# One task per screen: consent, device check, documents, liveness, interview and
-# signing, done. The page shows the current step's section only.
-STEPS = ("consent", "device", "documents", "liveness", "interview", "done")
+# One task per screen: consent, the separate biometric consent, device check,
+# documents, liveness, interview and signing, done. The page shows the current
+# step's section only.
+STEPS = ("consent", "biometrics", "device", "documents", "liveness", "interview", "done")
 # A connection slower than this to answer cannot carry the video interview.
 MAX_DEVICE_RTT_MS = 1500
 DEVICE_CHECKS_PER_HOUR = 20
@@ -57,20 +66,24 @@ async def _device_checked(engine: AsyncEngine, application_id: str) -> bool:
     )
 
 
-async def current_step(engine: AsyncEngine, app: Application, consent: object) -> str:
+async def current_step(engine: AsyncEngine, app: Application, consents: Consents) -> str:
     if app.state in (State.IDENTITY_VERIFIED, State.IN_INTERVIEW):
         return "interview"
     if app.state not in (State.DRAFT, State.INVITED):
         return "done"
-    if consent is None:
+    if not consents.given:
         return "consent"
+    if consents.biometrics is None:
+        return "biometrics"
     if not await _device_checked(engine, app.id):
         return "device"
     readings = await latest_readings(engine, app.id)
     kinds = {kind.value for kind in DocumentKind}
     if kinds - set(readings) or not all(r.passed for r in readings.values()):
         return "documents"
-    return "liveness"
+    # Without biometric consent there is no liveness: the manager confirms the
+    # identity on the call.
+    return "liveness" if consents.biometrics else "interview"
 
 
 @routes.get("/i/{token}")
@@ -103,13 +116,14 @@ async def apply_page(request: web.Request) -> web.Response:
     assert principal.application_id is not None
     engine = request.app[ENGINE]
     app = await apps.get_application(engine, principal, principal.application_id)
-    consent = await current_consent(engine, app.id)
-    step = await current_step(engine, app, consent)
+    consents = await current_consents(engine, app.id)
+    step = await current_step(engine, app, consents)
     return render(
         request,
         "apply.html",
         app=app,
-        consent=consent,
+        consents=consents,
+        consent_versions=TEXT_VERSIONS,
         step=step,
         steps=STEPS,
         document_kinds=[kind.value for kind in DocumentKind],
@@ -124,16 +138,19 @@ async def applicant_application(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
     app = await apps.get_application(engine, principal, principal.application_id)
     body = application_json(app, principal)
-    consent = await current_consent(engine, app.id)
-    body["consent_given"] = consent is not None
+    consents = await current_consents(engine, app.id)
+    body["consent_given"] = consents.given
+    body["consents"] = consents.as_json()
     return web.json_response(body)
 
 
 @routes.post("/api/applicant/consent")
 @requires(Role.APPLICANT)
 async def give_consent(request: web.Request) -> web.Response:
+    """The two consents the remote process needs: the recording, and the processing
+    of identity documents and business data."""
     body = await parse_body(request, ConsentBody)
-    consent = await record_consent(
+    consents = await record_consent(
         request.app[ENGINE],
         principal_of(request),
         recording=body.recording,
@@ -141,14 +158,45 @@ async def give_consent(request: web.Request) -> web.Response:
         language=request.get(LANGUAGE, "zh-CN"),
         request_id=request.get(REQUEST_ID),
     )
-    return web.json_response(
-        {
-            "recording": consent.recording,
-            "data_use": consent.data_use,
-            "text_version": consent.text_version,
-            "accepted_at": consent.accepted_at.isoformat(),
-        }
+    return web.json_response(consents.as_json())
+
+
+class BiometricChoice(Body):
+    granted: bool
+
+
+@routes.post("/api/applicant/consent/biometrics")
+@requires(Role.APPLICANT)
+async def biometric_consent(request: web.Request) -> web.Response:
+    """Agree to, decline or withdraw biometric processing. A withdrawal before the
+    contract is signed deletes the selfies, liveness clips and stills collected;
+    after it, the evidence the contract rests on is kept, and the answer says so."""
+    body = await parse_body(request, BiometricChoice)
+    principal = principal_of(request)
+    engine = request.app[ENGINE]
+    consents, withdrawn = await choose_biometrics(
+        engine,
+        principal,
+        granted=body.granted,
+        language=request.get(LANGUAGE, "zh-CN"),
+        request_id=request.get(REQUEST_ID),
     )
+    answer = consents.as_json()
+    if withdrawn:
+        assert principal.application_id is not None
+        app = await apps.get_application(engine, principal, principal.application_id)
+        erased = await erase(
+            engine,
+            request.app[BLOBS],
+            principal.actor,
+            app.id,
+            app.state,
+            (DataKind.BIOMETRICS,),
+            reason="consent_withdrawn",
+            request_id=request.get(REQUEST_ID),
+        )
+        answer["erasure"] = erased.as_json()
+    return web.json_response(answer)
 
 
 @routes.post("/api/applicant/device-check")

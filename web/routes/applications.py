@@ -9,11 +9,11 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from audit import log as audit
-from kyc.records import face_review_pending
-from kyc.source_checks import sources_hold
+from kyc.identity_paths import confirmed_by_manager, manager_may_confirm
 from kyc.workers import DocumentKind
 from loans import applications as apps
 from loans import invites
+from loans.consent import current_consents
 from loans.models import ApplicationInput
 from loans.roles import Role
 from loans.states import Action, State
@@ -21,7 +21,7 @@ from store.database import read_only
 from web import errors
 from web.auth import users
 from web.guards import principal_of, requires
-from web.keys import ENGINE, IDENTITY_SOURCES, REQUEST_ID, SETTINGS
+from web.keys import CALLS, ENGINE, IDENTITY_SOURCES, REQUEST_ID, SETTINGS
 from web.paging import list_filter, paging
 from web.qr import qr_svg_data_uri
 from web.render import render
@@ -30,6 +30,15 @@ from web.schemas import ActionBody, NewApplicationBody, parse_body
 from web.views import HTTP_ACTIONS, application_json, invite_json
 
 routes = web.RouteTableDef()
+
+# The reviewer's checklist; a case whose identity a manager confirmed adds one.
+REVIEW_ITEMS = (
+    "identity_confirmed",
+    "acted_voluntarily",
+    "contract_explained",
+    "recording_complete",
+)
+MANAGER_CHECKED = ("manager_confirmation_reviewed",)
 
 
 @routes.get("/manager")
@@ -87,6 +96,11 @@ async def application_page(request: web.Request) -> web.Response:
         now=now,
         document_kinds=[kind.value for kind in DocumentKind],
         interview_items=INTERVIEW_ITEMS,
+        review_items=REVIEW_ITEMS
+        + (
+            ("manager_confirmation_reviewed",) if await confirmed_by_manager(engine, app.id) else ()
+        ),
+        biometric_consent=(await current_consents(engine, app.id)).biometrics,
         trail=trail,
         can_invite=principal.role is Role.MANAGER
         and app.state in (State.DRAFT, State.INVITED, State.IDENTITY_VERIFIED, State.EXPIRED),
@@ -179,6 +193,7 @@ async def take_action(request: web.Request) -> web.Response:
             details={"allowed": sorted(a.value for a in HTTP_ACTIONS)},
         )
     principal = principal_of(request)
+    in_call = False
     if action is Action.CONFIRM_IDENTITY and principal.role is Role.MANAGER:
         # Visibility first, so the rule below says nothing about other managers' cases.
         app = await apps.get_application(
@@ -187,17 +202,14 @@ async def take_action(request: web.Request) -> web.Response:
             request.match_info["id"],
             request_id=request.get(REQUEST_ID),
         )
-        if not await face_review_pending(request.app[ENGINE], app.id):
-            raise errors.Conflict(
-                "identity can be confirmed by a manager only when every document check and "
-                "liveness challenge passed and the face match asks for review"
-            )
-        if not await sources_hold(
-            request.app[ENGINE], app.id, request.app[IDENTITY_SOURCES].required
+        in_call = await request.app[CALLS].running(app.id) is not None
+        if not await manager_may_confirm(
+            request.app[ENGINE], app.id, request.app[IDENTITY_SOURCES].required, in_call=in_call
         ):
             raise errors.Conflict(
-                "identity can be confirmed only when the identity platform and the business "
-                "registry agree with the documents"
+                "identity can be confirmed by a manager only when every document check passed "
+                "and the identity platform and business registry agree, and either the face "
+                "match asks for review or, without biometric consent, on the video call"
             )
     app = await apps.act(
         request.app[ENGINE],
@@ -207,6 +219,15 @@ async def take_action(request: web.Request) -> web.Response:
         comment=body.comment,
         request_id=request.get(REQUEST_ID),
     )
+    if in_call and app.state is State.IDENTITY_VERIFIED:
+        # Confirmed on the non-face path's call: the interview goes on in it.
+        app = await apps.act(
+            request.app[ENGINE],
+            principal,
+            app.id,
+            Action.START_INTERVIEW,
+            request_id=request.get(REQUEST_ID),
+        )
     return web.json_response(application_json(app, principal))
 
 

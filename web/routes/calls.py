@@ -20,6 +20,7 @@ from audit import log as audit
 from cluster.errors import ClusterError
 from cluster.placement import Placement
 from interview.call_lines import CallLine
+from kyc.identity_paths import manager_check_ready
 from loans import applications as apps
 from loans.access import Principal
 from loans.models import Application
@@ -31,7 +32,7 @@ from media.errors import SignallingError
 from web import errors
 from web.auth.sessions import COOKIE_NAME
 from web.guards import principal_of, requires
-from web.keys import CALLS, ENGINE, REQUEST_ID, SETTINGS, SIGNALLING_SOCKETS
+from web.keys import CALLS, ENGINE, IDENTITY_SOURCES, REQUEST_ID, SETTINGS, SIGNALLING_SOCKETS
 from web.middleware import check_origin
 from web.schemas import Body, parse_body
 
@@ -76,7 +77,12 @@ async def join_queue(request: web.Request) -> web.Response:
     # A call whose node went away moves to a live node here, and the page joins it.
     if app.state in CALL_STATES and await calls.running(app.id) is not None:
         return web.json_response({"state": "in_call"})
-    if app.state not in (State.IDENTITY_VERIFIED, State.IN_INTERVIEW):
+    if app.state not in (State.IDENTITY_VERIFIED, State.IN_INTERVIEW) and not (
+        app.state is State.INVITED
+        and await manager_check_ready(
+            request.app[ENGINE], app.id, request.app[IDENTITY_SOURCES].required
+        )
+    ):
         raise errors.Conflict("the call opens once your identity is verified")
     since = await calls.queue.join(app.id, principal.actor, request.get(REQUEST_ID))
     return web.json_response({"state": "waiting", "waiting_since": since.isoformat()})
@@ -93,7 +99,7 @@ async def queue(request: web.Request) -> web.Response:
     in_call = await calls.placements.running_ids()
     mine = {
         app.id: app
-        for state in (State.IDENTITY_VERIFIED, State.IN_INTERVIEW)
+        for state in (State.INVITED, State.IDENTITY_VERIFIED, State.IN_INTERVIEW)
         for app in (
             await apps.list_applications(engine, principal, state=state, limit=MAX_QUEUE)
         ).items
@@ -105,7 +111,10 @@ async def queue(request: web.Request) -> web.Response:
             "company_name": mine[application_id].company_name,
             "legal_rep_name": mine[application_id].legal_rep_name,
             "waiting_seconds": int((now - since).total_seconds()),
-            "kyc": "identity_verified",
+            # Without biometric consent the manager confirms the identity on the call.
+            "kyc": "manager_check"
+            if mine[application_id].state is State.INVITED
+            else "identity_verified",
         }
         for application_id, since in (await calls.queue.waiting()).items()
         if application_id in mine
@@ -119,7 +128,12 @@ async def accept_call(request: web.Request) -> web.Response:
     """Accept the waiting applicant: the interview starts and both pages connect."""
     app = await participant_application(request, request.match_info["id"])
     engine = request.app[ENGINE]
-    if app.state is not State.IN_INTERVIEW:
+    if app.state is State.INVITED:
+        # The non-face path: the identity is confirmed in this call, then the
+        # interview starts (web.routes.applications).
+        if not await manager_check_ready(engine, app.id, request.app[IDENTITY_SOURCES].required):
+            raise errors.Conflict("this applicant's identity is not ready for a call")
+    elif app.state is not State.IN_INTERVIEW:
         app = await apps.act(
             engine,
             principal_of(request),
@@ -148,8 +162,9 @@ async def ice_servers(request: web.Request) -> web.Response:
 
 
 # Signing during the call moves the case to contract_signed; the call itself goes
-# on (goodbyes, a rejoin, the manager ending it) until someone ends it.
-CALL_STATES = (State.IN_INTERVIEW, State.CONTRACT_SIGNED)
+# on (goodbyes, a rejoin, the manager ending it) until someone ends it. A case
+# still invited is in a call only on the non-face path (accept_call).
+CALL_STATES = (State.INVITED, State.IN_INTERVIEW, State.CONTRACT_SIGNED)
 
 
 async def running_call(request: web.Request, app: Application) -> Placement:

@@ -29,8 +29,8 @@ from kyc.source_checks import ask_about, latest_source_checks, sources_hold
 from kyc.workers import DocumentKind, Expectations
 from loans import applications as apps
 from loans.access import SYSTEM_PRINCIPAL
-from loans.consent import current_consent
-from loans.errors import ConsentRequired
+from loans.consent import current_consents
+from loans.errors import BiometricConsentMissing, ConsentRequired
 from loans.models import Application
 from loans.roles import Role
 from loans.states import Action, State
@@ -88,8 +88,11 @@ async def read_body(request: web.Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def open_application(request: web.Request, *, liveness: bool = False) -> Application:
-    """The applicant's application, if it takes identity evidence now.
+async def open_application(
+    request: web.Request, *, liveness: bool = False, biometric: bool = False
+) -> Application:
+    """The applicant's application, if it takes identity evidence now; `biometric`
+    evidence (a selfie, a liveness clip) only with the applicant's biometric consent.
 
     A liveness check is also taken during the interview while a contract waits
     for signature: signing needs a fresh one (interview.contract_flow).
@@ -104,8 +107,14 @@ async def open_application(request: web.Request, *, liveness: bool = False) -> A
         raise errors.Conflict(
             f"identity evidence cannot be sent while the application is {app.state}"
         )
-    if await current_consent(engine, app.id) is None:
+    consents = await current_consents(engine, app.id)
+    if not consents.given:
         raise ConsentRequired("agree to recording and data use first")
+    if biometric and consents.biometrics is not True:
+        raise BiometricConsentMissing(
+            "face matching needs your consent to biometric processing; without it your "
+            "account manager confirms your identity on the video call"
+        )
     return app
 
 
@@ -186,7 +195,7 @@ async def upload_selfie(request: web.Request) -> web.Response:
     principal = principal_of(request)
     assert principal.application_id is not None
     engine = request.app[ENGINE]
-    app = await open_application(request)
+    app = await open_application(request, biometric=True)
     front = (await latest_readings(engine, app.id)).get(DocumentKind.ID_FRONT.value)
     if front is None:
         raise errors.Conflict("photograph the photo side of your ID card first")
@@ -247,7 +256,7 @@ async def start_liveness(request: web.Request) -> web.Response:
     principal = principal_of(request)
     engine = request.app[ENGINE]
     settings = request.app[SETTINGS]
-    app = await open_application(request, liveness=True)
+    app = await open_application(request, liveness=True, biometric=True)
     if (await latest_readings(engine, app.id)).get(DocumentKind.ID_FRONT.value) is None:
         raise errors.Conflict("photograph the photo side of your ID card first")
     since = await signing_pending(engine, app)
@@ -282,7 +291,7 @@ async def liveness_video(request: web.Request) -> web.Response:
     principal = principal_of(request)
     engine = request.app[ENGINE]
     settings = request.app[SETTINGS]
-    app = await open_application(request, liveness=True)
+    app = await open_application(request, liveness=True, biometric=True)
     attempt = await get_liveness(engine, app.id, request.match_info["attempt_id"])
     if attempt is None:
         raise errors.NotFound("no such liveness attempt")

@@ -17,6 +17,7 @@ from audit import log as audit
 from compliance.actions import ComplianceAction
 from compliance.evidence import build_package
 from kyc.actions import KycAction
+from kyc.identity_paths import confirmed_by_manager
 from kyc.records import latest_readings
 from loans import applications as apps
 from loans.actions import LoanAction
@@ -41,6 +42,9 @@ class Checklist(BaseModel):
     acted_voluntarily: bool
     contract_explained: bool
     recording_complete: bool
+    # Where a manager confirmed the identity by eye (a face match in review, or
+    # no biometric consent): the reviewer has watched that moment of the call.
+    manager_confirmation_reviewed: bool = False
 
 
 class ReviewBody(Body):
@@ -54,6 +58,8 @@ class ReviewBody(Body):
 async def review(request: web.Request) -> web.Response:
     body = await parse_body(request, ReviewBody)
     checklist = body.checklist.model_dump()
+    if not await confirmed_by_manager(request.app[ENGINE], request.match_info["id"]):
+        del checklist["manager_confirmation_reviewed"]
     if body.decision == "approve" and not all(checklist.values()):
         unchecked = sorted(name for name, done in checklist.items() if not done)
         raise errors.ValidationFailed(

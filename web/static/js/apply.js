@@ -1,6 +1,5 @@
 import { api, busy, describe, setStatus, t, upload } from "./common.js";
 import { renderMatch, renderReading } from "./documents.js";
-import { showStep } from "./steps.js";
 
 const form = document.getElementById("consent-form");
 if (form) {
@@ -20,6 +19,31 @@ if (form) {
         error.textContent = describe(e);
       }
     });
+  });
+}
+
+// Biometric processing: its own screen, declinable; withdrawable later.
+async function chooseBiometrics(granted, status) {
+  try {
+    await api("POST", "/api/applicant/consent/biometrics", { granted });
+    window.location.reload();
+  } catch (e) {
+    status.textContent = describe(e);
+  }
+}
+const agree = document.getElementById("biometrics-agree");
+if (agree) {
+  const error = document.getElementById("biometrics-error");
+  agree.addEventListener("click", () => chooseBiometrics(true, error));
+  document.getElementById("biometrics-decline")
+    .addEventListener("click", () => chooseBiometrics(false, error));
+}
+const withdraw = document.getElementById("biometrics-withdraw");
+if (withdraw) {
+  withdraw.addEventListener("click", () => {
+    if (window.confirm(t("biometrics_withdraw_confirm"))) {
+      chooseBiometrics(false, document.getElementById("consents-status"));
+    }
   });
 }
 
@@ -67,7 +91,8 @@ if (documents) {
       if (file) send(card, file);
     });
   });
-  document.getElementById("documents-next").addEventListener("click", () => showStep("liveness"));
+  // The server says what follows: liveness, or (without biometric consent) the call.
+  document.getElementById("documents-next").addEventListener("click", () => window.location.reload());
   // Show what was read before (a reload, a return visit).
   api("GET", "/api/applicant/kyc").then((kyc) => {
     cards.forEach((card) => {

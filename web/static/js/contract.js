@@ -109,13 +109,19 @@ if (section) {
       say(sent.to === "manager" ? t("contract_code_with_manager") : t("contract_code_sent"), "pass");
     } catch (e) { say(describe(e), "error"); }
   });
-  const liveness = {
-    button: $("contract-liveness-start"),
-    status: $("contract-liveness-status"),
-    prompt: $("contract-liveness-prompt"),
-    video: $("contract-liveness-video"),
-  };
-  liveness.button.addEventListener("click", async () => { livenessPassed = await runLiveness(liveness); });
+  // Without biometric consent the page has no fresh face check: the manager
+  // confirmed the identity on the call.
+  if ($("contract-liveness-start")) {
+    const liveness = {
+      button: $("contract-liveness-start"),
+      status: $("contract-liveness-status"),
+      prompt: $("contract-liveness-prompt"),
+      video: $("contract-liveness-video"),
+    };
+    liveness.button.addEventListener("click", async () => {
+      livenessPassed = await runLiveness(liveness);
+    });
+  }
   $("contract-clear").addEventListener("click", () => pad.clear());
   $("contract-sign").addEventListener("click", async () => {
     const button = $("contract-sign");

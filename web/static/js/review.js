@@ -9,8 +9,8 @@ if (section) {
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const checklist = {};
-      for (const name of ["identity_confirmed", "acted_voluntarily", "contract_explained", "recording_complete"]) {
-        checklist[name] = form.elements[name].checked;
+      for (const box of form.querySelectorAll("input[data-review-item]")) {
+        checklist[box.name] = box.checked;
       }
       await busy(form, async () => {
         try {
