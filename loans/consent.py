@@ -119,49 +119,46 @@ async def _current(conn: AsyncConnection, application_id: str) -> Consents:
 
 async def _append(
     conn: AsyncConnection,
-    principal: Principal,
-    purpose: ConsentPurpose,
-    granted: bool,
-    language: str,
+    actor: audit.Actor,
+    application_id: str,
+    invite_id: str,
+    record: ConsentRecord,
     action: LoanAction,
     request_id: str | None,
-    at: datetime,
 ) -> None:
-    assert principal.application_id is not None
-    assert principal.invite_id is not None
-    version = TEXT_VERSIONS[purpose]
     await conn.execute(
         consent_records.insert().values(
-            application_id=principal.application_id,
-            invite_id=principal.invite_id,
-            purpose=purpose.value,
-            granted=granted,
-            text_version=version,
-            language=language,
-            at=at,
+            application_id=application_id,
+            invite_id=invite_id,
+            purpose=record.purpose.value,
+            granted=record.granted,
+            text_version=record.text_version,
+            language=record.language,
+            at=record.at,
         )
     )
     await audit.append(
         conn,
-        principal.actor,
+        actor,
         action,
-        application_id=principal.application_id,
+        application_id=application_id,
         request_id=request_id,
         details={
-            "purpose": purpose.value,
-            "granted": granted,
-            "text_version": version,
-            "language": language,
-            "invite_id": principal.invite_id,
+            "purpose": record.purpose.value,
+            "granted": record.granted,
+            "text_version": record.text_version,
+            "language": record.language,
+            "invite_id": invite_id,
         },
-        at=at,
+        at=record.at,
     )
 
 
-def _applicant(principal: Principal) -> str:
+def _applicant(principal: Principal) -> tuple[str, str]:
     if principal.role is not Role.APPLICANT or not principal.application_id:
         raise ActionForbidden("only the applicant gives consent")
-    return principal.application_id
+    assert principal.invite_id is not None
+    return principal.application_id, principal.invite_id
 
 
 async def record_consent(
@@ -175,7 +172,7 @@ async def record_consent(
 ) -> Consents:
     """The two consents the remote process needs, each its own record, once per
     application; a repeat returns what is recorded."""
-    application_id = _applicant(principal)
+    application_id, invite_id = _applicant(principal)
     if not (recording and data_use):
         raise ConsentRequired(
             "both recording and data use must be agreed to before the remote process can continue"
@@ -188,13 +185,12 @@ async def record_consent(
             if purpose not in existing.records:
                 await _append(
                     conn,
-                    principal,
-                    purpose,
-                    True,
-                    language,
+                    principal.actor,
+                    application_id,
+                    invite_id,
+                    ConsentRecord(purpose, True, TEXT_VERSIONS[purpose], language, now),
                     LoanAction.CONSENT_GIVEN,
                     request_id,
-                    now,
                 )
         return await _current(conn, application_id)
 
@@ -210,7 +206,7 @@ async def choose_biometrics(
     """The applicant's choice on biometric processing, after the two required
     consents; (consents, withdrawn) where withdrawn says an agreement was taken back
     now. Choosing what is already recorded records nothing."""
-    application_id = _applicant(principal)
+    application_id, invite_id = _applicant(principal)
     now = datetime.now(UTC)
     async with engine.begin() as conn:
         await load_visible(conn, principal, application_id)
@@ -228,14 +224,50 @@ async def choose_biometrics(
             if withdrawn
             else LoanAction.CONSENT_DECLINED
         )
+        biometrics = ConsentPurpose.BIOMETRICS
         await _append(
             conn,
-            principal,
-            ConsentPurpose.BIOMETRICS,
-            granted,
-            language,
+            principal.actor,
+            application_id,
+            invite_id,
+            ConsentRecord(biometrics, granted, TEXT_VERSIONS[biometrics], language, now),
             action,
             request_id,
-            now,
         )
         return await _current(conn, application_id), withdrawn
+
+
+async def withdraw_biometrics_on_request(
+    engine: AsyncEngine, actor: audit.Actor, application_id: str, request_id: str | None = None
+) -> bool:
+    """A withdrawal the applicant asked staff for (a subject request by phone or
+    letter), recorded as theirs would be; False when there was no agreement."""
+    async with engine.begin() as conn:
+        current = await _current(conn, application_id)
+        agreed = current.records.get(ConsentPurpose.BIOMETRICS)
+        if agreed is None or not agreed.granted:
+            return False
+        invite_id = (
+            await conn.execute(
+                select(consent_records.c.invite_id)
+                .where(consent_records.c.application_id == application_id)
+                .order_by(consent_records.c.id.desc())
+                .limit(1)
+            )
+        ).scalar_one()
+        await _append(
+            conn,
+            actor,
+            application_id,
+            invite_id,
+            ConsentRecord(
+                ConsentPurpose.BIOMETRICS,
+                False,
+                TEXT_VERSIONS[ConsentPurpose.BIOMETRICS],
+                agreed.language,
+                datetime.now(UTC),
+            ),
+            LoanAction.CONSENT_WITHDRAWN,
+            request_id,
+        )
+    return True

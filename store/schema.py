@@ -436,3 +436,21 @@ source_checks = Table(
     Column("checked_at", UTCDateTime(), nullable=False),
     Index("ix_source_checks_application_id", "application_id"),
 )
+
+# A data subject's request (PIPL Art. 44-47): access and copy, correction,
+# deletion, withdrawal of consent; a task with the date it is due by, carried out
+# (or refused with the reason) and audited.
+subject_requests = Table(
+    "subject_requests",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("application_id", String(36), ForeignKey("applications.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("due_at", UTCDateTime(), nullable=False),
+    Column("completed_at", UTCDateTime(), nullable=True),
+    Column("outcome", Text, nullable=True),
+    Index("ix_subject_requests_application_id", "application_id"),
+)

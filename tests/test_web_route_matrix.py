@@ -193,6 +193,20 @@ CASES = [
         },
     ),
     Case("POST", "/api/applications/{app}/kyc/reveal", only({"compliance": 404})),
+    Case("GET", "/api/applications/{app}/subject-requests", only({"compliance": 200})),
+    Case(
+        "POST",
+        "/api/applications/{app}/subject-requests",
+        only({"compliance": 201}),
+        body={"kind": "access", "note": "asked by phone"},
+    ),
+    # No such task: compliance passes the guard and finds nothing.
+    Case(
+        "POST",
+        "/api/applications/{app}/subject-requests/{task}/complete",
+        only({"compliance": 404}),
+        body={"note": "sent"},
+    ),
     Case("GET", "/api/applicant/contract", only({"applicant": 404, "applicant_other": 404})),
     Case(
         "GET",
@@ -345,6 +359,7 @@ async def test_every_route_with_every_principal(service: Service) -> None:
         "token": "A" * 22,
         "kind": "id_front",
         "attempt": "00000000-0000-0000-0000-000000000000",
+        "task": "00000000-0000-0000-0000-000000000000",
         "recording": "applicant-1.webm",
         "digest": "0" * 64,
         "page": "1",

@@ -88,6 +88,7 @@ from web.routes import (
     review,
     review_session,
     signing_admin,
+    subject_requests,
 )
 from web.signalling_sockets import SignallingSockets
 
@@ -137,6 +138,7 @@ def create_app(settings: Settings) -> web.Application:
         integration_admin.routes,
         signing_admin.routes,
         admin.routes,
+        subject_requests.routes,
     ):
         app.add_routes(table)
     app.router.add_static("/static/", STATIC_DIR, name="static")

@@ -149,6 +149,8 @@ _STATUS: dict[type[SignroomError], tuple[int, str | None]] = {
     integration.SubscriptionInvalid: (422, None),
     integration.SubscriptionNotFound: (404, None),
     compliance.EvidenceIncomplete: (409, None),
+    compliance.SubjectRequestNotFound: (404, None),
+    compliance.SubjectRequestClosed: (409, None),
     store.BlobNotFound: (404, "not_found"),
     store.InvalidDigest: (404, "not_found"),
     # Stored evidence that no longer hashes to its name: a reviewer must know.

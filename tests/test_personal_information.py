@@ -1,6 +1,7 @@
-"""Consent as Chinese law asks: three separate records, biometric processing
-declinable with a non-face path to a signed contract, and a withdrawal that
-deletes what was collected on the sealed, audited path."""
+"""Personal information as Chinese law asks: three separate consent records,
+biometric processing declinable with a non-face path to a signed contract, a
+withdrawal that deletes what was collected, and data subjects' requests carried
+out on the sealed, audited path."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import io
 import json
 import zipfile
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -163,6 +164,20 @@ async def test_the_non_face_path_reaches_a_signed_contract_flagged_for_four_eyes
     assert approved.status == 200, approved.text
     assert approved.body["state"] == "approved"
 
+    # A deletion request after signing: the contract's evidence is kept, and the
+    # request is answered as refused, with the reason.
+    tasks = f"/api/applications/{app_id}/subject-requests"
+    asked = await compliance.request(
+        "POST", tasks, json={"kind": "deletion", "note": "letter of 2026-12-07"}
+    )
+    answered = await compliance.request(
+        "POST", f"{tasks}/{asked.body['id']}/complete", json={"note": "kept: signed contract"}
+    )
+    assert answered.status == 200, answered.text
+    assert answered.body["status"] == "refused"
+    assert answered.body["outcome"]["kept_for_contract"] is True
+    assert await entries(service, app_id, "personal_data.deleted") == []
+
 
 async def test_withdrawing_biometric_consent_deletes_what_was_collected(
     service: Service,
@@ -214,3 +229,47 @@ async def test_withdrawing_biometric_consent_deletes_what_was_collected(
     assert manifest["expired"] == {"kyc/liveness/face.jpg": still}
     report = await verify_package(after, [root])
     assert report.ok, report.problems
+
+
+async def test_a_deletion_request_is_a_task_with_a_due_date_carried_out_on_the_sealed_path(
+    service: Service,
+) -> None:
+    applicant, app_id = await consenting_applicant(service, biometrics=True)
+    await documents_sent(applicant)
+    photos = (await applicant.request("GET", "/api/applicant/kyc")).body["documents"]
+    digests = {reading["image_sha256"] for reading in photos.values()}
+    compliance = await service.staff("c1")
+    tasks = f"/api/applications/{app_id}/subject-requests"
+    bad = await compliance.request("POST", tasks, json={"kind": "forget me", "note": "x"})
+    assert bad.status == 422
+    asked = await compliance.request(
+        "POST", tasks, json={"kind": "deletion", "note": "asked at the branch"}
+    )
+    assert asked.status == 201, asked.text
+    assert asked.body["status"] == "open" and asked.body["overdue"] is False
+    received = datetime.fromisoformat(asked.body["received_at"])
+    assert datetime.fromisoformat(asked.body["due_at"]) - received == timedelta(days=21)
+
+    done = await compliance.request(
+        "POST", f"{tasks}/{asked.body['id']}/complete", json={"note": "deleted"}
+    )
+    assert done.status == 200, done.text
+    assert done.body["status"] == "done"
+    assert done.body["outcome"]["deleted"] == {"images": 3}
+    blobs = service.server.app[BLOBS]
+    for digest in digests:
+        assert not await blobs.exists(digest)
+    [deletion] = await entries(service, app_id, "personal_data.deleted")
+    assert deletion["reason"] == "erasure_request"
+    assert {i["sha256"] for i in deletion["items"]} == digests  # type: ignore[attr-defined]
+    [recorded] = await entries(service, app_id, "subject_request.recorded")
+    [completed] = await entries(service, app_id, "subject_request.completed")
+    assert recorded["kind"] == completed["kind"] == "deletion"
+    again = await compliance.request(
+        "POST", f"{tasks}/{asked.body['id']}/complete", json={"note": "again"}
+    )
+    assert again.status == 409
+    listed = (await compliance.request("GET", tasks)).body["items"]
+    assert [(t["kind"], t["status"]) for t in listed] == [("deletion", "done")]
+    async with service.engine.connect() as conn:
+        assert (await verify_log(conn)).ok
