@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from audit.log import SYSTEM
 from audit.verify import verify_log
 from compliance.evidence_check import verify_package
+from compliance.processing_record import people_with_face_data
 from kyc.liveness import Challenge
 from kyc.records import complete_liveness, issue_liveness
 from loans.roles import Role
@@ -34,6 +35,7 @@ async def service(tmp_path: Path, database_url: str) -> AsyncIterator[Service]:
     running = await start_service(tmp_path, database_url, port=free_port(), kyc_workers="1")
     await running.add_user("m1", Role.MANAGER)
     await running.add_user("c1", Role.COMPLIANCE)
+    await running.add_user("a1", Role.ADMIN)
     yield running
     await stop_service(running)
 
@@ -203,6 +205,9 @@ async def test_withdrawing_biometric_consent_deletes_what_was_collected(
     before = await (await compliance.session.get(f"/api/applications/{app_id}/evidence.zip")).read()
     assert "kyc/liveness/face.jpg" in zipfile.ZipFile(io.BytesIO(before)).namelist()
 
+    assert await people_with_face_data(service.engine) == 1
+    admin_page = await (await service.staff("a1")).request("GET", "/admin/users")
+    assert 'id="face-data"' in admin_page.text and "1" in admin_page.text
     withdrawn = await applicant.request(
         "POST", "/api/applicant/consent/biometrics", json={"granted": False}
     )
@@ -221,6 +226,19 @@ async def test_withdrawing_biometric_consent_deletes_what_was_collected(
     assert liveness.status == 409
     async with service.engine.connect() as conn:
         assert (await verify_log(conn)).ok
+    assert await people_with_face_data(service.engine) == 0
+    record = (await compliance.request("GET", f"/api/applications/{app_id}/processing-record")).body
+    assert record["data"]["biometrics"]["files"] == record["data"]["biometrics"]["deleted"] == 2
+    assert record["data"]["images"]["files"] == 3 and record["data"]["images"]["deleted"] == 0
+    assert record["data"]["biometrics"]["due_for_deletion"] == "after the case closes"
+    assert [d["reason"] for d in record["deletions"]] == ["consent_withdrawn"]
+    assert {c["purpose"] for c in record["consents"]} == {
+        "recording",
+        "personal_data",
+        "biometrics",
+    }
+    assert "id_number" in record["processed"]["documents"]["id_front"]
+    assert matching_documents()[3] not in json.dumps(record)
 
     earlier = await verify_package(before, [root])
     assert earlier.ok, earlier.problems

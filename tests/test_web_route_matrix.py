@@ -194,6 +194,7 @@ CASES = [
     ),
     Case("POST", "/api/applications/{app}/kyc/reveal", only({"compliance": 404})),
     Case("GET", "/api/applications/{app}/subject-requests", only({"compliance": 200})),
+    Case("GET", "/api/applications/{app}/processing-record", only({"compliance": 200})),
     Case(
         "POST",
         "/api/applications/{app}/subject-requests",

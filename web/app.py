@@ -14,6 +14,7 @@ from aiohttp import web
 
 from audit.checkpoints import checkpoints_due, make_checkpoint
 from compliance.evidence import EvidenceSources
+from compliance.processing_record import people_with_face_data
 from compliance.retention import RetentionSweeper
 from config.errors import ConfigError
 from config.services import (
@@ -342,6 +343,7 @@ async def _retention(app: web.Application) -> AsyncIterator[None]:
 
     async def sweep() -> None:
         await sweeper.sweep()
+        app[METRICS].people_with_face_data.set(await people_with_face_data(app[ENGINE]))
 
     rounds = BackgroundRounds(
         "retention sweep",

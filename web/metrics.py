@@ -88,6 +88,11 @@ class Metrics:
             "Webhook deliveries waiting to be sent",
             registry=self.registry,
         )
+        self.people_with_face_data = Gauge(
+            "signroom_people_with_face_data",
+            "Distinct people whose selfies, liveness clips or stills are held (filing at 100,000)",
+            registry=self.registry,
+        )
         self.webhook_deliveries = Counter(
             "signroom_webhook_deliveries",
             "Webhook delivery attempts by result",

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from audit.checkpoints import verify_anchored_log
+from compliance.processing_record import FILING_THRESHOLD, people_with_face_data
 from loans.roles import Role
 from web import errors
 from web.auth import users
@@ -34,7 +35,14 @@ def user_json(user: users.User) -> dict[str, Any]:
 @routes.get("/admin/users")
 @requires(Role.ADMIN)
 async def users_page(request: web.Request) -> web.Response:
-    return render(request, "admin_users.html", users=await users.list_users(request.app[ENGINE]))
+    engine = request.app[ENGINE]
+    return render(
+        request,
+        "admin_users.html",
+        users=await users.list_users(engine),
+        face_data_people=await people_with_face_data(engine),
+        filing_threshold=FILING_THRESHOLD,
+    )
 
 
 @routes.get("/api/admin/users")

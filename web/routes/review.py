@@ -8,6 +8,7 @@ the ID number behind the mask is its own audited action.
 
 from __future__ import annotations
 
+import json
 from typing import Literal
 
 from aiohttp import web
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from audit import log as audit
 from compliance.actions import ComplianceAction
 from compliance.evidence import build_package
+from compliance.processing_record import processing_record
 from kyc.actions import KycAction
 from kyc.identity_paths import confirmed_by_manager
 from kyc.records import latest_readings
@@ -25,7 +27,7 @@ from loans.roles import Role
 from loans.states import Action
 from web import errors
 from web.guards import principal_of, requires
-from web.keys import ENGINE, EVIDENCE, REQUEST_ID
+from web.keys import ENGINE, EVIDENCE, REQUEST_ID, SETTINGS
 from web.routes.contracts import exported_package
 from web.schemas import Body, parse_body
 from web.views import application_json
@@ -126,3 +128,20 @@ async def personal_data(request: web.Request) -> web.Response:
     )
     package = await build_package(request.app[EVIDENCE], app.id, applicant_record=True)
     return await exported_package(request, app, package, ComplianceAction.PERSONAL_DATA_EXPORTED)
+
+
+@routes.get("/api/applications/{id}/processing-record")
+@requires(Role.COMPLIANCE)
+async def case_processing_record(request: web.Request) -> web.Response:
+    """What personal information this case processed, on which consents, and when
+    each kind is due for deletion: for the bank's impact assessment."""
+    engine = request.app[ENGINE]
+    app = await apps.get_application(
+        engine, principal_of(request), request.match_info["id"], request_id=request.get(REQUEST_ID)
+    )
+    record = await processing_record(engine, app.id, request.app[SETTINGS].retention)
+    return web.json_response(
+        record,
+        headers={"Content-Disposition": f'attachment; filename="processing-record-{app.id}.json"'},
+        dumps=lambda value: json.dumps(value, ensure_ascii=False, indent=1),
+    )
