@@ -13,6 +13,7 @@ from cluster.redis_client import connect
 from config.services import local_kyc_workers, local_validation, open_blob_store
 from config.settings import Settings
 from jobs.worker import WorkerServices, run_worker
+from store.blobs import JOB_INPUTS
 from store.database import create_engine
 
 
@@ -42,7 +43,7 @@ async def _worker(settings: Settings) -> int:
     kyc = local_kyc_workers(settings)
     validation = local_validation(settings)
     services = WorkerServices(
-        engine, open_blob_store(settings), kyc, validation, settings.cluster.node_id
+        engine, open_blob_store(settings, JOB_INPUTS), kyc, validation, settings.cluster.node_id
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

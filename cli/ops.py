@@ -11,6 +11,7 @@ from cli.common import with_engine
 from compliance.retention import RetentionSweeper
 from config.services import open_blob_store
 from config.settings import Settings
+from store.blobs import BIOMETRICS, BlobNamespaces
 from store.database import redacted_url
 from store.migrate import upgrade
 
@@ -33,7 +34,8 @@ async def _migrate(engine: AsyncEngine) -> int:
 
 
 async def _retention_sweep(engine: AsyncEngine, settings: Settings) -> int:
-    sweeper = RetentionSweeper(engine, open_blob_store(settings), settings.retention)
+    stores = BlobNamespaces(open_blob_store(settings), open_blob_store(settings, BIOMETRICS))
+    sweeper = RetentionSweeper(engine, stores, settings.retention)
     done = await sweeper.sweep()
     for application_id, kinds in sorted(done.items()):
         counts = " ".join(f"{kind}={n}" for kind, n in sorted(kinds.items()))

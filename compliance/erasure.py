@@ -23,11 +23,12 @@ from compliance.retention import (
     biometric_digests,
     document_image_digests,
     record_and_delete,
+    store_for,
     stored_items,
 )
 from compliance.review_timeline import segments
 from loans.states import State
-from store.blobs import BlobStore
+from store.blobs import BlobNamespaces, BlobStore
 from store.database import read_only
 
 # From here on a signed contract rests on the evidence.
@@ -69,7 +70,7 @@ async def _held(
 
 async def erase(
     engine: AsyncEngine,
-    blobs: BlobStore,
+    stores: BlobNamespaces,
     actor: audit.Actor,
     application_id: str,
     state: State,
@@ -84,6 +85,7 @@ async def erase(
         return Erasure({}, kept_for_contract=True)
     deleted: dict[DataKind, list[Item]] = {}
     for kind in kinds:
+        blobs = store_for(stores, kind)
         items = await _held(engine, blobs, application_id, kind)
         if not items:
             continue

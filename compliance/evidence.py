@@ -54,6 +54,8 @@ class EvidenceSources:
 
     engine: AsyncEngine
     blobs: BlobStore
+    # Liveness stills and clips: the biometric namespace (store/blobs.py).
+    biometric_blobs: BlobStore
     signing: SigningService
     # Where each checkpoint is also written as a file (audit/checkpoints.py), if anywhere.
     checkpoint_export: Path | None
@@ -157,9 +159,9 @@ class _Collector:
         self.files: dict[str, bytes] = {}
         self.gone: dict[str, str] = {}
 
-    async def blob(self, path: str, digest: str) -> None:
+    async def blob(self, path: str, digest: str, *, store: BlobStore | None = None) -> None:
         try:
-            self.files[path] = await self.blobs.get(digest)
+            self.files[path] = await (store or self.blobs).get(digest)
         except BlobNotFound:
             if digest not in self.expired:
                 raise
@@ -213,7 +215,7 @@ async def build_package(
     liveness = await latest_liveness(engine, application_id)
     frames = (liveness.result or {}).get("evidence_frames", {}) if liveness else {}
     for name, digest in sorted(frames.items()):
-        await out.blob(f"kyc/liveness/{name}.jpg", digest)
+        await out.blob(f"kyc/liveness/{name}.jpg", digest, store=sources.biometric_blobs)
     match = await latest_face_match(engine, application_id)
     out.files["kyc/results.json"] = json.dumps(
         {

@@ -32,7 +32,7 @@ from compliance.actions import DELETIONS, ComplianceAction
 from compliance.review_timeline import segments
 from loans.states import TERMINAL_STATES
 from media.actions import CallAction
-from store.blobs import BlobStore
+from store.blobs import BlobNamespaces, BlobStore
 from store.database import read_only
 from store.schema import applications, face_matches, kyc_documents, liveness_attempts
 
@@ -117,22 +117,15 @@ async def biometric_digests(engine: AsyncEngine, application_id: str) -> set[str
     return digests
 
 
-async def evidence_image_digests(engine: AsyncEngine, application_id: str) -> set[str]:
-    """Every photo, clip and still an application's identity checks and call kept."""
-    return await document_image_digests(engine, application_id) | await biometric_digests(
-        engine, application_id
-    )
-
-
 class RetentionSweeper:
     def __init__(
         self,
         engine: AsyncEngine,
-        blobs: BlobStore,
+        stores: BlobNamespaces,
         policy: RetentionPolicy,
     ) -> None:
         self.engine = engine
-        self.blobs = blobs
+        self.stores = stores
         self.policy = policy
 
     async def sweep(self, now: datetime | None = None) -> dict[str, dict[str, int]]:
@@ -158,7 +151,7 @@ class RetentionSweeper:
                     continue
                 await record_and_delete(
                     self.engine,
-                    self.blobs,
+                    store_for(self.stores, kind),
                     audit.SYSTEM,
                     ComplianceAction.RETENTION_EXPIRED,
                     application_id,
@@ -180,7 +173,7 @@ class RetentionSweeper:
             async with read_only(self.engine) as conn:
                 entries = await entries_for_application(conn, application_id, limit=100_000)
             named = [Item(s.file, s.sha256) for s in segments(entries)]
-            return [item for item in named if await self.blobs.exists(item.sha256)]
+            return [item for item in named if await self.stores.main.exists(item.sha256)]
         if kind is DataKind.IMAGES:
             digests: Iterable[str] = await document_image_digests(self.engine, application_id)
         elif kind is DataKind.BIOMETRICS:
@@ -195,7 +188,12 @@ class RetentionSweeper:
                 in (ComplianceAction.EVIDENCE_EXPORTED, ComplianceAction.PERSONAL_DATA_EXPORTED)
                 and isinstance(e.details.get("package_sha256"), str)
             }
-        return await stored_items(self.blobs, digests)
+        return await stored_items(store_for(self.stores, kind), digests)
+
+
+def store_for(stores: BlobNamespaces, kind: DataKind) -> BlobStore:
+    """Biometric data lives in a namespace of its own (store/blobs.py)."""
+    return stores.biometrics if kind is DataKind.BIOMETRICS else stores.main
 
 
 async def stored_items(blobs: BlobStore, digests: Iterable[str]) -> list[Item]:

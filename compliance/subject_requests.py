@@ -32,7 +32,7 @@ from compliance.errors import SubjectRequestClosed, SubjectRequestNotFound
 from compliance.retention import DataKind
 from loans.consent import withdraw_biometrics_on_request
 from loans.states import State
-from store.blobs import BlobStore
+from store.blobs import BlobNamespaces
 from store.database import read_only
 from store.schema import subject_requests
 
@@ -171,7 +171,7 @@ async def get_request(engine: AsyncEngine, application_id: str, task_id: str) ->
 
 async def complete_request(
     engine: AsyncEngine,
-    blobs: BlobStore,
+    stores: BlobNamespaces,
     actor: audit.Actor,
     task: SubjectRequest,
     state: State,
@@ -187,7 +187,7 @@ async def complete_request(
     if task.kind is RequestKind.DELETION:
         erased = await erase(
             engine,
-            blobs,
+            stores,
             actor,
             task.application_id,
             state,
@@ -205,7 +205,7 @@ async def complete_request(
         )
         erased = await erase(
             engine,
-            blobs,
+            stores,
             actor,
             task.application_id,
             state,

@@ -28,7 +28,7 @@ from kyc.workers import IdentityChecks, KycWorkers
 from signing.pki.seal import TokenSettings
 from signing.service import SigningService, SigningSettings
 from signing.workers import PdfValidator, ValidationWorkers
-from store.blobs import BlobStore, FileBlobStore
+from store.blobs import JOB_INPUTS, BlobStore, FileBlobStore
 from store.s3_blobs import S3BlobStore
 
 
@@ -90,24 +90,25 @@ def local_validation(settings: Settings) -> ValidationWorkers:
     )
 
 
-def open_identity_checks(
-    settings: Settings, engine: AsyncEngine, blobs: BlobStore
-) -> IdentityCheckServices:
+def open_identity_checks(settings: Settings, engine: AsyncEngine) -> IdentityCheckServices:
     if settings.identity_jobs == "local":
         return IdentityCheckServices(local_kyc_workers(settings), local_validation(settings))
     queue = JobQueue(
         settings.redis_url,
         engine,
-        blobs,
+        open_blob_store(settings, JOB_INPUTS),
         wait=timedelta(seconds=settings.identity_job_wait_seconds),
     )
     return IdentityCheckServices(QueuedIdentityChecks(queue), QueuedValidation(queue), queue)
 
 
-def open_blob_store(settings: Settings) -> BlobStore:
+def open_blob_store(settings: Settings, namespace: str = "") -> BlobStore:
+    """The blob store, or one of its namespaces (store/blobs.py)."""
     location = settings.s3_location
     if location is None:
-        return FileBlobStore(settings.blob_dir)
+        return FileBlobStore(settings.blob_dir / namespace if namespace else settings.blob_dir)
+    if namespace:
+        return S3BlobStore(location.within(namespace), settings.blob_cache_dir / namespace)
     return S3BlobStore(location, settings.blob_cache_dir)
 
 

@@ -79,12 +79,19 @@ class JobQueue:
         request = CheckRequest(check, digests, args)
         job_id = f"{check.value}:{uuid.uuid4().hex}"
         try:
-            job = await self._pool.enqueue_job(FUNCTION, request.payload(), _job_id=job_id)
-        except (RedisError, OSError) as exc:
-            raise JobFailed(f"the job queue is unreachable ({type(exc).__name__})") from None
-        if job is None:
-            raise JobFailed("the job could not be queued")
-        result = await self._result(job, job_id)
+            try:
+                job = await self._pool.enqueue_job(FUNCTION, request.payload(), _job_id=job_id)
+            except (RedisError, OSError) as exc:
+                raise JobFailed(f"the job queue is unreachable ({type(exc).__name__})") from None
+            if job is None:
+                raise JobFailed("the job could not be queued")
+            result = await self._result(job, job_id)
+        finally:
+            # Uploads as sent (metadata and all) and liveness clips: kept no longer
+            # than their check. A job still running after its wait ran out finds
+            # its input gone and fails; the applicant was told to try again.
+            for digest in set(digests.values()):
+                await self.blobs.delete(digest)
         if result.outcome == results.ERROR and isinstance(result.value, Exception):
             raise result.value
         return result.value

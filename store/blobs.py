@@ -4,6 +4,10 @@
 `store.s3_blobs.S3BlobStore` in an S3-compatible bucket, for several nodes. A
 blob's name is the SHA-256 of its bytes, so a stored blob can be checked against
 its name at any time and writing the same content twice stores it once.
+
+A deployment keeps a few namespaces apart (a subdirectory, or a key prefix):
+biometric data away from identity documents (GB/T 35273-2020 6.3), and the
+inputs of identity-check jobs, which live only as long as their job.
 """
 
 from __future__ import annotations
@@ -15,12 +19,18 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from store.errors import BlobCorrupt, BlobNotFound, BlobStoreUnavailable, InvalidDigest
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
+
+# Selfies, liveness clips and their stills.
+BIOMETRICS = "biometrics"
+# What a node hands a `signroom worker` to check; deleted once the job ends.
+JOB_INPUTS = "job-inputs"
 
 
 def check_digest(digest: str) -> str:
@@ -64,6 +74,15 @@ class BlobStore(Protocol):
     async def check(self) -> None:
         """BlobStoreUnavailable unless blobs can be stored now (for /readyz)."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class BlobNamespaces:
+    """The main store and the biometric namespace, for code that handles both
+    (retention, erasure)."""
+
+    main: BlobStore
+    biometrics: BlobStore
 
 
 class FileBlobStore:

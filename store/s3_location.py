@@ -3,7 +3,7 @@ loading an S3 client (the offline verifier reads settings too)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 
@@ -25,3 +25,7 @@ class S3Location:
             raise ValueError("an S3 blob URL looks like s3://bucket or s3://bucket/prefix")
         prefix = parts.path.strip("/")
         return cls(bucket=parts.netloc, prefix=f"{prefix}/" if prefix else "", **connection)
+
+    def within(self, namespace: str) -> S3Location:
+        """The same bucket, under `namespace/` beneath this prefix."""
+        return replace(self, prefix=f"{self.prefix}{namespace}/")

@@ -103,7 +103,12 @@ async def test_a_bank_system_runs_applications_through_the_api(api_service: Serv
         status, read, _ = await client.call("GET", f"/api/v1/applications/{app_id}")
         assert status == 200 and read["state"] == "invited"
         status, kyc, _ = await client.call("GET", f"/api/v1/applications/{app_id}/kyc")
-        assert status == 200 and kyc == {"documents": {}, "face_match": None, "liveness": None}
+        assert status == 200 and kyc == {
+            "documents": {},
+            "source_checks": {},
+            "face_match": None,
+            "liveness": None,
+        }
         status, missing, _ = await client.call("GET", f"/api/v1/applications/{app_id}/contract")
         assert status == 404 and missing["code"] == "not_found"
         for _ in range(3):

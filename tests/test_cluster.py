@@ -11,6 +11,7 @@ calls refused, until it is back.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import json
 import time
@@ -27,6 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from yarl import URL
 
 from audit.log import Actor
+from config.services import open_blob_store
+from config.settings import Settings
 from loans import applications as apps
 from loans.access import SYSTEM_PRINCIPAL
 from loans.roles import Role
@@ -34,6 +37,7 @@ from loans.states import Action
 from localcluster.cluster import LocalCluster
 from localcluster.errors import ServerUnavailable
 from localcluster.nodes import Node, Worker, run_command
+from store.blobs import JOB_INPUTS
 from store.database import create_engine
 from store.schema import audit_log, call_placements, job_results, recording_chunks
 from tests.cluster_support import PageCall
@@ -336,6 +340,12 @@ async def test_a_worker_killed_mid_job_leaves_the_job_to_run_again_and_one_resul
                 await conn.execute(select(job_results).where(job_results.c.job_id == job_id))
             ).all()
         assert [(row.worker, row.outcome) for row in rows] == [("worker2", "ok")]
+        # The photo as sent (its metadata too) was the job's input only: gone with
+        # the job, and never in the main store (which keeps the re-encoded image).
+        settings = Settings.from_env(cluster.env)
+        sent = hashlib.sha256(front).hexdigest()
+        assert not await open_blob_store(settings, JOB_INPUTS).exists(sent)
+        assert not await open_blob_store(settings).exists(sent)
     finally:
         await redis.aclose()
         await applicant.close()

@@ -27,7 +27,7 @@ from store.schema import audit_log, face_matches, liveness_attempts
 from tests.document_flow import consenting_applicant, matching_documents, upload
 from tests.signing_support import demo_code, free_port, mark_b64, read_every_page
 from tests.web_support import Browser, Service, start_service, stop_service
-from web.keys import BLOBS
+from web.keys import BIOMETRIC_BLOBS, BLOBS
 
 
 @pytest.fixture
@@ -186,7 +186,7 @@ async def test_withdrawing_biometric_consent_deletes_what_was_collected(
 ) -> None:
     applicant, app_id = await consenting_applicant(service, biometrics=True)
     await documents_sent(applicant)
-    blobs = service.server.app[BLOBS]
+    blobs = service.server.app[BIOMETRIC_BLOBS]
     clip = await blobs.put(b"a liveness clip of the applicant")
     still = await blobs.put(b"a still of the applicant's face")
     attempt = await issue_liveness(

@@ -27,6 +27,7 @@ from loans import applications as apps
 from loans.access import Principal
 from loans.roles import Role
 from loans.states import Action
+from store.blobs import BlobNamespaces
 from store.schema import applications, audit_log
 from tests.evidence_support import rezip
 from tests.signing_support import (
@@ -36,7 +37,7 @@ from tests.signing_support import (
     sign_in_interview,
 )
 from tests.web_support import Service, start_service, stop_service
-from web.keys import BLOBS, SIGNING
+from web.keys import BIOMETRIC_BLOBS, BLOBS, SIGNING
 
 POLICY = RetentionPolicy(
     recordings=timedelta(days=30),
@@ -79,7 +80,10 @@ async def closed_case(tmp_path: Path, database_url: str) -> AsyncIterator[tuple[
 
 
 def sweeper_for(service: Service) -> RetentionSweeper:
-    return RetentionSweeper(service.engine, service.server.app[BLOBS], POLICY)
+    app = service.server.app
+    return RetentionSweeper(
+        service.engine, BlobNamespaces(app[BLOBS], app[BIOMETRIC_BLOBS]), POLICY
+    )
 
 
 async def stored_recordings(service: Service, app_id: str) -> list[str]:
@@ -216,7 +220,7 @@ async def test_biometric_data_expires_on_its_own_schedule(
     """The selfie, liveness clips and stills go first (PIPL: sensitive data kept
     shortest); the document photos stay for their own period."""
     service, app_id = closed_case
-    blobs = service.server.app[BLOBS]
+    blobs = service.server.app[BIOMETRIC_BLOBS]
     clip = await blobs.put(b"the applicant's liveness clip")
     still = await blobs.put(b"a still of the applicant's face")
     attempt = await issue_liveness(
@@ -243,6 +247,6 @@ async def test_biometric_data_expires_on_its_own_schedule(
     assert entry["kind"] == "biometrics" and entry["retention_days"] == 14
     compliance = await service.staff("c1")
     kyc = (await compliance.request("GET", f"/api/applications/{app_id}/kyc")).body
-    assert await blobs.exists(kyc["documents"]["id_front"]["image_sha256"])
+    assert await service.server.app[BLOBS].exists(kyc["documents"]["id_front"]["image_sha256"])
     report = await verify_package(await export(service, app_id), roots(service))
     assert report.ok, report.problems

@@ -32,7 +32,7 @@ from tests.web_support import (
     stop_service,
 )
 from web.i18n import translate
-from web.keys import KYC_WORKERS
+from web.keys import BIOMETRIC_BLOBS, BLOBS, KYC_WORKERS
 
 
 @pytest.fixture
@@ -267,6 +267,11 @@ async def test_selfie_is_matched_against_the_id_card_portrait(kyc_service: Servi
     assert same.status == 201, same.text
     assert same.body["decision"] == "match"
     assert same.body["reference_sha256"] == front.body["image_sha256"]
+    # The selfie is biometric data: kept in its own namespace, apart from the card.
+    app = kyc_service.server.app
+    assert await app[BIOMETRIC_BLOBS].exists(same.body["probe_sha256"])
+    assert not await app[BLOBS].exists(same.body["probe_sha256"])
+    assert await app[BLOBS].exists(front.body["image_sha256"])
     other = await applicant.request(
         "POST",
         "/api/applicant/selfie",

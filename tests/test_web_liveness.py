@@ -213,7 +213,7 @@ async def test_the_right_movements_in_a_real_clip_verify_the_identity(
         evidence = result.body["result"]["evidence_frames"]
         assert set(evidence) == {"blink", "turn_right", "turn_left", "face"}
         for digest in evidence.values():
-            still = cv2.imdecode(np.frombuffer(await service.blob(digest), np.uint8), 1)
+            still = cv2.imdecode(np.frombuffer(await service.biometric_blob(digest), np.uint8), 1)
             assert still is not None and still.shape[:2] == (512, 512)
         assert result.body["status"] == "passed"
         assert result.body["application_state"] == "identity_verified"

@@ -30,7 +30,7 @@ from store.migrate import upgrade
 from store.schema import audit_log
 from web.app import create_app
 from web.auth import users
-from web.keys import BLOBS, ENGINE
+from web.keys import BIOMETRIC_BLOBS, BLOBS, ENGINE
 from web.logs import AccessLogger
 
 PASSWORD = "correct horse battery staple"
@@ -191,6 +191,10 @@ class Service:
     async def blob(self, digest: str) -> bytes:
         assert self.server.app is not None
         return await self.server.app[BLOBS].get(digest)
+
+    async def biometric_blob(self, digest: str) -> bytes:
+        assert self.server.app is not None
+        return await self.server.app[BIOMETRIC_BLOBS].get(digest)
 
     async def recording_blob(self, application_id: str, name: str) -> Path:
         """Where the file blob store keeps the recording the audit log names `name`

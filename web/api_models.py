@@ -45,6 +45,8 @@ class InviteOut(BaseModel):
 
 class KycOut(BaseModel):
     documents: dict[str, Any]
+    # What the identity platform and the business registry said, by kind.
+    source_checks: dict[str, Any]
     face_match: dict[str, Any] | None
     liveness: dict[str, Any] | None
 

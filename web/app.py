@@ -40,12 +40,14 @@ from signing.actions import ContractAction
 from signing.contract.workers import ContractRenderer
 from signing.workers import quiet_pyhanko_logs
 from store.background import BackgroundRounds
+from store.blobs import BIOMETRICS, BlobNamespaces
 from store.database import create_engine
 from store.leases import Lease
 from web.api_auth import api_key_middleware
 from web.auth.sessions import SessionStore
 from web.auth.throttle import LoginThrottle
 from web.keys import (
+    BIOMETRIC_BLOBS,
     BLOBS,
     CALLS,
     CONTRACT_RENDERER,
@@ -113,6 +115,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[PAGES] = Pages(settings.display_timezone)
     app[BLOBS] = open_blob_store(settings)
+    app[BIOMETRIC_BLOBS] = open_blob_store(settings, BIOMETRICS)
     app[METRICS] = Metrics()
     app.cleanup_ctx.append(lambda app: measure_loop_lag(app[METRICS]))
     app.cleanup_ctx.append(_database)
@@ -178,7 +181,7 @@ async def _kyc_workers(app: web.Application) -> AsyncIterator[None]:
     )
     log.info("presentation-attack model %s", face_pad.DESCRIPTION)
     app[FACE_MODEL] = model
-    services = open_identity_checks(settings, app[ENGINE], app[BLOBS])
+    services = open_identity_checks(settings, app[ENGINE])
     await services.start()
     app[KYC_WORKERS] = services.checks
     app[VALIDATION] = services.validation
@@ -280,6 +283,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     app[EVIDENCE] = EvidenceSources(
         engine=app[ENGINE],
         blobs=app[BLOBS],
+        biometric_blobs=app[BIOMETRIC_BLOBS],
         signing=app[SIGNING],
         checkpoint_export=settings.checkpoint_export,
     )
@@ -339,7 +343,9 @@ async def _checkpoints(app: web.Application) -> AsyncIterator[None]:
 async def _retention(app: web.Application) -> AsyncIterator[None]:
     """Delete closed cases' data whose retention period has run out (compliance/retention.py)."""
     settings = app[SETTINGS]
-    sweeper = RetentionSweeper(app[ENGINE], app[BLOBS], settings.retention)
+    sweeper = RetentionSweeper(
+        app[ENGINE], BlobNamespaces(app[BLOBS], app[BIOMETRIC_BLOBS]), settings.retention
+    )
 
     async def sweep() -> None:
         await sweeper.sweep()

@@ -29,6 +29,8 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS = web.AppKey("sessions", SessionStore)
 THROTTLE = web.AppKey("throttle", LoginThrottle)
 BLOBS = web.AppKey("blobs", BlobStore)
+# Selfies, liveness clips and stills: a namespace of their own (store/blobs.py).
+BIOMETRIC_BLOBS = web.AppKey("biometric_blobs", BlobStore)
 PAGES = web.AppKey("pages", Pages)
 KYC_WORKERS = web.AppKey("kyc_workers", IdentityChecks)
 IDENTITY_SOURCES = web.AppKey("identity_sources", IdentitySources)

@@ -28,11 +28,12 @@ from loans.models import Application
 from loans.roles import Role
 from loans.states import State
 from media.actions import InterviewAction
+from store.blobs import BlobNamespaces
 from store.database import read_only
 from web import errors
 from web.auth.sessions import COOKIE_NAME
 from web.guards import principal_of, requires
-from web.keys import BLOBS, ENGINE, LANGUAGE, REQUEST_ID, SESSION, SESSIONS
+from web.keys import BIOMETRIC_BLOBS, BLOBS, ENGINE, LANGUAGE, REQUEST_ID, SESSION, SESSIONS
 from web.render import render
 from web.routes.public import set_cookie
 from web.schemas import Body, ConsentBody, parse_body
@@ -187,7 +188,7 @@ async def biometric_consent(request: web.Request) -> web.Response:
         app = await apps.get_application(engine, principal, principal.application_id)
         erased = await erase(
             engine,
-            request.app[BLOBS],
+            BlobNamespaces(request.app[BLOBS], request.app[BIOMETRIC_BLOBS]),
             principal.actor,
             app.id,
             app.state,

@@ -39,6 +39,7 @@ from signing.contracts import latest_contract
 from web import errors
 from web.guards import principal_of, requires
 from web.keys import (
+    BIOMETRIC_BLOBS,
     BLOBS,
     ENGINE,
     FACE_MODEL,
@@ -200,14 +201,13 @@ async def upload_selfie(request: web.Request) -> web.Response:
     if front is None:
         raise errors.Conflict("photograph the photo side of your ID card first")
     data = await read_image_body(request, request.app[SETTINGS].max_upload_bytes)
-    blobs = request.app[BLOBS]
     metrics = request.app[METRICS]
     with metrics.timed(metrics.kyc, operation="face_match") as labels:
         result = await request.app[KYC_WORKERS].match_face(
-            await blobs.get(front.image_sha256), data
+            await request.app[BLOBS].get(front.image_sha256), data
         )
         labels["outcome"] = result.decision.value
-    probe = await blobs.put(result.stored_image)
+    probe = await request.app[BIOMETRIC_BLOBS].put(result.stored_image)
     stored = await save_face_match(
         engine,
         principal.actor,
@@ -303,12 +303,12 @@ async def liveness_video(request: web.Request) -> web.Response:
         raise errors.UnsupportedMediaType("send the recording as video/webm or video/mp4")
     video = await read_body(request, settings.max_video_bytes)
     front = (await latest_readings(engine, app.id))[DocumentKind.ID_FRONT.value]
-    blobs = request.app[BLOBS]
+    biometric_blobs = request.app[BIOMETRIC_BLOBS]
     metrics = request.app[METRICS]
     with metrics.timed(metrics.kyc, operation="liveness") as labels:
         result = await request.app[KYC_WORKERS].check_liveness(
             video,
-            await blobs.get(front.image_sha256),
+            await request.app[BLOBS].get(front.image_sha256),
             attempt.challenges,
             lead_in=settings.liveness_lead_in_ms / 1000,
             window=settings.liveness_window_seconds,
@@ -323,10 +323,11 @@ async def liveness_video(request: web.Request) -> web.Response:
         "face_problem": result.face_problem,
         "passive": result.passive.as_json() if result.passive else None,
         "evidence_frames": {
-            name: await blobs.put(still) for name, still in sorted(result.evidence.items())
+            name: await biometric_blobs.put(still)
+            for name, still in sorted(result.evidence.items())
         },
     }
-    digest = await blobs.put(video)
+    digest = await biometric_blobs.put(video)
     done = await complete_liveness(
         engine,
         principal.actor,

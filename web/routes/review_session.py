@@ -11,7 +11,7 @@ from aiohttp import web
 from audit import log as audit
 from audit.log import entries_for_application
 from compliance.actions import ComplianceAction
-from compliance.retention import evidence_image_digests
+from compliance.retention import biometric_digests, document_image_digests
 from compliance.review_timeline import RECORDING_NAME, segments, timeline
 from kyc.actions import KycAction
 from loans import applications as apps
@@ -23,7 +23,7 @@ from store.database import read_only
 from store.errors import BlobNotFound
 from web import errors
 from web.guards import principal_of, requires
-from web.keys import BLOBS, ENGINE, REQUEST_ID, SIGNING, VALIDATION
+from web.keys import BIOMETRIC_BLOBS, BLOBS, ENGINE, REQUEST_ID, SIGNING, VALIDATION
 
 routes = web.RouteTableDef()
 
@@ -122,10 +122,15 @@ async def evidence_item(request: web.Request) -> web.Response:
     only hashes the application's own records name are served; each view is audited."""
     application = await _application(request)
     digest = request.match_info["sha256"]
-    if digest not in await evidence_image_digests(request.app[ENGINE], application.id):
+    engine = request.app[ENGINE]
+    if digest in await biometric_digests(engine, application.id):
+        store = request.app[BIOMETRIC_BLOBS]
+    elif digest in await document_image_digests(engine, application.id):
+        store = request.app[BLOBS]
+    else:
         raise errors.NotFound("no such evidence for this application")
     try:
-        data = await request.app[BLOBS].get(digest)
+        data = await store.get(digest)
     except BlobNotFound:
         raise errors.NotFound("this evidence has expired (retention)") from None
     async with request.app[ENGINE].begin() as conn:

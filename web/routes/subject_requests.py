@@ -17,8 +17,9 @@ from compliance.subject_requests import (
 )
 from loans import applications as apps
 from loans.roles import Role
+from store.blobs import BlobNamespaces
 from web.guards import principal_of, requires
-from web.keys import BLOBS, ENGINE, REQUEST_ID
+from web.keys import BIOMETRIC_BLOBS, BLOBS, ENGINE, REQUEST_ID
 from web.schemas import Body, parse_body
 
 routes = web.RouteTableDef()
@@ -68,7 +69,7 @@ async def complete(request: web.Request) -> web.Response:
     task = await get_request(engine, app.id, request.match_info["task"])
     done = await complete_request(
         engine,
-        request.app[BLOBS],
+        BlobNamespaces(request.app[BLOBS], request.app[BIOMETRIC_BLOBS]),
         principal.actor,
         task,
         app.state,
