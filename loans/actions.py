@@ -9,6 +9,8 @@ class LoanAction(StrEnum):
     APPLICATION_CREATED = "application.created"
     # Every state change; details name the action, the states and the comment.
     APPLICATION_TRANSITION = "application.transition"
+    # The applicant's data corrected by the manager, with a reason (PIPL Art. 46).
+    APPLICATION_CORRECTED = "application.corrected"
     # A principal tried an action its role or ownership does not allow.
     ACTION_DENIED = "authz.denied"
     INVITE_CREATED = "invite.created"

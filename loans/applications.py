@@ -6,6 +6,7 @@ writes nothing but, where it is an authorization failure, the audit entry saying
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -22,12 +23,13 @@ from loans.errors import (
     ApplicationNotFound,
     ConcurrentChange,
     InvalidApplication,
+    TransitionNotAllowed,
 )
 from loans.models import Application, ApplicationInput, terms_digest
 from loans.roles import Role
 from loans.states import ACTIONS_NEEDING_COMMENT, REVIEW_ACTIONS, Action, State, resolve
 from store.database import read_only
-from store.schema import applications, audit_log, liveness_attempts
+from store.schema import applications, audit_log, kyc_documents, liveness_attempts
 
 MAX_COMMENT = 2000
 
@@ -294,3 +296,91 @@ async def act(
             request_id=request_id,
         )
         raise
+
+
+# What a data subject may have corrected (PIPL Art. 46); the loan's terms are the
+# bank's offer, changed by a new application, not a correction.
+CORRECTABLE = ("company_name", "credit_code", "legal_rep_name", "legal_rep_phone")
+# These are compared with the documents: corrected only before any is read.
+CHECKED_AGAINST_DOCUMENTS = frozenset({"company_name", "credit_code", "legal_rep_name"})
+
+
+async def correct(
+    engine: AsyncEngine,
+    principal: Principal,
+    application_id: str,
+    *,
+    field: str,
+    value: str,
+    reason: str,
+    request_id: str | None = None,
+) -> Application:
+    """The case's manager corrects the applicant's data, with a reason, before the
+    identity is verified. The audit entry names the field and the reason, and the
+    SHA-256 of the old and new values, never the values."""
+    reason = reason.strip()
+    if field not in CORRECTABLE:
+        raise InvalidApplication.for_fields({"field": f"one of {', '.join(CORRECTABLE)}"})
+    if not reason or len(reason) > MAX_COMMENT:
+        raise InvalidApplication.for_fields({"reason": "a reason of at most 2000 characters"})
+    try:
+        async with engine.begin() as conn:
+            app = await load_visible(conn, principal, application_id)
+            if principal.role is not Role.MANAGER or principal.user_id != app.manager_id:
+                raise ActionForbidden("only the case's manager corrects its data")
+            if app.state not in (State.DRAFT, State.INVITED):
+                raise TransitionNotAllowed.of(app.state.value, "correct")
+            if field in CHECKED_AGAINST_DOCUMENTS and await conn.scalar(
+                select(exists().where(kyc_documents.c.application_id == app.id))
+            ):
+                raise InvalidApplication.for_fields(
+                    {field: "documents were already read against it: start a new application"}
+                )
+            current = {
+                "company_name": app.company_name,
+                "credit_code": app.credit_code,
+                "legal_rep_name": app.legal_rep_name,
+                "legal_rep_phone": app.legal_rep_phone,
+                "loan_amount": app.loan_amount,
+                "term_months": app.term_months,
+                "annual_rate_percent": app.annual_rate_percent,
+                "repayment_method": app.repayment_method.value,
+            }
+            data = ApplicationInput.parse(**{**current, field: value})  # type: ignore[arg-type]
+            new_value = getattr(data, field)
+            now = datetime.now(UTC)
+            result = await conn.execute(
+                applications.update()
+                .where(applications.c.id == app.id, applications.c.version == app.version)
+                .values({field: new_value, "version": app.version + 1, "updated_at": now})
+            )
+            if result.rowcount != 1:
+                raise ConcurrentChange("the application changed meanwhile; reload and try again")
+            await audit.append(
+                conn,
+                principal.actor,
+                LoanAction.APPLICATION_CORRECTED,
+                application_id=app.id,
+                request_id=request_id,
+                details={
+                    "field": field,
+                    "reason": reason,
+                    "before_sha256": _digest(str(current[field])),
+                    "after_sha256": _digest(new_value),
+                },
+                at=now,
+            )
+    except ActionForbidden:
+        await record_denial(
+            engine,
+            principal,
+            "correct application",
+            application_id=application_id,
+            request_id=request_id,
+        )
+        raise
+    return replace(app, **{field: new_value}, version=app.version + 1, updated_at=now)
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()

@@ -291,3 +291,46 @@ async def test_a_deletion_request_is_a_task_with_a_due_date_carried_out_on_the_s
     assert [(t["kind"], t["status"]) for t in listed] == [("deletion", "done")]
     async with service.engine.connect() as conn:
         assert (await verify_log(conn)).ok
+
+
+async def test_a_correction_names_the_field_and_reason_and_keeps_the_values_out_of_the_log(
+    service: Service,
+) -> None:
+    applicant, app_id = await consenting_applicant(service, biometrics=True)
+    manager = await service.staff("m1")
+    path = f"/api/applications/{app_id}/correction"
+    fixed = await manager.request(
+        "POST",
+        path,
+        json={"field": "legal_rep_phone", "value": "13900139000", "reason": "number changed"},
+    )
+    assert fixed.status == 200, fixed.text
+    assert (await manager.request("GET", f"/api/applications/{app_id}")).body[
+        "legal_rep_phone"
+    ] == "13900139000"
+    [entry] = await entries(service, app_id, "application.corrected")
+    assert entry["field"] == "legal_rep_phone" and entry["reason"] == "number changed"
+    assert "13900139000" not in json.dumps(entry)
+    bad = await manager.request(
+        "POST", path, json={"field": "legal_rep_phone", "value": "12345", "reason": "typo"}
+    )
+    assert bad.status == 422
+    terms = await manager.request(
+        "POST", path, json={"field": "loan_amount", "value": "1.00", "reason": "cheaper"}
+    )
+    assert terms.status == 422
+    # Once a document was read against the name, correcting it would leave the
+    # checks stale: a new application is needed.
+    await documents_sent(applicant)
+    late = await manager.request(
+        "POST", path, json={"field": "legal_rep_name", "value": "李四", "reason": "misspelt"}
+    )
+    assert late.status == 422, late.text
+    compliance = await service.staff("c1")
+    assert (
+        await compliance.request(
+            "POST",
+            path,
+            json={"field": "legal_rep_phone", "value": "13900139001", "reason": "x"},
+        )
+    ).status == 403

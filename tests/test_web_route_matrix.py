@@ -76,6 +76,12 @@ CASES = [
         body={"action": "submit_for_review"},
     ),
     Case("POST", "/api/applications/{app}/invites", only({"manager": 201})),
+    Case(
+        "POST",
+        "/api/applications/{app}/correction",
+        only({"manager": 200}),
+        body={"field": "legal_rep_phone", "value": "13900139000", "reason": "new number"},
+    ),
     Case("POST", "/api/applications/{app}/invites/{invite}/revoke", only({"manager": 200})),
     Case("GET", "/apply", {**everyone(401), "applicant": 200, "applicant_other": 200}),
     Case("GET", "/api/applicant/application", only({"applicant": 200, "applicant_other": 200})),

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from aiohttp import web
+from pydantic import Field
 
 from audit import log as audit
 from kyc.identity_paths import confirmed_by_manager, manager_may_confirm
@@ -26,7 +27,7 @@ from web.paging import list_filter, paging
 from web.qr import qr_svg_data_uri
 from web.render import render
 from web.routes.calls import INTERVIEW_ITEMS
-from web.schemas import ActionBody, NewApplicationBody, parse_body
+from web.schemas import ActionBody, Body, NewApplicationBody, parse_body
 from web.views import HTTP_ACTIONS, application_json, invite_json
 
 routes = web.RouteTableDef()
@@ -228,6 +229,30 @@ async def take_action(request: web.Request) -> web.Response:
             Action.START_INTERVIEW,
             request_id=request.get(REQUEST_ID),
         )
+    return web.json_response(application_json(app, principal))
+
+
+class CorrectionBody(Body):
+    field: str = Field(max_length=40)
+    value: str = Field(max_length=200)
+    reason: str = Field(max_length=2000)
+
+
+@routes.post("/api/applications/{id}/correction")
+@requires(Role.MANAGER)
+async def correct_application(request: web.Request) -> web.Response:
+    """Correct the applicant's data (a data subject's request), with a reason."""
+    body = await parse_body(request, CorrectionBody)
+    principal = principal_of(request)
+    app = await apps.correct(
+        request.app[ENGINE],
+        principal,
+        request.match_info["id"],
+        field=body.field,
+        value=body.value,
+        reason=body.reason,
+        request_id=request.get(REQUEST_ID),
+    )
     return web.json_response(application_json(app, principal))
 
 
