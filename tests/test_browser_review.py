@@ -1,7 +1,8 @@
 """Compliance in a real browser: the reviewer opens a signed, recorded case, plays both
 recordings on one clock and jumps to a marked moment, reads the contract's validation
 report, approves with the checklist and exports the evidence package, which
-`signroom verify-evidence` accepts on its own with only the bank's root."""
+`signroom verify-evidence` accepts on its own with only the bank's root; a data
+subject's request is recorded and answered from the case page."""
 
 from __future__ import annotations
 
@@ -166,6 +167,19 @@ async def test_a_reviewer_replays_approves_and_exports_a_verifiable_package(
     package = tmp_path / "evidence.zip"
     await download.save_as(str(package))
     await page.wait_for_selector("#export-status.pass")
+
+    # The applicant asks for a copy of their data: recorded with its due date,
+    # then answered from the same card.
+    await page.select_option("#subject-request-kind", "access")
+    await page.fill("#subject-request-note", "phoned on 2026-12-07")
+    await page.click("#subject-request-form button[type=submit]")
+    task = page.locator("#subject-request-list li").first
+    await task.wait_for()
+    assert "phoned on 2026-12-07" in await task.inner_text()
+    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept("sent by post")))
+    await task.locator("button").click()
+    await page.wait_for_selector("#subject-request-list li.pass")
+    assert await service.audit_count("subject_request.completed") == 1
 
     case = await apps.get_application(service.engine, SYSTEM_PRINCIPAL, app_id)
     assert case.state.value == "approved"
