@@ -74,6 +74,14 @@ class IdentitySources:
     registry: BusinessRegistry | None = None
     gate: bool = False
 
+    def as_json(self) -> dict[str, object]:
+        """Which sources are asked (a fake says so) and whether they gate."""
+        return {
+            "identity": self.identity.name if self.identity else None,
+            "registry": self.registry.name if self.registry else None,
+            "gate": self.gate,
+        }
+
     @property
     def required(self) -> frozenset[SourceKind]:
         if not self.gate:

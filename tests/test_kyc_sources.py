@@ -211,6 +211,12 @@ async def test_the_sources_gate_identity_verified_and_show_beside_the_checks(
 ) -> None:
     service = await gated_service(tmp_path, sqlite_url, gateway)
     try:
+        ready = await service.browser().request("GET", "/readyz")
+        assert ready.body["identity_sources"] == {
+            "identity": "http",
+            "registry": "http",
+            "gate": True,
+        }
         applicant, app_id = await consenting_applicant(service)
         id_front, id_back, licence, id_number = matching_documents()
         # The platform says the number is not the legal representative's.

@@ -257,7 +257,10 @@ async def _signing(app: web.Application) -> AsyncIterator[None]:
     # Loading (or on first run creating) the CA touches files and maybe a token.
     app[SIGNING] = await asyncio.to_thread(open_signing, settings)
     app[NOTIFIER] = make_notifier(settings)
-    app[IDENTITY_SOURCES] = open_identity_sources(settings)
+    app[IDENTITY_SOURCES] = sources = open_identity_sources(settings)
+    fakes = [kind for kind, name in sources.as_json().items() if name == "fake"]
+    if fakes:
+        log.warning("FAKE identity sources (demo only, they verify nothing): %s", ", ".join(fakes))
     renderer = ContractRenderer(
         timeout_seconds=settings.template_timeout_seconds,
         memory_limit_bytes=settings.template_memory_mb * 1024 * 1024,

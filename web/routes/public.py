@@ -25,6 +25,7 @@ from web.keys import (
     CALLS,
     ENGINE,
     FACE_MODEL,
+    IDENTITY_SOURCES,
     KYC_WORKERS,
     REQUEST_ID,
     SESSION,
@@ -107,6 +108,7 @@ async def readyz(request: web.Request) -> web.Response:
         "checks": checks,
         "face_model": request.app[FACE_MODEL].as_json(),
         "pad_model": face_pad.DESCRIPTION,
+        "identity_sources": request.app[IDENTITY_SOURCES].as_json(),
     }
     if problems:
         body.update(code="not_ready", message="; ".join(problems))
