@@ -160,6 +160,8 @@ async def consent_and_check_device(page: Page) -> None:
     await page.click("#biometrics-agree")
     await page.click("#device-check-start")
     await page.wait_for_selector("#device-status.pass")
+    # Every item passed: one verdict each, and no fix-it hint shows.
+    assert await page.locator("#device-checks .hint:visible").count() == 0
     await page.wait_for_selector("#documents", timeout=15_000)
 
 

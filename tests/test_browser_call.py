@@ -2,7 +2,8 @@
 with a fake camera playing a real face, a manager on a desktop Chromium, both
 through the server. Pictures flow both ways, the recording holds both tracks, the
 frame tap sees a face, and a reload mid-call rejoins the same call; an applicant
-browser that offers H.264 only is seen, tapped and recorded too."""
+browser that offers H.264 only is seen, tapped and recorded too; without biometric
+consent the manager confirms the identity on the call."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from tests.browser_support import (
     y4m_from_photo,
     y4m_from_video,
 )
+from tests.document_flow import matching_documents
 from tests.media_support import ffprobe, seek_lands
 from tests.shared_data import SHARED
 from tests.web_support import PASSWORD, Service, start_service, stop_service
@@ -310,3 +312,48 @@ async def test_an_applicant_browser_without_vp8_is_seen_and_recorded_in_h264(
     assert sorted(manager_files)[-1].endswith(".mkv")
     trail = await actions(service, application_id)
     assert "call.codec_mismatch" not in trail or "call.reconnect_requested" in trail
+
+
+async def test_without_biometric_consent_the_manager_confirms_the_identity_on_the_call(
+    chromium: Chromium, service: Service, camera: Path
+) -> None:
+    """The non-face path in the pages: the applicant declines face recognition,
+    sends the documents and joins the call; the manager, told why, compares the
+    person with the ID card and confirms on the call; the interview goes on."""
+    application_id = await service.new_application("m1")
+    phone = await chromium.launch(camera)
+    desk = await chromium.launch()
+    applicant = await (await phone.new_context(**PHONE)).new_page()  # type: ignore[arg-type]
+    manager = await (await desk.new_context()).new_page()
+    _invite, link = await service.invite_link("m1", application_id)
+    await applicant.goto(link)
+    await applicant.check('input[name="recording"]')
+    await applicant.check('input[name="data_use"]')
+    await applicant.click("#consent-form button[type=submit]")
+    await applicant.click("#biometrics-decline")
+    await applicant.click("#device-check-start")
+    await applicant.wait_for_selector("#documents")
+    assert await applicant.locator('#documents .doc-card[data-kind="selfie"]').count() == 0
+    front, back, licence, _ = matching_documents()
+    for kind, data in (("id_front", front), ("id_back", back), ("licence", licence)):
+        card = applicant.locator(f'#documents .doc-card[data-kind="{kind}"]')
+        await card.locator("input").set_input_files(
+            {"name": f"{kind}.jpg", "mimeType": "image/jpeg", "buffer": data}
+        )
+        await card.locator(".result ul.checks").wait_for(timeout=60_000)
+    await applicant.click("#documents-next")
+    await applicant.click("#call-join")
+    await applicant.wait_for_selector("#call-waiting:has-text('…')")
+
+    await manager_page(service, manager, application_id)
+    await manager.wait_for_selector("#call-manager-check")
+    await manager.click("#call-accept")
+    await wait_for_moving_video(manager, "#call video.remote")
+    await manager.fill("#call-confirm-reason", "ID card held to the camera; face and card agree")
+    await manager.click("#call-confirm-identity button[type=submit]")
+    await manager.wait_for_selector("#call-confirm-identity", state="detached")
+    case = await apps.get_application(service.engine, SYSTEM_PRINCIPAL, application_id)
+    assert case.state.value == "in_interview"
+    transitions = [a for a in await actions(service, application_id) if a.startswith("kyc.")]
+    assert "kyc.face_match" not in transitions and "kyc.liveness" not in transitions
+    await wait_for_moving_video(manager, "#call video.remote")

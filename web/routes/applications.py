@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import Field
 
 from audit import log as audit
-from kyc.identity_paths import confirmed_by_manager, manager_may_confirm
+from kyc.identity_paths import confirmed_by_manager, manager_check_ready, manager_may_confirm
 from kyc.workers import DocumentKind
 from loans import applications as apps
 from loans import invites
@@ -102,6 +102,8 @@ async def application_page(request: web.Request) -> web.Response:
             ("manager_confirmation_reviewed",) if await confirmed_by_manager(engine, app.id) else ()
         ),
         biometric_consent=(await current_consents(engine, app.id)).biometrics,
+        manager_check=app.state is State.INVITED
+        and await manager_check_ready(engine, app.id, request.app[IDENTITY_SOURCES].required),
         trail=trail,
         can_invite=principal.role is Role.MANAGER
         and app.state in (State.DRAFT, State.INVITED, State.IDENTITY_VERIFIED, State.EXPIRED),

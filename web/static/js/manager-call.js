@@ -30,6 +30,23 @@ if (section) {
         setStatus(status, describe(e), "error");
       }
     });
+    // The non-face path: the identity is confirmed here, then the interview goes on.
+    const confirm = section.querySelector("#call-confirm-identity");
+    if (confirm) {
+      confirm.hidden = false;
+      confirm.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        try {
+          await api("POST", `/api/applications/${id}/actions`, {
+            action: "confirm_identity",
+            comment: confirm.reason.value,
+          });
+          window.location.reload();
+        } catch (e) {
+          setStatus(status, describe(e), "error");
+        }
+      });
+    }
     const checklist = section.querySelector("#interview-checklist");
     checklist.hidden = false;
     checklist.addEventListener("submit", async (event) => {
