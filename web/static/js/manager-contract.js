@@ -27,11 +27,15 @@ async function refresh() {
 }
 
 if (section) {
-  section.querySelector("#contract-push").addEventListener("click", async () => {
-    try {
-      render(await api("POST", `/api/applications/${section.dataset.id}/contract`));
-    } catch (e) { section.querySelector("#contract-error").textContent = describe(e); }
-  });
+  // Only the case's manager, while a call can run, has the button.
+  const push = section.querySelector("#contract-push");
+  if (push) {
+    push.addEventListener("click", async () => {
+      try {
+        render(await api("POST", `/api/applications/${section.dataset.id}/contract`));
+      } catch (e) { section.querySelector("#contract-error").textContent = describe(e); }
+    });
+  }
   section.querySelector("#contract-retry").addEventListener("click", async () => {
     try {
       render(await api("POST", `/api/applications/${section.dataset.id}/contract/complete`));
