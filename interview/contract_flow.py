@@ -41,7 +41,7 @@ from interview.errors import (
     PageUnavailable,
 )
 from interview.settings import InterviewSettings
-from kyc.identity_paths import confirmed_by_manager
+from kyc.identity_paths import confirmed_on_call
 from kyc.records import latest_liveness, latest_readings
 from kyc.workers import DocumentKind
 from loans import applications as apps
@@ -206,14 +206,14 @@ async def _identity(
     basis: dict[str, object] = {
         "documents": {kind: reading.id for kind, reading in sorted(readings.items())},
     }
-    if (await current_consents(engine, application.id)).biometrics:
+    if await confirmed_on_call(engine, application.id):
+        # No face was matched: the manager confirmed the identity on the call.
+        basis["identity_confirmed_by"] = "manager_on_call"
+    elif (await current_consents(engine, application.id)).biometrics:
         attempt = await latest_liveness(engine, application.id)
         assert attempt is not None
         basis["liveness_attempt"] = attempt.id
         basis["face_distance"] = (attempt.result or {}).get("face_distance")
-    elif await confirmed_by_manager(engine, application.id):
-        # No face was matched: the manager confirmed the identity on the call.
-        basis["identity_confirmed_by"] = "manager_on_call"
     else:
         # Biometric consent withdrawn after an automatic verification: what it
         # rested on is gone, and no manager has looked.
@@ -243,7 +243,10 @@ async def sign(
         raise AlreadySigned("your signature is recorded; the bank is completing the contract")
     if not contract.all_pages_read:
         raise PagesUnread("read every page of the contract first")
-    if (await current_consents(engine, application.id)).biometrics:
+    # Confirmed by the manager on the call: that, not a fresh face check, is the
+    # identity this signature rests on.
+    on_call = await confirmed_on_call(engine, application.id)
+    if not on_call and (await current_consents(engine, application.id)).biometrics:
         attempt = await latest_liveness(engine, application.id)
         if attempt is None or attempt.issued_at < contract.pushed_at or attempt.status != "passed":
             raise LivenessRequired(

@@ -8,6 +8,8 @@ class KycAction(StrEnum):
     FACE_MATCH = "kyc.face_match"
     LIVENESS_ISSUED = "kyc.liveness_issued"
     LIVENESS = "kyc.liveness"
+    # The manager confirmed the identity on the recorded call (no face match).
+    CONFIRMED_ON_CALL = "kyc.confirmed_on_call"
     # An identity platform or business registry answered about a document.
     SOURCE_CHECKED = "kyc.source_checked"
     # A reviewer asked to see the full ID number (shown masked otherwise).

@@ -1,17 +1,20 @@
 """How an application's identity gets verified: automatically (documents, face
 match and liveness), by a manager's eye where the face match asked for review,
-or, for an applicant who declined biometric processing, by the manager on the
-recorded call against the ID card, with no face matching at all. Both manager
-paths are flagged for compliance's four-eyes review."""
+or by the manager on the recorded call against the ID card, with no face match:
+for an applicant who declined biometric processing, or whose liveness attempts
+all failed. The manager paths are flagged for compliance's four-eyes review."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from audit import log as audit
 from audit.log import entries_for_application
-from kyc.records import documents_passed, face_review_pending
+from kyc.actions import KycAction
+from kyc.records import documents_passed, face_review_pending, failed_liveness_count
 from kyc.source_checks import sources_hold
 from kyc.sources import SourceKind
 from loans.actions import LoanAction
@@ -20,38 +23,70 @@ from loans.states import Action
 from store.database import read_only
 
 
+@dataclass(frozen=True, slots=True)
+class IdentityRules:
+    """What a deployment asks before an identity counts as verified."""
+
+    # Outside sources whose agreement gates identity_verified (kyc/sources.py).
+    required_sources: Collection[SourceKind]
+    # Failed liveness attempts after which the manager takes over on the call.
+    liveness_attempts: int
+
+
 async def manager_check_ready(
-    engine: AsyncEngine, application_id: str, required_sources: Collection[SourceKind]
+    engine: AsyncEngine, application_id: str, rules: IdentityRules
 ) -> bool:
-    """The non-face path is open: biometrics declined, every document check passed
-    and the required outside sources agree. The applicant may then join the call in
-    which the manager confirms the identity."""
-    consents = await current_consents(engine, application_id)
-    return (
-        consents.biometrics is False
-        and await documents_passed(engine, application_id)
-        and await sources_hold(engine, application_id, required_sources)
-    )
+    """The call in which the manager confirms the identity is open: every document
+    check passed, the required outside sources agree, and either biometrics were
+    declined or every liveness attempt failed."""
+    if not await documents_passed(engine, application_id):
+        return False
+    if not await sources_hold(engine, application_id, rules.required_sources):
+        return False
+    if (await current_consents(engine, application_id)).biometrics is False:
+        return True
+    return await failed_liveness_count(engine, application_id) >= rules.liveness_attempts
 
 
 async def manager_may_confirm(
-    engine: AsyncEngine,
-    application_id: str,
-    required_sources: Collection[SourceKind],
-    *,
-    in_call: bool,
+    engine: AsyncEngine, application_id: str, rules: IdentityRules, *, in_call: bool
 ) -> bool:
     """A manager's confirmation is allowed where the face match asked for review,
-    or on the non-face path during the call itself."""
-    if not await sources_hold(engine, application_id, required_sources):
+    or on the call of a case whose manager check is open."""
+    if not await sources_hold(engine, application_id, rules.required_sources):
         return False
-    if await face_review_pending(engine, application_id):
-        return (await current_consents(engine, application_id)).biometrics is True
-    return in_call and await manager_check_ready(engine, application_id, required_sources)
+    if in_call and await manager_check_ready(engine, application_id, rules):
+        return True
+    return (
+        await face_review_pending(engine, application_id)
+        and (await current_consents(engine, application_id)).biometrics is True
+    )
+
+
+async def record_confirmed_on_call(
+    engine: AsyncEngine, actor: audit.Actor, application_id: str, request_id: str | None
+) -> None:
+    """The confirmation was made on the recorded call: signing then rests on it
+    instead of a fresh face check."""
+    async with engine.begin() as conn:
+        await audit.append(
+            conn,
+            actor,
+            KycAction.CONFIRMED_ON_CALL,
+            application_id=application_id,
+            request_id=request_id,
+            details={},
+        )
+
+
+async def confirmed_on_call(engine: AsyncEngine, application_id: str) -> bool:
+    async with read_only(engine) as conn:
+        entries = await entries_for_application(conn, application_id, limit=100_000)
+    return any(e.action == KycAction.CONFIRMED_ON_CALL for e in entries)
 
 
 async def confirmed_by_manager(engine: AsyncEngine, application_id: str) -> bool:
-    """A manager confirmed the identity by eye (either manager path): compliance's
+    """A manager confirmed the identity by eye (any manager path): compliance's
     four-eyes review must then look at that confirmation itself."""
     async with read_only(engine) as conn:
         entries = await entries_for_application(conn, application_id, limit=100_000)

@@ -24,7 +24,7 @@ from kyc.liveness import Challenge
 from kyc.records import complete_liveness, issue_liveness
 from loans.roles import Role
 from store.schema import audit_log, face_matches, liveness_attempts
-from tests.document_flow import consenting_applicant, matching_documents, upload
+from tests.document_flow import consenting_applicant, matching_documents, record_attempt, upload
 from tests.signing_support import demo_code, free_port, mark_b64, read_every_page
 from tests.web_support import Browser, Service, start_service, stop_service
 from web.keys import BIOMETRIC_BLOBS, BLOBS
@@ -98,18 +98,29 @@ async def test_three_consents_are_separate_records_and_declining_runs_no_face_ch
     assert 'id="call"' in page.text and 'data-kind="selfie"' not in page.text
 
 
-async def test_the_non_face_path_reaches_a_signed_contract_flagged_for_four_eyes_review(
-    service: Service,
+@pytest.mark.parametrize("why", ["biometrics_declined", "liveness_failed"])
+async def test_the_manager_path_reaches_a_signed_contract_flagged_for_four_eyes_review(
+    service: Service, why: str
 ) -> None:
-    applicant, app_id = await consenting_applicant(service, biometrics=False)
+    """Without biometric consent, or after every liveness attempt failed, the
+    manager confirms the identity on the call and the contract is signed without
+    a face check; compliance must review that confirmation."""
+    declined = why == "biometrics_declined"
+    applicant, app_id = await consenting_applicant(service, biometrics=not declined)
     manager = await service.staff("m1")
     confirm = {"action": "confirm_identity", "comment": "ID card held to the camera; same person"}
     actions = f"/api/applications/{app_id}/actions"
 
-    # Documents first; then no confirmation outside the call.
+    # Documents first (and, with biometrics, every liveness attempt); then no
+    # confirmation outside the call.
     early = await applicant.request("POST", "/api/applicant/call/queue")
     assert early.status == 409
     await documents_sent(applicant)
+    if not declined:
+        for _ in range(service.settings.liveness_attempts - 1):
+            await record_attempt(service, app_id, "no_match")
+        assert (await applicant.request("POST", "/api/applicant/call/queue")).status == 409
+        await record_attempt(service, app_id, "no_match")
     assert (await manager.request("POST", actions, json=confirm)).status == 409
 
     queued = await applicant.request("POST", "/api/applicant/call/queue")

@@ -156,6 +156,12 @@ async def test_a_still_photo_fails_and_three_failures_hand_over_to_the_manager(
     assert exhausted.body["code"] == "liveness_attempts_exhausted"
     assert await state_of(still_service, app_id) == "invited"
     assert await still_service.audit_count("kyc.liveness") == 3
+    # No dead end: the applicant joins the call, where the manager confirms.
+    queued = await applicant.request("POST", "/api/applicant/call/queue")
+    assert queued.status == 200 and queued.body["state"] == "waiting", queued.text
+    manager = await still_service.staff("m1")
+    waiting = (await manager.request("GET", "/api/calls/queue")).body["waiting"]
+    assert [(w["application_id"], w["kyc"]) for w in waiting] == [(app_id, "manager_check")]
 
 
 def faceless_video(path: Path) -> bytes:

@@ -33,6 +33,7 @@ from kyc import face_pad
 from kyc.errors import EngineUnavailable
 from kyc.face_engine import describe
 from kyc.face_thresholds import thresholds_for
+from kyc.identity_paths import IdentityRules
 from loans.expiry import expire_lapsed
 from media.actions import CallAction
 from media.call import CallSettings
@@ -54,6 +55,7 @@ from web.keys import (
     ENGINE,
     EVIDENCE,
     FACE_MODEL,
+    IDENTITY_RULES,
     IDENTITY_SOURCES,
     INTERVIEW,
     KYC_WORKERS,
@@ -258,6 +260,7 @@ async def _signing(app: web.Application) -> AsyncIterator[None]:
     app[SIGNING] = await asyncio.to_thread(open_signing, settings)
     app[NOTIFIER] = make_notifier(settings)
     app[IDENTITY_SOURCES] = sources = open_identity_sources(settings)
+    app[IDENTITY_RULES] = IdentityRules(sources.required, settings.liveness_attempts)
     fakes = [kind for kind, name in sources.as_json().items() if name == "fake"]
     if fakes:
         log.warning("FAKE identity sources (demo only, they verify nothing): %s", ", ".join(fakes))

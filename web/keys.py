@@ -11,6 +11,7 @@ from integration.notify import Notifier
 from interview.calls import Calls
 from interview.contract_flow import InterviewServices
 from kyc.face_engine import Description
+from kyc.identity_paths import IdentityRules
 from kyc.sources import IdentitySources
 from kyc.workers import IdentityChecks
 from signing.contract.workers import ContractRenderer
@@ -34,6 +35,7 @@ BIOMETRIC_BLOBS = web.AppKey("biometric_blobs", BlobStore)
 PAGES = web.AppKey("pages", Pages)
 KYC_WORKERS = web.AppKey("kyc_workers", IdentityChecks)
 IDENTITY_SOURCES = web.AppKey("identity_sources", IdentitySources)
+IDENTITY_RULES = web.AppKey("identity_rules", IdentityRules)
 CALLS = web.AppKey("calls", Calls)
 SIGNALLING_SOCKETS = web.AppKey("signalling_sockets", SignallingSockets)
 SIGNING = web.AppKey("signing", SigningService)

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from audit import log as audit
 from compliance.erasure import erase
 from compliance.retention import DataKind
-from kyc.records import latest_readings
+from kyc.identity_paths import confirmed_on_call
+from kyc.records import failed_liveness_count, latest_readings
 from kyc.workers import DocumentKind
 from loans import applications as apps
 from loans import invites
@@ -33,7 +34,16 @@ from store.database import read_only
 from web import errors
 from web.auth.sessions import COOKIE_NAME
 from web.guards import principal_of, requires
-from web.keys import BIOMETRIC_BLOBS, BLOBS, ENGINE, LANGUAGE, REQUEST_ID, SESSION, SESSIONS
+from web.keys import (
+    BIOMETRIC_BLOBS,
+    BLOBS,
+    ENGINE,
+    LANGUAGE,
+    REQUEST_ID,
+    SESSION,
+    SESSIONS,
+    SETTINGS,
+)
 from web.render import render
 from web.routes.public import set_cookie
 from web.schemas import Body, ConsentBody, parse_body
@@ -67,7 +77,9 @@ async def _device_checked(engine: AsyncEngine, application_id: str) -> bool:
     )
 
 
-async def current_step(engine: AsyncEngine, app: Application, consents: Consents) -> str:
+async def current_step(
+    engine: AsyncEngine, app: Application, consents: Consents, liveness_attempts: int
+) -> str:
     if app.state in (State.IDENTITY_VERIFIED, State.IN_INTERVIEW):
         return "interview"
     if app.state not in (State.DRAFT, State.INVITED):
@@ -82,9 +94,12 @@ async def current_step(engine: AsyncEngine, app: Application, consents: Consents
     kinds = {kind.value for kind in DocumentKind}
     if kinds - set(readings) or not all(r.passed for r in readings.values()):
         return "documents"
-    # Without biometric consent there is no liveness: the manager confirms the
-    # identity on the call.
-    return "liveness" if consents.biometrics else "interview"
+    # Without biometric consent, or once every liveness attempt failed, the
+    # manager confirms the identity on the call.
+    if not consents.biometrics:
+        return "interview"
+    failed = await failed_liveness_count(engine, app.id)
+    return "interview" if failed >= liveness_attempts else "liveness"
 
 
 @routes.get("/i/{token}")
@@ -118,13 +133,16 @@ async def apply_page(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
     app = await apps.get_application(engine, principal, principal.application_id)
     consents = await current_consents(engine, app.id)
-    step = await current_step(engine, app, consents)
+    step = await current_step(engine, app, consents, request.app[SETTINGS].liveness_attempts)
     return render(
         request,
         "apply.html",
         app=app,
         consents=consents,
         consent_versions=TEXT_VERSIONS,
+        # Signing asks for a fresh face check unless the manager confirmed the
+        # identity on the call (interview.contract_flow).
+        fresh_face_check=bool(consents.biometrics) and not await confirmed_on_call(engine, app.id),
         step=step,
         steps=STEPS,
         document_kinds=[kind.value for kind in DocumentKind],

@@ -10,7 +10,12 @@ from aiohttp import web
 from pydantic import Field
 
 from audit import log as audit
-from kyc.identity_paths import confirmed_by_manager, manager_check_ready, manager_may_confirm
+from kyc.identity_paths import (
+    confirmed_by_manager,
+    manager_check_ready,
+    manager_may_confirm,
+    record_confirmed_on_call,
+)
 from kyc.workers import DocumentKind
 from loans import applications as apps
 from loans import invites
@@ -22,7 +27,7 @@ from store.database import read_only
 from web import errors
 from web.auth import users
 from web.guards import principal_of, requires
-from web.keys import CALLS, ENGINE, IDENTITY_SOURCES, REQUEST_ID, SETTINGS
+from web.keys import CALLS, ENGINE, IDENTITY_RULES, REQUEST_ID, SETTINGS
 from web.paging import list_filter, paging
 from web.qr import qr_svg_data_uri
 from web.render import render
@@ -103,7 +108,7 @@ async def application_page(request: web.Request) -> web.Response:
         ),
         biometric_consent=(await current_consents(engine, app.id)).biometrics,
         manager_check=app.state is State.INVITED
-        and await manager_check_ready(engine, app.id, request.app[IDENTITY_SOURCES].required),
+        and await manager_check_ready(engine, app.id, request.app[IDENTITY_RULES]),
         trail=trail,
         can_invite=principal.role is Role.MANAGER
         and app.state in (State.DRAFT, State.INVITED, State.IDENTITY_VERIFIED, State.EXPIRED),
@@ -207,7 +212,7 @@ async def take_action(request: web.Request) -> web.Response:
         )
         in_call = await request.app[CALLS].running(app.id) is not None
         if not await manager_may_confirm(
-            request.app[ENGINE], app.id, request.app[IDENTITY_SOURCES].required, in_call=in_call
+            request.app[ENGINE], app.id, request.app[IDENTITY_RULES], in_call=in_call
         ):
             raise errors.Conflict(
                 "identity can be confirmed by a manager only when every document check passed "
@@ -223,7 +228,10 @@ async def take_action(request: web.Request) -> web.Response:
         request_id=request.get(REQUEST_ID),
     )
     if in_call and app.state is State.IDENTITY_VERIFIED:
-        # Confirmed on the non-face path's call: the interview goes on in it.
+        # Confirmed on the call: signing rests on that, and the interview goes on in it.
+        await record_confirmed_on_call(
+            request.app[ENGINE], principal.actor, app.id, request.get(REQUEST_ID)
+        )
         app = await apps.act(
             request.app[ENGINE],
             principal,

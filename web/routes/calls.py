@@ -32,7 +32,7 @@ from media.errors import SignallingError
 from web import errors
 from web.auth.sessions import COOKIE_NAME
 from web.guards import principal_of, requires
-from web.keys import CALLS, ENGINE, IDENTITY_SOURCES, REQUEST_ID, SETTINGS, SIGNALLING_SOCKETS
+from web.keys import CALLS, ENGINE, IDENTITY_RULES, REQUEST_ID, SETTINGS, SIGNALLING_SOCKETS
 from web.middleware import check_origin
 from web.schemas import Body, parse_body
 
@@ -79,9 +79,7 @@ async def join_queue(request: web.Request) -> web.Response:
         return web.json_response({"state": "in_call"})
     if app.state not in (State.IDENTITY_VERIFIED, State.IN_INTERVIEW) and not (
         app.state is State.INVITED
-        and await manager_check_ready(
-            request.app[ENGINE], app.id, request.app[IDENTITY_SOURCES].required
-        )
+        and await manager_check_ready(request.app[ENGINE], app.id, request.app[IDENTITY_RULES])
     ):
         raise errors.Conflict("the call opens once your identity is verified")
     since = await calls.queue.join(app.id, principal.actor, request.get(REQUEST_ID))
@@ -131,7 +129,7 @@ async def accept_call(request: web.Request) -> web.Response:
     if app.state is State.INVITED:
         # The non-face path: the identity is confirmed in this call, then the
         # interview starts (web.routes.applications).
-        if not await manager_check_ready(engine, app.id, request.app[IDENTITY_SOURCES].required):
+        if not await manager_check_ready(engine, app.id, request.app[IDENTITY_RULES]):
             raise errors.Conflict("this applicant's identity is not ready for a call")
     elif app.state is not State.IN_INTERVIEW:
         app = await apps.act(

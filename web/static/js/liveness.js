@@ -59,6 +59,9 @@ export async function runLiveness({ button, status, prompt, video }) {
     const body = await upload(`/api/applicant/liveness/${attempt.id}/video`, clip);
     const passed = body.status === "passed";
     setStatus(status, passed ? t("liveness_passed") : t("liveness_failed"), passed ? "pass" : "error");
+    // The last attempt failed: the page reloads into the call, where the manager
+    // confirms the identity.
+    if (!passed && body.attempts_left === 0 && !call) setTimeout(() => window.location.reload(), 2500);
     button.hidden = passed;
     // Done: the camera box (now empty) makes way for the next task.
     video.parentElement.hidden = passed;
