@@ -109,7 +109,7 @@ async def queue(request: web.Request) -> web.Response:
             "company_name": mine[application_id].company_name,
             "legal_rep_name": mine[application_id].legal_rep_name,
             "waiting_seconds": int((now - since).total_seconds()),
-            # Without biometric consent the manager confirms the identity on the call.
+            # The manager confirms this identity on the call (kyc/identity_paths.py).
             "kyc": "manager_check"
             if mine[application_id].state is State.INVITED
             else "identity_verified",
@@ -127,7 +127,7 @@ async def accept_call(request: web.Request) -> web.Response:
     app = await participant_application(request, request.match_info["id"])
     engine = request.app[ENGINE]
     if app.state is State.INVITED:
-        # The non-face path: the identity is confirmed in this call, then the
+        # The manager check: the identity is confirmed in this call, then the
         # interview starts (web.routes.applications).
         if not await manager_check_ready(engine, app.id, request.app[IDENTITY_RULES]):
             raise errors.Conflict("this applicant's identity is not ready for a call")
@@ -161,7 +161,7 @@ async def ice_servers(request: web.Request) -> web.Response:
 
 # Signing during the call moves the case to contract_signed; the call itself goes
 # on (goodbyes, a rejoin, the manager ending it) until someone ends it. A case
-# still invited is in a call only on the non-face path (accept_call).
+# still invited is in a call only for the manager check (accept_call).
 CALL_STATES = (State.INVITED, State.IN_INTERVIEW, State.CONTRACT_SIGNED)
 
 
