@@ -39,6 +39,7 @@ COPY config ./config
 COPY interview ./interview
 COPY cluster ./cluster
 COPY jobs ./jobs
+COPY live_identity ./live_identity
 COPY compliance ./compliance
 COPY integration ./integration
 COPY media ./media

@@ -216,6 +216,12 @@ async def build_package(
     frames = (liveness.result or {}).get("evidence_frames", {}) if liveness else {}
     for name, digest in sorted(frames.items()):
         await out.blob(f"kyc/liveness/{name}.jpg", digest, store=sources.biometric_blobs)
+    # A verification session's recording: what the server itself received.
+    session = (liveness.result or {}).get("recording") if liveness else None
+    if isinstance(session, dict) and isinstance(session.get("sha256"), str):
+        await out.blob(
+            "kyc/liveness/session.webm", session["sha256"], store=sources.biometric_blobs
+        )
     match = await latest_face_match(engine, application_id)
     out.files["kyc/results.json"] = json.dumps(
         {

@@ -154,6 +154,9 @@ def _audited_digests(verified: list[dict[str, Any]]) -> dict[str, set[str]]:
             frames = details.get("evidence_frames")
             if isinstance(frames, dict):
                 named["kyc/liveness/"].update(str(v) for v in frames.values())
+            recording = details.get("recording")
+            if isinstance(recording, dict):
+                named["kyc/liveness/"].add(str(recording.get("sha256")))
     return named
 
 

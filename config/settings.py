@@ -99,6 +99,9 @@ class Settings:
     # Tests only: a fixed comma-separated challenge sequence matching a recorded
     # clip. It fixes the order, never skips a check.
     liveness_fixed_challenges: str = ""
+    # Verification sessions (live_identity): worker processes on each node that
+    # measure the frames the node receives, one session's frames at a time each.
+    live_check_processes: int = positive(1)
     # Video calls. ICE servers are only ever these (comma-separated URLs); with
     # none, host candidates only. TURN credentials are HMAC-signed with the secret
     # shared with coturn (use-auth-secret) and expire after turn_ttl_minutes.

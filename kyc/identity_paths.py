@@ -14,12 +14,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from audit import log as audit
 from audit.log import entries_for_application
 from kyc.actions import KycAction
-from kyc.records import documents_passed, face_review_pending, failed_liveness_count
+from kyc.records import (
+    documents_passed,
+    face_review_pending,
+    failed_liveness_count,
+    identity_evidence_complete,
+)
 from kyc.source_checks import sources_hold
 from kyc.sources import SourceKind
+from loans import applications as apps
+from loans.access import SYSTEM_PRINCIPAL
 from loans.actions import LoanAction
 from loans.consent import current_consents
-from loans.states import Action
+from loans.states import Action, State
 from store.database import read_only
 
 
@@ -95,3 +102,25 @@ async def confirmed_by_manager(engine: AsyncEngine, application_id: str) -> bool
         and e.details.get("action") == Action.CONFIRM_IDENTITY
         for e in entries
     )
+
+
+async def verify_when_complete(
+    engine: AsyncEngine,
+    application_id: str,
+    required_sources: Collection[SourceKind],
+    *,
+    request_id: str | None = None,
+) -> State:
+    """After a passed check: an invited case whose identity evidence is complete
+    (and whose outside sources agree) moves to identity_verified. The case's
+    state afterwards."""
+    app = await apps.get_application(engine, SYSTEM_PRINCIPAL, application_id)
+    if (
+        app.state is State.INVITED
+        and await identity_evidence_complete(engine, application_id)
+        and await sources_hold(engine, application_id, required_sources)
+    ):
+        app = await apps.act(
+            engine, SYSTEM_PRINCIPAL, application_id, Action.VERIFY_IDENTITY, request_id=request_id
+        )
+    return app.state

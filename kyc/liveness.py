@@ -239,6 +239,18 @@ class ChallengeOutcome:
     peak_seconds: float | None  # the frame to keep as evidence; None if none was seen
 
 
+def answered(
+    challenge: Challenge, baseline: list[FrameMetrics], shown: list[FrameMetrics]
+) -> ChallengeOutcome:
+    """Whether the movement asked for happens in the frames `shown` while its
+    prompt was on screen, against the person at rest (`baseline`, before the
+    first prompt), and the frame where it was strongest."""
+    if not shown:
+        return ChallengeOutcome(challenge, False, None)
+    found = detected(challenge, baseline + shown)
+    return ChallengeOutcome(challenge, found, _peak(challenge, shown, _baseline(baseline or shown)))
+
+
 def evaluate(
     metrics: list[FrameMetrics], challenges: list[Challenge], *, lead_in: float, window: float
 ) -> list[ChallengeOutcome]:
@@ -246,18 +258,14 @@ def evaluate(
     the start of the recording, before the first prompt."""
     start = metrics[0].seconds if metrics else 0.0
     baseline = [m for m in metrics if m.seconds - start <= BASELINE_SECONDS]
-    outcomes = []
-    for challenge, (begin, end) in zip(
-        challenges, challenge_windows(len(challenges), lead_in=lead_in, window=window), strict=True
-    ):
-        shown = [m for m in metrics if begin <= m.seconds < end]
-        if not shown:
-            outcomes.append(ChallengeOutcome(challenge, False, None))
-            continue
-        found = detected(challenge, baseline + shown)
-        peak = _peak(challenge, shown, _baseline(baseline or shown))
-        outcomes.append(ChallengeOutcome(challenge, found, peak))
-    return outcomes
+    return [
+        answered(challenge, baseline, [m for m in metrics if begin <= m.seconds < end])
+        for challenge, (begin, end) in zip(
+            challenges,
+            challenge_windows(len(challenges), lead_in=lead_in, window=window),
+            strict=True,
+        )
+    ]
 
 
 def frames_at(path: Path, seconds: list[float], *, quality: int = 90) -> dict[float, bytes]:

@@ -5,15 +5,18 @@ server decodes, in a thread of its own. It is fed the encoded frames the recorde
 assembles (`push`, from the recorder's thread), VP8 or H.264. A frame depends on
 the ones before it, so every frame is decoded, except upper temporal layer frames
 when the base layer alone gives the rate (media.temporal_layers: the applicant's
-browser sends VP8 in two layers). Only `fps` frames a second are converted to pixels and
-offered, newest first: a consumer that is slower simply sees fewer, fresher
-frames, and a decoder that falls behind skips to the next key frame. The event
-loop, the forwarding path and the recording never wait for it.
+browser sends VP8 in two layers). Only `fps` frames a second of media time are
+offered (the recorder hands frames over in batches, so the wall clock would
+bunch them): `latest` is the newest, and `next_frame` walks the last few in
+order, so a consumer that is slower simply skips some. A decoder that falls
+behind skips to the next key frame. The event loop, the forwarding path and the
+recording never wait for it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import fractions
 import queue
@@ -29,6 +32,8 @@ from media.recording import AssembledFrame
 from media.temporal_layers import LayerSelector
 
 DECODE_BACKLOG = 16
+# Offered frames kept for next_frame: about half a second at the live checks' rate.
+RECENT = 8
 _TIME_BASE = fractions.Fraction(1, 90_000)
 
 
@@ -36,14 +41,17 @@ class TappedFrame:
     """One decoded frame as offered. Its BGR pixels are made when first read, in
     the reader's thread: most offered frames are replaced before anyone looks."""
 
-    __slots__ = ("_decoded", "_image", "_lock", "received_at", "seconds")
+    __slots__ = ("_decoded", "_image", "_lock", "number", "received_at", "seconds")
 
-    def __init__(self, decoded: av.VideoFrame, seconds: float, received_at: float) -> None:
+    def __init__(
+        self, decoded: av.VideoFrame, seconds: float, received_at: float, number: int
+    ) -> None:
         self._decoded: av.VideoFrame | None = decoded
         self._image: np.ndarray[Any, Any] | None = None
         self._lock = threading.Lock()
         self.seconds = seconds  # media time of the frame
         self.received_at = received_at  # time.monotonic() when decoded
+        self.number = number  # 1 for the first frame offered, and so on
 
     @property
     def image(self) -> np.ndarray[Any, Any]:
@@ -63,6 +71,8 @@ class FrameTap:
         self._waiting_for_keyframe = False
         self._closed = False
         self._latest: TappedFrame | None = None
+        self._recent: collections.deque[TappedFrame] = collections.deque(maxlen=RECENT)
+        self._returned = 0  # the number of the frame next_frame returned last
         self._latest_lock = threading.Lock()
         self._new_frame = asyncio.Event()
         self._loop = asyncio.get_running_loop()
@@ -121,16 +131,23 @@ class FrameTap:
             except av.FFmpegError:
                 continue
             self.decoded += len(frames)
-            now = time.monotonic()
-            if not frames or now < next_offer:
+            if not frames:
                 continue
-            # On schedule, not from now: the offered rate should average `fps`.
-            next_offer = max(next_offer + interval, now - interval)
             frame = frames[-1]
-            seconds = float(frame.pts * frame.time_base) if frame.pts and frame.time_base else 0
-            tapped = TappedFrame(frame, seconds, now)
+            now = time.monotonic()
+            timed = frame.pts is not None and frame.time_base is not None
+            seconds = float(frame.pts * frame.time_base) if timed else 0.0
+            clock = seconds if timed else now
+            if clock < next_offer - 1.0:
+                next_offer = clock  # the sender's clock went back: start again
+            if clock < next_offer:
+                continue
+            # On schedule, not from this frame: the offered rate should average `fps`.
+            next_offer = max(next_offer + interval, clock - interval)
+            tapped = TappedFrame(frame, seconds, now, self.offered + 1)
             with self._latest_lock:
                 self._latest = tapped
+                self._recent.append(tapped)
             self.offered += 1
             self._loop.call_soon_threadsafe(self._new_frame.set)
 
@@ -140,13 +157,18 @@ class FrameTap:
             return self._latest
 
     async def next_frame(self) -> TappedFrame:
-        """Wait for a frame newer than the one last returned (callers bound the
+        """The frame offered after the one this returned last, in order, of the
+        last few offered; waits for one when there is none (callers bound the
         wait with asyncio.timeout)."""
-        self._new_frame.clear()
-        await self._new_frame.wait()
-        frame = self.latest()
-        assert frame is not None
-        return frame
+        while True:
+            # Cleared before looking: an offer after the look sets it again.
+            self._new_frame.clear()
+            with self._latest_lock:
+                frame = next((f for f in self._recent if f.number > self._returned), None)
+            if frame is not None:
+                self._returned = frame.number
+                return frame
+            await self._new_frame.wait()
 
     async def close(self) -> None:
         """Stop decoding; frames pushed after this are ignored."""

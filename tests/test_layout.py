@@ -36,9 +36,39 @@ ALLOWED: dict[str, set[str]] = {
     # Identity checks as jobs for `signroom worker`s: the checks themselves below.
     "jobs": {"errors", "store", "workers", "kyc", "signing", "loans", "audit"},
     "interview": {*DOMAIN, "compliance", "integration", "cluster"},
-    "config": {*DOMAIN, "compliance", "integration", "interview", "cluster", "jobs"},
-    "web": {*DOMAIN, "compliance", "integration", "interview", "config", "cluster", "jobs"},
-    "cli": {*DOMAIN, "compliance", "integration", "interview", "config", "web", "cluster", "jobs"},
+    # Identity judged on the media the server receives: kyc's checks on media's
+    # calls and frame tap.
+    "live_identity": set(DOMAIN),
+    "config": {
+        *DOMAIN,
+        "compliance",
+        "integration",
+        "interview",
+        "cluster",
+        "jobs",
+        "live_identity",
+    },
+    "web": {
+        *DOMAIN,
+        "compliance",
+        "integration",
+        "interview",
+        "config",
+        "cluster",
+        "jobs",
+        "live_identity",
+    },
+    "cli": {
+        *DOMAIN,
+        "compliance",
+        "integration",
+        "interview",
+        "config",
+        "web",
+        "cluster",
+        "jobs",
+        "live_identity",
+    },
     # Real servers on loopback for `make cluster` and the tests: nothing of ours.
     "localcluster": {"errors"},
 }

@@ -34,6 +34,9 @@ from kyc.errors import EngineUnavailable
 from kyc.face_engine import describe
 from kyc.face_thresholds import thresholds_for
 from kyc.identity_paths import IdentityRules
+from live_identity.frames import PooledFrameJudge
+from live_identity.session import SessionServices
+from live_identity.sessions import VerificationSessions
 from loans.expiry import expire_lapsed
 from media.actions import CallAction
 from media.call import CallSettings
@@ -59,6 +62,7 @@ from web.keys import (
     IDENTITY_SOURCES,
     INTERVIEW,
     KYC_WORKERS,
+    LIVE_SESSIONS,
     METRICS,
     NOTIFIER,
     PAGES,
@@ -94,6 +98,7 @@ from web.routes import (
     review_session,
     signing_admin,
     subject_requests,
+    verification,
 )
 from web.signalling_sockets import SignallingSockets
 
@@ -126,6 +131,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_calls)
     app.cleanup_ctx.append(_signing)
     app.cleanup_ctx.append(_services)
+    app.cleanup_ctx.append(_live_identity)
     app.cleanup_ctx.append(_webhooks)
     app.cleanup_ctx.append(_checkpoints)
     app.cleanup_ctx.append(_retention)
@@ -145,6 +151,7 @@ def create_app(settings: Settings) -> web.Application:
         signing_admin.routes,
         admin.routes,
         subject_requests.routes,
+        verification.routes,
     ):
         app.add_routes(table)
     app.router.add_static("/static/", STATIC_DIR, name="static")
@@ -294,6 +301,33 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         checkpoint_export=settings.checkpoint_export,
     )
     yield
+
+
+async def _live_identity(app: web.Application) -> AsyncIterator[None]:
+    """Verification sessions: their frames measured in this node's own processes."""
+    settings = app[SETTINGS]
+    judge = PooledFrameJudge(
+        processes=settings.live_check_processes,
+        timeout_seconds=5,
+        memory_limit_bytes=settings.kyc_worker_memory_mb * 1024 * 1024,
+    )
+    sessions = VerificationSessions(
+        SessionServices(
+            engine=app[ENGINE],
+            blobs=app[BLOBS],
+            biometric_blobs=app[BIOMETRIC_BLOBS],
+            checks=app[KYC_WORKERS],
+            judge=judge,
+            call_settings=app[CALLS].hosted.services.settings,
+            face_model=app[FACE_MODEL].reference,
+            rules=app[IDENTITY_RULES],
+            window_seconds=settings.liveness_window_seconds,
+        )
+    )
+    app[LIVE_SESSIONS] = sessions
+    yield
+    await sessions.close()
+    await asyncio.to_thread(judge.close)
 
 
 async def _webhooks(app: web.Application) -> AsyncIterator[None]:

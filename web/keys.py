@@ -14,6 +14,7 @@ from kyc.face_engine import Description
 from kyc.identity_paths import IdentityRules
 from kyc.sources import IdentitySources
 from kyc.workers import IdentityChecks
+from live_identity.sessions import VerificationSessions
 from signing.contract.workers import ContractRenderer
 from signing.service import SigningService
 from signing.workers import PdfValidator
@@ -37,6 +38,7 @@ KYC_WORKERS = web.AppKey("kyc_workers", IdentityChecks)
 IDENTITY_SOURCES = web.AppKey("identity_sources", IdentitySources)
 IDENTITY_RULES = web.AppKey("identity_rules", IdentityRules)
 CALLS = web.AppKey("calls", Calls)
+LIVE_SESSIONS = web.AppKey("live_sessions", VerificationSessions)
 SIGNALLING_SOCKETS = web.AppKey("signalling_sockets", SignallingSockets)
 SIGNING = web.AppKey("signing", SigningService)
 NOTIFIER = web.AppKey("notifier", Notifier)

@@ -12,12 +12,12 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from config.settings import Settings
+from kyc.identity_paths import verify_when_complete
 from kyc.liveness import Challenge, random_challenges
 from kyc.records import (
     complete_liveness,
     failed_liveness_count,
     get_liveness,
-    identity_evidence_complete,
     issue_liveness,
     latest_face_match,
     latest_liveness,
@@ -25,15 +25,14 @@ from kyc.records import (
     save_face_match,
     save_reading,
 )
-from kyc.source_checks import ask_about, latest_source_checks, sources_hold
+from kyc.source_checks import ask_about, latest_source_checks
 from kyc.workers import DocumentKind, Expectations
 from loans import applications as apps
-from loans.access import SYSTEM_PRINCIPAL
 from loans.consent import current_consents
 from loans.errors import BiometricConsentMissing, ConsentRequired
 from loans.models import Application
 from loans.roles import Role
-from loans.states import Action, State
+from loans.states import State
 from signing.contracts import OPEN as OPEN_CONTRACT
 from signing.contracts import latest_contract
 from web import errors
@@ -247,6 +246,25 @@ def challenges_for(settings: Settings) -> list[Challenge]:
     return fixed or random_challenges(settings.liveness_challenges)
 
 
+async def liveness_allowed(request: web.Request, app: Application) -> str:
+    """Refuses another liveness attempt without the ID card's photo side, or once
+    every attempt failed; the photo side's image digest (the portrait)."""
+    engine = request.app[ENGINE]
+    front = (await latest_readings(engine, app.id)).get(DocumentKind.ID_FRONT.value)
+    if front is None:
+        raise errors.Conflict("photograph the photo side of your ID card first")
+    since = await signing_pending(engine, app)
+    failed = await failed_liveness_count(engine, app.id, since=since)
+    if failed >= request.app[SETTINGS].liveness_attempts:
+        error = errors.Conflict(
+            "the liveness check did not succeed; your account manager will continue with "
+            "you on the video call"
+        )
+        error.code = "liveness_attempts_exhausted"
+        raise error
+    return front.image_sha256
+
+
 @routes.post("/api/applicant/liveness")
 @requires(Role.APPLICANT)
 async def start_liveness(request: web.Request) -> web.Response:
@@ -257,16 +275,7 @@ async def start_liveness(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
     settings = request.app[SETTINGS]
     app = await open_application(request, liveness=True, biometric=True)
-    if (await latest_readings(engine, app.id)).get(DocumentKind.ID_FRONT.value) is None:
-        raise errors.Conflict("photograph the photo side of your ID card first")
-    since = await signing_pending(engine, app)
-    if await failed_liveness_count(engine, app.id, since=since) >= settings.liveness_attempts:
-        error = errors.Conflict(
-            "the liveness check did not succeed; your account manager will continue with "
-            "you on the video call"
-        )
-        error.code = "liveness_attempts_exhausted"
-        raise error
+    await liveness_allowed(request, app)
     challenges = challenges_for(settings)
     lead_in = settings.liveness_lead_in_ms / 1000
     window = settings.liveness_window_seconds
@@ -316,6 +325,9 @@ async def liveness_video(request: web.Request) -> web.Response:
         labels["outcome"] = "passed" if result.passed else "failed"
     passed = result.passed
     outcome: dict[str, Any] = {
+        # Weaker than a verification session: the server cannot tell this clip
+        # from any other file; the manager re-checks on the call (live_identity).
+        "source": "upload",
         "detected": {c.value: d for c, d in zip(attempt.challenges, result.detected, strict=True)},
         "face_distance": f"{result.distance:.4f}" if result.distance is not None else None,
         "face_decision": result.decision.value if result.decision else None,
@@ -338,22 +350,17 @@ async def liveness_video(request: web.Request) -> web.Response:
         request_id=request.get(REQUEST_ID),
     )
     body = done.as_json()
-    if (
-        passed
-        and app.state is State.INVITED
-        and await identity_evidence_complete(engine, app.id)
-        and await sources_hold(engine, app.id, request.app[IDENTITY_SOURCES].required)
-    ):
-        verified = await apps.act(
+    body["application_state"] = (
+        await verify_when_complete(
             engine,
-            SYSTEM_PRINCIPAL,
             app.id,
-            Action.VERIFY_IDENTITY,
+            request.app[IDENTITY_SOURCES].required,
             request_id=request.get(REQUEST_ID),
         )
-        body["application_state"] = verified.state.value
-    else:
-        body["application_state"] = app.state.value
+        if passed
+        else app.state
+    ).value
+    if not passed:
         body["attempts_left"] = max(
             settings.liveness_attempts
             - await failed_liveness_count(engine, app.id, since=await signing_pending(engine, app)),

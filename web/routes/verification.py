@@ -1,0 +1,119 @@
+"""The applicant's verification session: a WebSocket that carries the WebRTC
+signalling of a connection to the server alone, the camera's description, and
+the server's prompts and verdicts (live_identity). The upload path in
+documents.py stays as the fallback when no connection can be made.
+
+Client to server, besides the call's signalling (media/signalling.py):
+  {"type": "camera", "label": ..., "width": ..., "height": ..., "frame_rate": ...,
+   "facing_mode": ...}
+Server to client, besides "answer" and "error":
+  {"type": "prompt", "index": N, "challenge": ..., "window_ms": ...}
+  {"type": "verdict", "index": N, "challenge": ..., "detected": true | false}
+  {"type": "result", ...the liveness attempt..., "application_state" | "attempts_left"}
+  {"type": "interrupted", "reason": "no_video" | "connection_lost" | "reconnected" | ...}
+The server closes the socket after "result" or "interrupted".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from kyc.records import issue_liveness
+from live_identity.camera import CameraReport
+from live_identity.errors import LiveIdentityError
+from live_identity.session import VerificationSession
+from loans.roles import Role
+from media import signalling
+from media.errors import SignallingError
+from web.guards import principal_of, requires
+from web.keys import ENGINE, LIVE_SESSIONS, REQUEST_ID, SETTINGS
+from web.middleware import check_origin
+from web.routes.calls import user_label
+from web.routes.documents import challenges_for, liveness_allowed, open_application
+
+routes = web.RouteTableDef()
+
+# Waiting for a face, each challenge's pause, window and measuring, and the face
+# match afterwards fit well inside this.
+SESSION_VALID_FOR = timedelta(minutes=2)
+
+
+async def _handle(session: VerificationSession, raw: str) -> None:
+    body: Any = None
+    with contextlib.suppress(ValueError, RecursionError):
+        body = json.loads(raw)
+    if isinstance(body, dict) and body.get("type") == "camera":
+        session.camera_reported(CameraReport.from_message(body))
+        return
+    await session.handle(signalling.parse(raw))
+
+
+@routes.get("/api/applicant/verification")
+@requires(Role.APPLICANT)
+async def verification_session(request: web.Request) -> web.StreamResponse:
+    check_origin(request)
+    principal = principal_of(request)
+    engine = request.app[ENGINE]
+    app = await open_application(request, liveness=True, biometric=True)
+    id_front = await liveness_allowed(request, app)
+    socket = web.WebSocketResponse(heartbeat=20, max_msg_size=256 * 1024)
+    await socket.prepare(request)
+    lock = asyncio.Lock()
+
+    async def notify(message: Mapping[str, object]) -> None:
+        async with lock:
+            if socket.closed:
+                raise ConnectionError("the page has gone")
+            await socket.send_str(json.dumps(message))
+
+    async def finished(outcome: Mapping[str, object]) -> None:
+        try:
+            await notify(outcome)
+        except (ConnectionError, RuntimeError):
+            return
+        await socket.close()
+
+    challenges = challenges_for(request.app[SETTINGS])
+    attempt = await issue_liveness(
+        engine,
+        principal.actor,
+        app.id,
+        challenges,
+        valid_for=SESSION_VALID_FOR,
+        request_id=request.get(REQUEST_ID),
+    )
+    sessions = request.app[LIVE_SESSIONS]
+    try:
+        session = await sessions.open(
+            attempt,
+            id_front,
+            challenges,
+            actor=principal.actor,
+            user=user_label(principal),
+            notify=notify,
+            finished=finished,
+            request_id=request.get(REQUEST_ID),
+        )
+    except LiveIdentityError as exc:
+        await socket.send_json({"type": "error", "code": exc.code, "message": exc.message})
+        await socket.close()
+        return socket
+    try:
+        async for frame in socket:
+            if frame.type is not WSMsgType.TEXT:
+                continue
+            try:
+                await _handle(session, frame.data)
+            except (SignallingError, LiveIdentityError) as exc:
+                await notify({"type": "error", "code": exc.code, "message": exc.message})
+    finally:
+        session.interrupt("connection_lost")
+        await sessions.wait(session)
+    return socket
