@@ -20,6 +20,7 @@ from typing import Any
 import cv2
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from audit import log as audit
 from cluster.bus import Bus, Message, call_channel, to_node
 from cluster.errors import ClusterError, HostUnreachable, NoNodeAvailable
 from cluster.nodes import Nodes
@@ -28,6 +29,9 @@ from interview.call_lines import CallLine, LineEndpoint, LocalLine, RelayedLine
 from interview.hosted_calls import CallServices, HostedCalls
 from interview.queue import WaitingQueue
 from interview.recording_spool import RecordingSpool
+from kyc.records import LivenessAttempt, get_liveness
+from live_identity.call_check import CallChecks
+from live_identity.errors import CheckRunning, NoCall
 from media.actions import CallAction
 from media.call import Call, CallSettings, Notify, Side
 from store.background import BackgroundRounds
@@ -83,6 +87,8 @@ class Calls:
         # two nodes noticing the same loss move the call once, and no lease held by
         # the dead node has to run out first.
         self._sweeper = BackgroundRounds("calls of lost nodes", self._sweep, 1.0)
+        # The identity checks on calls hosted here (set once they are ready).
+        self.live_checks: CallChecks | None = None
 
     @property
     def node_id(self) -> str:
@@ -172,6 +178,33 @@ class Calls:
         reply = await self._on_host(placement, "snapshot")
         return Snapshot(**reply["snapshot"]) if reply.get("snapshot") else None
 
+    async def live_check(
+        self,
+        attempt: LivenessAttempt,
+        id_front_sha256: str,
+        requested_by: audit.Actor,
+        request_id: str | None = None,
+    ) -> None:
+        """A liveness and face check on the call's video, on the node hosting it
+        (live_identity.call_check); its prompts and outcome reach the pages over
+        the call."""
+        placement = await self.running(attempt.application_id)
+        if placement is None:
+            raise NoCall("there is no call for this application now")
+        reply = await self._on_host(
+            placement,
+            "live_check",
+            attempt=attempt.id,
+            id_front=id_front_sha256,
+            actor_id=requested_by.id,
+            actor_role=requested_by.role,
+            request_id=request_id,
+        )
+        if reply.get("busy"):
+            raise CheckRunning("a check is running on this call; wait for its outcome")
+        if reply.get("no_call"):
+            raise NoCall("there is no call for this application now")
+
     async def _on_host(self, placement: Placement, op: str, **fields: Any) -> Message:
         if placement.node_id == self.node_id:
             return await self._act(placement.application_id, op, fields)
@@ -194,7 +227,24 @@ class Calls:
         if op == "snapshot":
             shot = await self._snapshot_here(call) if call is not None else None
             return {"snapshot": shot.as_json() if shot else None}
+        if op == "live_check":
+            return await self._live_check_here(application_id, call, fields)
         return {"error": f"unknown request {op}"}
+
+    async def _live_check_here(
+        self, application_id: str, call: Call | None, fields: Message
+    ) -> Message:
+        attempt = await get_liveness(self.engine, application_id, str(fields.get("attempt")))
+        if call is None or call.ended or attempt is None or self.live_checks is None:
+            return {"no_call": True}
+        started = self.live_checks.start(
+            call,
+            attempt,
+            str(fields.get("id_front")),
+            requested_by=audit.Actor(str(fields.get("actor_id")), str(fields.get("actor_role"))),
+            request_id=str(fields["request_id"]) if fields.get("request_id") else None,
+        )
+        return {"started": started, "busy": not started}
 
     async def _snapshot_here(self, call: Call) -> Snapshot | None:
         frame = call.tap.latest() if call.tap is not None else None

@@ -33,6 +33,7 @@ from interview.errors import (
     ContractBusy,
     IdentityUnverified,
     LivenessRequired,
+    LiveRecheckRequired,
     MarkNotBase64,
     NotInInterview,
     NotSigned,
@@ -41,7 +42,7 @@ from interview.errors import (
     PageUnavailable,
 )
 from interview.settings import InterviewSettings
-from kyc.identity_paths import confirmed_on_call
+from kyc.identity_paths import confirmed_on_call, live_recheck_needed
 from kyc.records import latest_liveness, latest_readings
 from kyc.workers import DocumentKind
 from loans import applications as apps
@@ -93,6 +94,11 @@ async def push(
     if application.state is not State.IN_INTERVIEW:
         raise NotInInterview("push the contract during the video interview")
     engine = services.engine
+    if await live_recheck_needed(engine, application.id):
+        raise LiveRecheckRequired(
+            "the liveness check was a clip recorded on the phone; run a liveness re-check "
+            "on the call before pushing the contract"
+        )
     settings = services.settings
     template = await templates.current_template(engine)
     interview = await interview_manifest(engine, application.id)

@@ -27,6 +27,12 @@ class IdentityUnverified(StepRefused):
     code = "identity_unverified"
 
 
+class LiveRecheckRequired(StepRefused):
+    """The identity rests on an uploaded clip: the manager re-checks on the call."""
+
+    code = "live_recheck_required"
+
+
 class LivenessRequired(StepRefused):
     """No passed liveness check since the contract was shown."""
 

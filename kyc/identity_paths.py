@@ -19,6 +19,7 @@ from kyc.records import (
     face_review_pending,
     failed_liveness_count,
     identity_evidence_complete,
+    latest_passed_liveness,
 )
 from kyc.source_checks import sources_hold
 from kyc.sources import SourceKind
@@ -28,6 +29,10 @@ from loans.actions import LoanAction
 from loans.consent import current_consents
 from loans.states import Action, State
 from store.database import read_only
+
+# What a liveness record's "source" says when the clip was recorded on the phone
+# and uploaded (live_identity judges what the server receives itself).
+UPLOAD_SOURCE = "upload"
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,3 +129,14 @@ async def verify_when_complete(
             engine, SYSTEM_PRINCIPAL, application_id, Action.VERIFY_IDENTITY, request_id=request_id
         )
     return app.state
+
+
+async def live_recheck_needed(engine: AsyncEngine, application_id: str) -> bool:
+    """The identity rests on an uploaded clip, the fallback when no live
+    connection could be made: the server cannot tell such a clip from any other
+    file, so a check on the call (or the manager's confirmation there) must come
+    before the contract."""
+    latest = await latest_passed_liveness(engine, application_id)
+    if latest is None or (latest.result or {}).get("source") != UPLOAD_SOURCE:
+        return False
+    return not await confirmed_on_call(engine, application_id)

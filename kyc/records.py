@@ -412,3 +412,25 @@ async def latest_liveness(engine: AsyncEngine, application_id: str) -> LivenessA
             liveness_attempts.c.application_id == application_id,
         )
     return _attempt(row) if row else None
+
+
+async def latest_passed_liveness(
+    engine: AsyncEngine, application_id: str
+) -> LivenessAttempt | None:
+    async with engine.connect() as conn:
+        row = (
+            (
+                await conn.execute(
+                    select(liveness_attempts)
+                    .where(
+                        liveness_attempts.c.application_id == application_id,
+                        liveness_attempts.c.status == "passed",
+                    )
+                    .order_by(liveness_attempts.c.completed_at.desc())
+                    .limit(1)
+                )
+            )
+            .mappings()
+            .first()
+        )
+    return _attempt(row) if row else None

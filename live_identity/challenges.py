@@ -127,16 +127,19 @@ class LiveChallenges:
                 "stopped" if self._stop.is_set() else "no_face" if self.frames else "no_video"
             )
             return LiveRun(challenges, [], list(self.frames), [], problem)
-        # The person at rest just before the first prompt (the first frames of a
-        # connection can be few and far between).
-        settled = self.frames[-1].seconds - 2 * BASELINE_SECONDS
-        baseline_frames = [f for f in self.frames if f.seconds >= settled]
-        baseline = _metrics(baseline_frames)
         runs: list[ChallengeRun] = []
+        baseline_frames: list[JudgedFrame] = []
+        baseline: list[FrameMetrics] = []
         for index, challenge in enumerate(challenges):
             await self._until(lambda: False, time.monotonic() + self._pause())
             if self._stop.is_set():
                 break
+            if index == 0:
+                # The person at rest just before the first prompt: the frames
+                # before may show whatever came earlier (on a call, anything).
+                settled = self.frames[-1].seconds - BASELINE_SECONDS
+                baseline_frames = [f for f in self.frames if f.seconds >= settled]
+                baseline = _metrics(baseline_frames)
             sent_at = time.monotonic()
             prompted_at = self._media_time(sent_at)
             await self._tell(
@@ -152,7 +155,9 @@ class LiveChallenges:
             def shown(sent_at: float = sent_at, until: float = until) -> list[JudgedFrame]:
                 return [f for f in self.frames if sent_at <= f.received_at <= until and f.metrics]
 
-            def done(challenge: Challenge = challenge) -> bool:
+            def done(
+                challenge: Challenge = challenge, baseline: list[FrameMetrics] = baseline
+            ) -> bool:
                 return answered(challenge, baseline, _metrics(shown())).detected
 
             found = await self._until(done, until + MEASURING_ALLOWANCE)

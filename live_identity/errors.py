@@ -15,3 +15,13 @@ class BadCameraReport(LiveIdentityError):
 
 class SessionBusy(LiveIdentityError):
     code = "verification_session_running"
+
+
+class CheckRunning(LiveIdentityError):
+    """A check is already running on this call."""
+
+    code = "live_check_running"
+
+
+class NoCall(LiveIdentityError):
+    code = "no_call"

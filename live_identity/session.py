@@ -16,26 +16,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from statistics import median
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from audit import log as audit
-from kyc.errors import KycError, NotEnoughFrames
-from kyc.faces import Decision
-from kyc.identity_paths import IdentityRules, verify_when_complete
 from kyc.liveness import Challenge
-from kyc.passive import PassiveDecision, assess_clip
-from kyc.records import LivenessAttempt, complete_liveness, failed_liveness_count
-from kyc.workers import IdentityChecks, SelfieResult
+from kyc.records import LivenessAttempt
 from live_identity.actions import LiveIdentityAction
-from live_identity.camera import CameraReport, media_report
-from live_identity.challenges import LiveChallenges, LiveRun, media_seconds
-from live_identity.frames import FrameJudge, JudgedFrame
-from media.call import Call, CallSettings, Notify, Side
+from live_identity.camera import CameraReport
+from live_identity.challenges import LiveChallenges, LiveRun
+from live_identity.verdict import LiveServices, judge_run, record_run
+from media.call import Call, Notify, Side
 from media.errors import RecordingNotStored
 from media.recording import SegmentInfo
 from media.signalling import Message, Offer
@@ -47,20 +39,6 @@ log = logging.getLogger(__name__)
 SOURCE = "verification_session"
 # Enough for the landmark metrics to see a blink (a blink lasts 100-400 ms).
 TAP_FPS = 15.0
-FACE_STILLS = 3
-
-
-@dataclass(frozen=True, slots=True)
-class SessionServices:
-    engine: AsyncEngine
-    blobs: BlobStore  # where the ID card's photo is
-    biometric_blobs: BlobStore
-    checks: IdentityChecks
-    judge: FrameJudge
-    call_settings: CallSettings
-    face_model: Callable[[], dict[str, str]]
-    rules: IdentityRules
-    window_seconds: float
 
 
 class _SessionEvents:
@@ -102,7 +80,7 @@ class _SessionEvents:
 class VerificationSession:
     def __init__(
         self,
-        services: SessionServices,
+        services: LiveServices,
         attempt: LivenessAttempt,
         id_front_sha256: str,
         *,
@@ -194,64 +172,20 @@ class VerificationSession:
             )
 
     async def _conclude(self, live: LiveRun) -> dict[str, Any]:
-        services = self.services
-        blobs = services.biometric_blobs
-        stills = {r.challenge.value: r.peak for r in live.runs if r.peak is not None}
-        face_frames = _face_frames(live)
-        match = await self._match(face_frames)
-        try:
-            passive = await asyncio.to_thread(
-                assess_clip, [f.metrics for f in live.frames if f.metrics is not None]
-            )
-        except NotEnoughFrames:
-            passive = None
-        if face_frames:
-            stills["face"] = face_frames[0]
-        evidence = {name: await blobs.put(frame.jpeg) for name, frame in sorted(stills.items())}
+        passed, result = await judge_run(self.services, live, self._id_front)
         recording = self._events.recording
-        passed = (
-            live.all_detected
-            and match is not None
-            and match[1] is Decision.MATCH
-            and passive is not None
-            and passive.decision is not PassiveDecision.SPOOF
+        result["source"] = SOURCE
+        result["recording"] = (
+            {"file": recording[0].path.name, "sha256": recording[1]} if recording else None
         )
-        result: dict[str, Any] = {
-            "source": SOURCE,
-            "detected": live.detected,
-            "challenges": [r.as_json() for r in live.runs],
-            "window_seconds": media_seconds(services.window_seconds),
-            "problem": live.problem,
-            "face_distance": f"{match[0]:.4f}" if match else None,
-            "face_decision": match[1].value if match else None,
-            "face_model": services.face_model(),
-            "face_problem": None if match else "no usable face in the frames received",
-            "face_frames": [
-                {"seconds": media_seconds(f.seconds), "sha256": f.sha256} for f in face_frames
-            ],
-            "passive": passive.as_json() if passive else None,
-            "evidence_frames": evidence,
-            "evidence_frame_seconds": {
-                name: media_seconds(frame.seconds) for name, frame in sorted(stills.items())
-            },
-            "media_range": (
-                [media_seconds(live.frames[0].seconds), media_seconds(live.frames[-1].seconds)]
-                if live.frames
-                else None
-            ),
-            "recording": (
-                {"file": recording[0].path.name, "sha256": recording[1]} if recording else None
-            ),
-            "camera": self.camera.as_json() if self.camera else None,
-            "media": media_report(live.frames),
-        }
+        result["camera"] = self.camera.as_json() if self.camera else None
         if recording is None:
             # Nothing was recorded (the recorder failed): the decision has no
             # evidence to rest on.
             passed = False
             result["problem"] = "not_recorded"
-        done = await complete_liveness(
-            services.engine,
+        return await record_run(
+            self.services,
             self._actor,
             self.attempt,
             passed=passed,
@@ -259,57 +193,3 @@ class VerificationSession:
             video_sha256=recording[1] if recording else "",
             request_id=self._request_id,
         )
-        body: dict[str, Any] = {"type": "result", **done.as_json()}
-        if passed:
-            state = await verify_when_complete(
-                services.engine,
-                self.application_id,
-                services.rules.required_sources,
-                request_id=self._request_id,
-            )
-            body["application_state"] = state.value
-        else:
-            failed = await failed_liveness_count(services.engine, self.application_id)
-            body["attempts_left"] = max(services.rules.liveness_attempts - failed, 0)
-        return body
-
-    async def _match(self, frames: list[JudgedFrame]) -> tuple[float, Decision] | None:
-        """The face in several received frames against the ID portrait, on the
-        identity workers: the median result, or None when no frame held a usable
-        face."""
-        if not frames:
-            return None
-        portrait = await self.services.blobs.get(self._id_front)
-        results: list[SelfieResult] = []
-        for frame in frames:
-            try:
-                results.append(await self.services.checks.match_face(portrait, frame.jpeg))
-            except KycError:
-                continue
-        if not results:
-            return None
-        middle = sorted(results, key=lambda r: r.distance)[len(results) // 2]
-        return middle.distance, middle.decision
-
-
-def _face_frames(live: LiveRun) -> list[JudgedFrame]:
-    """The frames facing the camera most squarely, from different moments: the
-    face match is quality-gated by kyc.faces as well."""
-    faces = [f for f in live.frames if f.metrics is not None]
-    if not faces:
-        return []
-    rest = [f.metrics for f in live.baseline or faces if f.metrics is not None]
-    yaw = median(m.yaw for m in rest)
-    pitch = median(m.pitch for m in rest)
-
-    def turned(frame: JudgedFrame) -> float:
-        assert frame.metrics is not None
-        return abs(frame.metrics.yaw - yaw) + abs(frame.metrics.pitch - pitch)
-
-    chosen: list[JudgedFrame] = []
-    for frame in sorted(faces, key=turned):
-        if all(abs(frame.seconds - c.seconds) >= 0.3 for c in chosen):
-            chosen.append(frame)
-        if len(chosen) == FACE_STILLS:
-            break
-    return chosen

@@ -14,14 +14,15 @@ from audit import log as audit
 from kyc.liveness import Challenge
 from kyc.records import LivenessAttempt
 from live_identity.errors import SessionBusy
-from live_identity.session import SessionServices, VerificationSession
+from live_identity.session import VerificationSession
+from live_identity.verdict import LiveServices
 from media.call import Notify
 
 log = logging.getLogger(__name__)
 
 
 class VerificationSessions:
-    def __init__(self, services: SessionServices) -> None:
+    def __init__(self, services: LiveServices) -> None:
         self.services = services
         self._running: dict[str, tuple[VerificationSession, asyncio.Task[dict[str, Any]]]] = {}
         self._closing = False

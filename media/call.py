@@ -575,7 +575,12 @@ class Call:
         participant = self.participants.get(side)
         return participant.state if participant is not None else "waiting"
 
-    async def _tell(self, side: Side, message: dict[str, object]) -> None:
+    async def tell_all(self, message: Mapping[str, object]) -> None:
+        """A message to every participant's page (the identity checks' prompts)."""
+        for side in list(self.participants):
+            await self._tell(side, message)
+
+    async def _tell(self, side: Side, message: Mapping[str, object]) -> None:
         participant = self.participants.get(side)
         if participant is None or participant.notify is None:
             return

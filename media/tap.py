@@ -88,6 +88,12 @@ class FrameTap:
         """Upper temporal layer frames left undecoded (media.temporal_layers)."""
         return self._layers.skipped
 
+    def set_rate(self, fps: float) -> None:
+        """Offer `fps` frames a second from now on: a liveness check on the call
+        needs more than the call's own rate."""
+        self.fps = fps
+        self._layers.set_rate(fps)
+
     def push(self, frame: AssembledFrame) -> None:
         """One encoded frame as the recorder assembled it; never blocks."""
         data, pts, layer, codec = frame
@@ -114,9 +120,9 @@ class FrameTap:
 
     def _decode(self) -> None:
         decoder: Any = None
-        interval = 1.0 / self.fps
         next_offer = 0.0
         while (item := self._frames.get()) is not None:
+            interval = 1.0 / self.fps
             data, pts, codec = item
             if decoder is None or decoder.name != codec:
                 decoder = av.CodecContext.create(codec, "r")

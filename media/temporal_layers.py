@@ -64,14 +64,19 @@ class LayerSelector:
     """
 
     def __init__(self, fps: float) -> None:
-        # The longest base-layer frame interval (90 kHz) that still gives `fps`,
-        # with a little slack for timestamps rounded by the browser.
-        self._enough = 90_000 / fps * 1.05
+        self.set_rate(fps)
         self._base_interval: float | None = None
         self._last_base_pts: int | None = None
         # Layers below this one have had every frame decoded since a sync point.
         self._whole_below = _ALL_LAYERS
         self.skipped = 0
+
+    def set_rate(self, fps: float) -> None:
+        """Wanted frames a second from now on (upper layers come back at their next
+        decodable frame)."""
+        # The longest base-layer frame interval (90 kHz) that still gives `fps`,
+        # with a little slack for timestamps rounded by the browser.
+        self._enough = 90_000 / fps * 1.05
 
     def wanted(self, layer: TemporalLayer | None, keyframe: bool, pts: int) -> bool:
         if layer is not None and layer.index == 0:

@@ -85,6 +85,43 @@ def y4m_from_video(source: Path, target: Path, *, seconds: float = 8.0) -> Path:
     return target
 
 
+# Where d12 (tests/data/video) blinks and turns to the person's right, as frame
+# ranges at its 25 fps (measured with kyc.liveness.frame_metrics); its eyes are
+# shut in frames 49-51.
+D12_BLINK = range(44, 59)
+D12_SHUT = range(49, 52)
+D12_TURN_RIGHT = range(71, 87)
+
+
+def y4m_of_movements(clip: Path, target: Path, *, seconds: float = 12.0) -> Path:
+    """A fake camera for liveness checks whose prompts come when the server
+    chooses: d12's blink (the shut eyes held, as a person asked to blink does)
+    and its turn to the right, over and over, 1.6 s a round. Any prompt's window
+    (2 s and the server's allowance) then holds both movements: what a replayed
+    clip of every movement can do against a server that asks for one at a time
+    (see the note on issue 22)."""
+    capture = cv2.VideoCapture(str(clip))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    capture.release()
+    assert len(frames) > max(D12_TURN_RIGHT), clip
+    loop = [i for i in D12_BLINK for _ in range(3 if i in D12_SHUT else 1)]
+    loop += list(D12_TURN_RIGHT)
+    height, width = 480, 640
+    with target.open("wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F25:1 Ip A1:1 C420jpeg\n".encode())
+        for n in range(int(seconds * 25)):
+            square = cv2.resize(frames[loop[n % len(loop)]], (width, width))
+            top = (width - height) // 2
+            frame = np.ascontiguousarray(square[top : top + height])
+            out.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
+    return target
+
+
 def y4m_from_photo(photo: Path, target: Path, *, seconds: float = 6.0) -> Path:
     """A face photo slowly panned and zoomed: a moving picture with a face in it,
     for when the shared videos are not present."""

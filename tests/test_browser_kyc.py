@@ -17,7 +17,7 @@ from tests.browser_support import (
     PHONE,
     Chromium,
     consent_and_check_device,
-    y4m_from_video,
+    y4m_of_movements,
 )
 from tests.document_flow import D12, documents
 from tests.web_support import APPLICATION, PASSWORD, Service, start_service, stop_service
@@ -27,9 +27,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 async def service(tmp_path: Path, sqlite_url: str) -> AsyncIterator[Service]:
-    # d12 (measured once): a blink at about 2.0 s, a turn to the person's right
-    # at 3.0-3.8 s. Two 2-second prompts after a 0.8 s lead-in cover both even when
-    # the browser starts recording a few hundred milliseconds after the camera.
+    # The camera plays d12's blink and turn to the right over and over
+    # (y4m_of_movements): whenever the server prompts, the movement follows.
     running = await start_service(
         tmp_path,
         sqlite_url,
@@ -50,7 +49,7 @@ async def test_applicant_verifies_identity_and_manager_watches_live(
     application_id = await service.new_application("m1")
     _invite, link = await service.invite_link("m1", application_id)
     photos = documents(tmp_path)
-    camera = y4m_from_video(D12, tmp_path / "d12.y4m")
+    camera = y4m_of_movements(D12, tmp_path / "d12.y4m")
     phone = await chromium.launch(camera)
     desk = await chromium.launch()
     applicant = await (await phone.new_context(**PHONE)).new_page()  # type: ignore[arg-type]
@@ -80,6 +79,15 @@ async def test_applicant_verifies_identity_and_manager_watches_live(
     status = applicant.locator("#liveness-status.pass, #liveness-status.error")
     await status.wait_for(timeout=90_000)
     assert "pass" in (await status.get_attribute("class") or ""), await status.inner_text()
+    # The server's prompts and verdicts, shown as they came, and its own judgement
+    # of the video it received: a verification session, not an uploaded clip.
+    verdicts = await applicant.locator("#liveness-verdicts li.pass").all_inner_texts()
+    assert len(verdicts) == 2, verdicts
+    staff = await service.staff("m1")
+    trail = (await staff.request("GET", f"/api/applications/{application_id}/audit")).body
+    [liveness] = [e["details"] for e in trail["items"] if e["action"] == "kyc.liveness"]
+    assert liveness["source"] == "verification_session"
+    assert liveness["camera"]["label"], "the browser described its camera"
 
     # The manager's panel fills itself: every field and check, the face
     # distance, the liveness outcome with its passive score.

@@ -35,7 +35,7 @@ ALLOWED: dict[str, set[str]] = {
     "cluster": {"errors", "store", "audit", "media"},
     # Identity checks as jobs for `signroom worker`s: the checks themselves below.
     "jobs": {"errors", "store", "workers", "kyc", "signing", "loans", "audit"},
-    "interview": {*DOMAIN, "compliance", "integration", "cluster"},
+    "interview": {*DOMAIN, "compliance", "integration", "cluster", "live_identity"},
     # Identity judged on the media the server receives: kyc's checks on media's
     # calls and frame tap.
     "live_identity": set(DOMAIN),

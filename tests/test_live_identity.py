@@ -6,6 +6,7 @@ it decoded itself and records the session."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fractions
 import json
 from collections.abc import AsyncIterator
@@ -298,3 +299,147 @@ async def test_an_uploaded_clip_is_marked_as_the_weaker_source(
     assert result.status == 200, result.text
     [entry] = await liveness_entries(service, app_id)
     assert entry["source"] == "upload"
+
+
+def movements_clip(frames: list[np.ndarray[Any, Any]], path: Path) -> bytes:
+    """A recording for the upload path: at rest through the 1.5 s lead-in, then
+    each movement early in its 3 s prompt window, in CHALLENGES' order."""
+    rest = [*REST, *reversed(REST)]
+    order: list[int] = [rest[n % len(rest)] for n in range(round(1.5 * 25))]
+    for challenge in CHALLENGES.split(","):
+        move = [i for i in MOVES[challenge] for _ in range(3 if i in SHUT else 1)]
+        order += move + [rest[n % len(rest)] for n in range(WINDOW * 25 - len(move))]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 25, (512, 512))
+    for index in order:
+        writer.write(frames[index])
+    writer.release()
+    return path.read_bytes()
+
+
+class CallSide:
+    """A participant on the call's signalling socket with an aiortc connection;
+    the camera makes the movement each live-check prompt asks for."""
+
+    def __init__(self, browser: Browser, app_id: str, camera: RespondingCamera | None) -> None:
+        self.browser = browser
+        self.app_id = app_id
+        self.camera = camera
+        self.messages: list[dict[str, Any]] = []
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self._arrived = asyncio.Event()
+        self._stack = contextlib.AsyncExitStack()
+        self._reader: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> CallSide:
+        self.socket = await self._stack.enter_async_context(
+            self.browser.session.ws_connect(f"/api/calls/{self.app_id}/signal")
+        )
+        self._reader = asyncio.ensure_future(self._read())
+        if self.camera is not None:
+            self.pc.addTrack(self.camera)
+            await self.pc.setLocalDescription(await self.pc.createOffer())
+            await self.socket.send_json({"type": "offer", "sdp": self.pc.localDescription.sdp})
+            answer = await self.next({"type": "answer"})
+            await self.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.pc.close()
+        await self._stack.aclose()
+        if self._reader is not None:
+            await asyncio.gather(self._reader, return_exceptions=True)
+
+    async def _read(self) -> None:
+        async for message in self.socket:
+            body = json.loads(message.data)
+            self.messages.append(body)
+            self._arrived.set()
+            if body.get("phase") == "prompt" and self.camera is not None:
+                asyncio.get_running_loop().call_later(0.2, self.camera.move, body["challenge"])
+
+    async def next(self, fields: dict[str, Any], *, after: int = 0) -> dict[str, Any]:
+        async with asyncio.timeout(60):
+            while True:
+                self._arrived.clear()
+                for message in self.messages[after:]:
+                    if all(message.get(k) == v for k, v in fields.items()):
+                        return message
+                await self._arrived.wait()
+
+
+async def in_interview(service: Service, tmp_path: Path, frames: Any) -> tuple[Browser, str]:
+    """Verified by a verification session, the manager's call accepted."""
+    applicant, app_id = await documented_applicant(service, tmp_path)
+    last, _ = await run_session(applicant, RespondingCamera(frames))
+    assert last["application_state"] == "identity_verified", last
+    manager = await service.staff("m1")
+    accepted = await manager.request("POST", f"/api/applications/{app_id}/call")
+    assert accepted.status == 200, accepted.text
+    return applicant, app_id
+
+
+async def test_the_manager_re_checks_on_the_call_and_the_applicant_checks_at_signing(
+    service: Service, tmp_path: Path, frames: list[np.ndarray[Any, Any]]
+) -> None:
+    applicant, app_id = await in_interview(service, tmp_path, frames)
+    manager = await service.staff("m1")
+    async with (
+        CallSide(applicant, app_id, RespondingCamera(frames)) as phone,
+        CallSide(manager, app_id, None) as console,
+    ):
+        started = await manager.request("POST", f"/api/calls/{app_id}/live-check")
+        assert started.status == 202, started.text
+        again = await manager.request("POST", f"/api/calls/{app_id}/live-check")
+        assert again.status == 409 and again.body["code"] == "live_check_running"
+        result = await phone.next({"type": "live_check", "phase": "result"})
+        assert result["status"] == "passed", result["result"]
+        # The console saw the same prompts and the outcome.
+        assert await console.next({"type": "live_check", "phase": "result"})
+        prompts = [m["challenge"] for m in console.messages if m.get("phase") == "prompt"]
+        assert prompts == CHALLENGES.split(",")
+        entries = await liveness_entries(service, app_id)
+        check = entries[-1]
+        assert check["source"] == "call"
+        assert check["requested_by"]["role"] == "manager"
+        assert check["call_segment"]["side"] == "applicant"
+        assert check["call_segment"]["file"].startswith("applicant-001-")
+        assert check["face_decision"] == "match"
+
+        # Signing: the fresh check runs on the call's frames too.
+        pushed = await manager.request("POST", f"/api/applications/{app_id}/contract")
+        assert pushed.status in (200, 201), pushed.text
+        seen = len(phone.messages)
+        started = await applicant.request("POST", "/api/applicant/liveness/call")
+        assert started.status == 202, started.text
+        result = await phone.next(
+            {"type": "live_check", "phase": "result", "attempt_id": started.body["id"]}, after=seen
+        )
+        assert result["status"] == "passed", result["result"]
+        entries = await liveness_entries(service, app_id)
+        assert entries[-1]["source"] == "call"
+        assert entries[-1]["requested_by"]["role"] == "applicant"
+
+
+async def test_an_uploaded_clip_needs_a_re_check_on_the_call_before_the_contract(
+    service: Service, tmp_path: Path, frames: list[np.ndarray[Any, Any]]
+) -> None:
+    applicant, app_id = await documented_applicant(service, tmp_path)
+    attempt = await applicant.request("POST", "/api/applicant/liveness")
+    clip = await applicant.request(
+        "POST",
+        f"/api/applicant/liveness/{attempt.body['id']}/video",
+        data=movements_clip(frames, tmp_path / "moves.mp4"),
+        headers={"Content-Type": "video/mp4"},
+    )
+    assert clip.body["status"] == "passed", clip.body["result"]
+    manager = await service.staff("m1")
+    assert (await manager.request("POST", f"/api/applications/{app_id}/call")).status == 200
+    refused = await manager.request("POST", f"/api/applications/{app_id}/contract")
+    assert refused.status == 409 and refused.body["code"] == "live_recheck_required"
+    async with CallSide(applicant, app_id, RespondingCamera(frames)) as phone:
+        started = await manager.request("POST", f"/api/calls/{app_id}/live-check")
+        assert started.status == 202, started.text
+        result = await phone.next({"type": "live_check", "phase": "result"})
+        assert result["status"] == "passed", result["result"]
+        pushed = await manager.request("POST", f"/api/applications/{app_id}/contract")
+        assert pushed.status in (200, 201), pushed.text

@@ -34,9 +34,10 @@ from kyc.errors import EngineUnavailable
 from kyc.face_engine import describe
 from kyc.face_thresholds import thresholds_for
 from kyc.identity_paths import IdentityRules
+from live_identity.call_check import CallChecks
 from live_identity.frames import PooledFrameJudge
-from live_identity.session import SessionServices
 from live_identity.sessions import VerificationSessions
+from live_identity.verdict import LiveServices
 from loans.expiry import expire_lapsed
 from media.actions import CallAction
 from media.call import CallSettings
@@ -312,7 +313,7 @@ async def _live_identity(app: web.Application) -> AsyncIterator[None]:
         memory_limit_bytes=settings.kyc_worker_memory_mb * 1024 * 1024,
     )
     sessions = VerificationSessions(
-        SessionServices(
+        LiveServices(
             engine=app[ENGINE],
             blobs=app[BLOBS],
             biometric_blobs=app[BIOMETRIC_BLOBS],
@@ -325,8 +326,12 @@ async def _live_identity(app: web.Application) -> AsyncIterator[None]:
         )
     )
     app[LIVE_SESSIONS] = sessions
+    calls = app[CALLS]
+    calls.live_checks = CallChecks(sessions.services)
     yield
     await sessions.close()
+    await calls.live_checks.close()
+    calls.live_checks = None
     await asyncio.to_thread(judge.close)
 
 

@@ -10,6 +10,7 @@ from errors import SignroomError
 from integration import errors as integration
 from interview import errors as interview
 from kyc import errors as kyc
+from live_identity import errors as live_identity
 from loans import errors as loans
 from signing import errors as signing
 from store import errors as store
@@ -145,6 +146,8 @@ _STATUS: dict[type[SignroomError], tuple[int, str | None]] = {
     interview.PageNotFound: (404, None),
     interview.PageUnavailable: (503, None),
     interview.MarkNotBase64: (422, None),
+    live_identity.LiveIdentityError: (409, None),
+    live_identity.BadCameraReport: (422, None),
     integration.DeliveryFailed: (502, None),
     integration.SubscriptionInvalid: (422, None),
     integration.SubscriptionNotFound: (404, None),

@@ -12,7 +12,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from config.settings import Settings
-from kyc.identity_paths import verify_when_complete
+from kyc.identity_paths import UPLOAD_SOURCE, verify_when_complete
 from kyc.liveness import Challenge, random_challenges
 from kyc.records import (
     complete_liveness,
@@ -327,7 +327,7 @@ async def liveness_video(request: web.Request) -> web.Response:
     outcome: dict[str, Any] = {
         # Weaker than a verification session: the server cannot tell this clip
         # from any other file; the manager re-checks on the call (live_identity).
-        "source": "upload",
+        "source": UPLOAD_SOURCE,
         "detected": {c.value: d for c, d in zip(attempt.challenges, result.detected, strict=True)},
         "face_distance": f"{result.distance:.4f}" if result.distance is not None else None,
         "face_decision": result.decision.value if result.decision else None,

@@ -1,7 +1,13 @@
-"""The applicant's verification session: a WebSocket that carries the WebRTC
-signalling of a connection to the server alone, the camera's description, and
-the server's prompts and verdicts (live_identity). The upload path in
+"""Identity judged on the video the server receives (live_identity).
+
+The applicant's verification session before the interview: a WebSocket that
+carries the WebRTC signalling of a connection to the server alone, the camera's
+description, and the server's prompts and verdicts. The upload path in
 documents.py stays as the fallback when no connection can be made.
+
+On the call: the applicant's fresh check at signing and the manager's re-check,
+started here and run on the node hosting the call; their prompts and outcome go
+to both pages over the call's socket ("live_check" messages, call_check.py).
 
 Client to server, besides the call's signalling (media/signalling.py):
   {"type": "camera", "label": ..., "width": ..., "height": ..., "frame_rate": ...,
@@ -29,13 +35,18 @@ from kyc.records import issue_liveness
 from live_identity.camera import CameraReport
 from live_identity.errors import LiveIdentityError
 from live_identity.session import VerificationSession
+from loans.consent import current_consents
+from loans.errors import BiometricConsentMissing
+from loans.models import Application
 from loans.roles import Role
+from loans.states import State
 from media import signalling
 from media.errors import SignallingError
+from web import errors
 from web.guards import principal_of, requires
-from web.keys import ENGINE, LIVE_SESSIONS, REQUEST_ID, SETTINGS
+from web.keys import CALLS, ENGINE, LIVE_SESSIONS, REQUEST_ID, SETTINGS
 from web.middleware import check_origin
-from web.routes.calls import user_label
+from web.routes.calls import CALL_STATES, participant_application, user_label
 from web.routes.documents import challenges_for, liveness_allowed, open_application
 
 routes = web.RouteTableDef()
@@ -117,3 +128,49 @@ async def verification_session(request: web.Request) -> web.StreamResponse:
         session.interrupt("connection_lost")
         await sessions.wait(session)
     return socket
+
+
+async def _start_call_check(request: web.Request, app: Application) -> web.Response:
+    """Issue an attempt and start it on the call's video."""
+    principal = principal_of(request)
+    engine = request.app[ENGINE]
+    calls = request.app[CALLS]
+    if app.state not in CALL_STATES or await calls.running(app.id) is None:
+        raise errors.Conflict("there is no call for this application now")
+    id_front = await liveness_allowed(request, app)
+    attempt = await issue_liveness(
+        engine,
+        principal.actor,
+        app.id,
+        challenges_for(request.app[SETTINGS]),
+        valid_for=SESSION_VALID_FOR,
+        request_id=request.get(REQUEST_ID),
+    )
+    await calls.live_check(attempt, id_front, principal.actor, request.get(REQUEST_ID))
+    return web.json_response(attempt.as_json(), status=202)
+
+
+@routes.post("/api/applicant/liveness/call")
+@requires(Role.APPLICANT)
+async def applicant_call_check(request: web.Request) -> web.Response:
+    """The applicant's check on the call: the fresh one signing asks for."""
+    if await request.read():
+        raise errors.BadRequest("this endpoint takes no body")
+    app = await open_application(request, liveness=True, biometric=True)
+    return await _start_call_check(request, app)
+
+
+@routes.post("/api/calls/{id}/live-check")
+@requires(Role.MANAGER)
+async def manager_call_check(request: web.Request) -> web.Response:
+    """The manager's re-check of liveness and face on the live call."""
+    if await request.read():
+        raise errors.BadRequest("this endpoint takes no body")
+    app = await participant_application(request, request.match_info["id"])
+    if app.state is not State.IN_INTERVIEW:
+        raise errors.Conflict("a re-check runs during the interview")
+    if (await current_consents(request.app[ENGINE], app.id)).biometrics is not True:
+        raise BiometricConsentMissing(
+            "the applicant did not agree to biometric processing: confirm the identity by eye"
+        )
+    return await _start_call_check(request, app)

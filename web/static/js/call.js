@@ -14,7 +14,7 @@ export function activeCall() {
   return active;
 }
 
-function gatheringComplete(pc) {
+export function gatheringComplete(pc) {
   if (pc.iceGatheringState === "complete") return Promise.resolve();
   return new Promise((resolve) => {
     const check = () => {

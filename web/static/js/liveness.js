@@ -1,7 +1,10 @@
-// Liveness: ask the server for challenges, record the front camera while showing
-// each prompt for its window, upload the clip, show the outcome.
+// Liveness. Before the interview: a verification session, in which the server
+// itself sends the prompts and judges the video it receives. Where no media
+// connection can be made (and at signing, on the call's camera): the fallback,
+// recording a clip while showing the server's challenges and uploading it.
 import { api, describe, labelFor, setStatus, t, upload } from "./common.js";
 import { activeCall } from "./call.js";
+import { SessionUnavailable, runVerificationSession } from "./verification-session.js";
 
 const section = document.getElementById("liveness");
 
@@ -17,7 +20,7 @@ function recorderType() {
 }
 
 // Runs one attempt with the given elements; resolves to true when it passed.
-export async function runLiveness({ button, status, prompt, video }) {
+export async function runLiveness({ button, status, prompt, video, verdicts, applicationId }) {
   button.disabled = true;
   setStatus(status, "");
   let stream;
@@ -38,26 +41,13 @@ export async function runLiveness({ button, status, prompt, video }) {
   }
   try {
     video.srcObject = stream;
-    const attempt = await api("POST", "/api/applicant/liveness");
-    const type = recorderType();
-    const recorder = new MediaRecorder(stream, type ? { mimeType: type } : undefined);
-    const chunks = [];
-    recorder.ondataavailable = (event) => { if (event.data.size) chunks.push(event.data); };
-    const stopped = new Promise((resolve) => { recorder.onstop = resolve; });
-    recorder.start(250);
-    prompt.textContent = t("liveness_get_ready");
-    await sleep(attempt.lead_in_ms);
-    for (const challenge of attempt.challenges) {
-      prompt.textContent = labelFor("challenge_", challenge);
-      await sleep(attempt.window_ms);
+    let body = null;
+    if (!call && applicationId && window.RTCPeerConnection) {
+      body = await liveSession(applicationId, stream, { status, prompt, verdicts });
     }
-    recorder.stop();
-    await stopped;
-    prompt.textContent = "";
-    setStatus(status, t("liveness_uploading"), "working");
-    const clip = new Blob(chunks, { type: (recorder.mimeType || "video/webm").split(";")[0] });
-    const body = await upload(`/api/applicant/liveness/${attempt.id}/video`, clip);
+    if (body === null) body = await recordedClip(stream, { status, prompt });
     const passed = body.status === "passed";
+    prompt.textContent = "";
     setStatus(status, passed ? t("liveness_passed") : t("liveness_failed"), passed ? "pass" : "error");
     // The last attempt failed: the page reloads into the call, where the manager
     // confirms the identity.
@@ -67,7 +57,8 @@ export async function runLiveness({ button, status, prompt, video }) {
     video.parentElement.hidden = passed;
     return passed;
   } catch (e) {
-    setStatus(status, describe(e), "error");
+    prompt.textContent = "";
+    setStatus(status, e.message === "connection_lost" ? t("liveness_session_lost") : describe(e), "error");
     return false;
   } finally {
     if (!call) stream.getTracks().forEach((track) => track.stop());
@@ -76,12 +67,63 @@ export async function runLiveness({ button, status, prompt, video }) {
   }
 }
 
+// The server's own check; null when no media connection could be made.
+async function liveSession(applicationId, stream, { status, prompt, verdicts }) {
+  setStatus(status, t("liveness_connecting"), "working");
+  if (verdicts) verdicts.replaceChildren();
+  try {
+    return await runVerificationSession(applicationId, stream, {
+      onPrompt: (message) => {
+        setStatus(status, "");
+        prompt.textContent = labelFor("challenge_", message.challenge);
+      },
+      onVerdict: (message) => {
+        prompt.textContent = "";
+        if (!verdicts) return;
+        const item = document.createElement("li");
+        item.className = message.detected ? "pass" : "fail";
+        item.textContent = `${message.detected ? "✓" : "✗"} ${labelFor("challenge_", message.challenge)}`;
+        verdicts.append(item);
+      },
+    });
+  } catch (e) {
+    if (!(e instanceof SessionUnavailable)) throw e;
+    setStatus(status, t("liveness_fallback"), "working");
+    return null;
+  }
+}
+
+// The fallback: a clip recorded on the phone, uploaded, judged as a file.
+async function recordedClip(stream, { status, prompt }) {
+  const attempt = await api("POST", "/api/applicant/liveness");
+  const type = recorderType();
+  const recorder = new MediaRecorder(stream, type ? { mimeType: type } : undefined);
+  const chunks = [];
+  recorder.ondataavailable = (event) => { if (event.data.size) chunks.push(event.data); };
+  const stopped = new Promise((resolve) => { recorder.onstop = resolve; });
+  recorder.start(250);
+  prompt.textContent = t("liveness_get_ready");
+  await sleep(attempt.lead_in_ms);
+  for (const challenge of attempt.challenges) {
+    prompt.textContent = labelFor("challenge_", challenge);
+    await sleep(attempt.window_ms);
+  }
+  recorder.stop();
+  await stopped;
+  prompt.textContent = "";
+  setStatus(status, t("liveness_uploading"), "working");
+  const clip = new Blob(chunks, { type: (recorder.mimeType || "video/webm").split(";")[0] });
+  return upload(`/api/applicant/liveness/${attempt.id}/video`, clip);
+}
+
 if (section) {
   const elements = {
     button: document.getElementById("liveness-start"),
     status: document.getElementById("liveness-status"),
     prompt: document.getElementById("liveness-prompt"),
     video: document.getElementById("liveness-video"),
+    verdicts: document.getElementById("liveness-verdicts"),
+    applicationId: section.dataset.application,
   };
   elements.button.addEventListener("click", async () => {
     // Passing completes the identity evidence: the server moves the case on, and the

@@ -1,0 +1,142 @@
+"""Liveness and face match on the running call, on the node that hosts it: the
+challenges the server times, judged on the frames of the call's own tap, the
+prompts and verdicts sent to both pages over the call's signalling. For the fresh
+check at signing and for the manager's re-check during the interview.
+
+The call's recording is the evidence: the record names the applicant's segment
+(its file; the call's own sealed entry gives its hash when it closes) and the
+media time range of the frames, with `"source": "call"`.
+
+To both pages: {"type": "live_check", "attempt_id": ..., "phase": "prompt" |
+"verdict" | "result" | "interrupted", ...the fields of that message}.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from audit import log as audit
+from kyc.records import LivenessAttempt
+from live_identity.actions import LiveIdentityAction
+from live_identity.challenges import LiveChallenges
+from live_identity.session import TAP_FPS
+from live_identity.verdict import LiveServices, judge_run, record_run
+from media.call import Call, Side
+from media.tap import FrameTap
+
+log = logging.getLogger(__name__)
+
+SOURCE = "call"
+
+
+class CallChecks:
+    """The checks running on this node's calls, at most one per call."""
+
+    def __init__(self, services: LiveServices) -> None:
+        self.services = services
+        self._running: dict[str, tuple[LiveChallenges, asyncio.Task[None]]] = {}
+
+    def busy(self, call: Call) -> bool:
+        return call.id in self._running
+
+    def start(
+        self,
+        call: Call,
+        attempt: LivenessAttempt,
+        id_front_sha256: str,
+        *,
+        requested_by: audit.Actor,
+        request_id: str | None = None,
+    ) -> bool:
+        """Start a check on `call`; False when one is running there already."""
+        if self.busy(call):
+            return False
+
+        async def tell(message: Mapping[str, object]) -> None:
+            phase = message.get("type")
+            await call.tell_all(
+                {**message, "type": "live_check", "phase": phase, "attempt_id": attempt.id}
+            )
+
+        def tap() -> FrameTap | None:
+            current = None if call.ended else call.tap
+            # The call's tap runs at a few frames a second; blinks need more.
+            if current is not None and current.fps < TAP_FPS:
+                current.set_rate(TAP_FPS)
+            return current
+
+        checks = LiveChallenges(
+            tap, self.services.judge, window=self.services.window_seconds, tell=tell
+        )
+
+        async def run() -> None:
+            try:
+                body = await self._run(
+                    call, checks, attempt, id_front_sha256, requested_by, request_id
+                )
+                await tell(body)
+            except Exception:
+                log.exception("a liveness check on a call failed")
+                await tell({"type": "interrupted", "reason": "server_error"})
+            finally:
+                self._running.pop(call.id, None)
+                if call.tap is not None:
+                    call.tap.set_rate(call.settings.tap_fps)
+
+        self._running[call.id] = (checks, asyncio.ensure_future(run()))
+        return True
+
+    async def _run(
+        self,
+        call: Call,
+        checks: LiveChallenges,
+        attempt: LivenessAttempt,
+        id_front_sha256: str,
+        requested_by: audit.Actor,
+        request_id: str | None,
+    ) -> dict[str, Any]:
+        applicant = call.participants.get(Side.APPLICANT)
+        connection = applicant.connection if applicant is not None else None
+        segment = (
+            {
+                "side": Side.APPLICANT.value,
+                "segment": connection.index,
+                "file": connection.recorder.path.name,
+            }
+            if connection is not None
+            else None
+        )
+        live = await checks.run(attempt.challenges)
+        if call.ended or live.problem in ("no_video", "stopped"):
+            reason = "call_ended" if call.ended else live.problem or "stopped"
+            async with self.services.engine.begin() as conn:
+                await audit.append(
+                    conn,
+                    requested_by,
+                    LiveIdentityAction.CALL_CHECK_INTERRUPTED,
+                    application_id=attempt.application_id,
+                    request_id=request_id,
+                    details={"attempt_id": attempt.id, "reason": reason},
+                )
+            return {"type": "interrupted", "reason": reason}
+        passed, result = await judge_run(self.services, live, id_front_sha256)
+        result["source"] = SOURCE
+        result["call_segment"] = segment
+        result["requested_by"] = {"id": requested_by.id, "role": requested_by.role}
+        return await record_run(
+            self.services,
+            requested_by,
+            attempt,
+            passed=passed,
+            result=result,
+            video_sha256="",
+            request_id=request_id,
+        )
+
+    async def close(self) -> None:
+        for checks, _task in list(self._running.values()):
+            checks.stop()
+        await asyncio.gather(*(task for _c, task in self._running.values()), return_exceptions=True)
