@@ -5,8 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
 
 .PHONY: demo cluster test setup system-deps lint typecheck pytest messages bench-audit bench-kyc \
-	bench-kyc-documents bench-kyc-faces bench-kyc-liveness bench-kyc-loop bench-media bench-signing \
-	bench-cluster
+	bench-kyc-documents bench-kyc-faces bench-kyc-liveness bench-kyc-live bench-kyc-loop bench-media \
+	bench-signing bench-cluster
 
 # The demo exports audit checkpoints beside its data, as a deployment must
 # (elsewhere: another disk or bucket; README, "anchored log"), matches faces
@@ -74,6 +74,9 @@ bench-kyc-faces: setup
 
 bench-kyc-liveness: setup
 	$(BIN)/python -m benchmarks.bench_kyc_liveness
+
+bench-kyc-live: setup
+	$(BIN)/python -m benchmarks.bench_kyc_live
 
 bench-kyc-loop: setup
 	$(BIN)/python -m benchmarks.bench_kyc_loop

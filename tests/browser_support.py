@@ -16,7 +16,7 @@ from typing import Any
 
 import cv2
 import numpy as np
-from playwright.async_api import Browser, Page, Playwright
+from playwright.async_api import Browser, BrowserContext, Page, Playwright, Route
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -85,41 +85,29 @@ def y4m_from_video(source: Path, target: Path, *, seconds: float = 8.0) -> Path:
     return target
 
 
-# Where d12 (tests/data/video) blinks and turns to the person's right, as frame
-# ranges at its 25 fps (measured with kyc.liveness.frame_metrics); its eyes are
-# shut in frames 49-51.
-D12_BLINK = range(44, 59)
-D12_SHUT = range(49, 52)
-D12_TURN_RIGHT = range(71, 87)
+ANSWERING_CAMERA = (Path(__file__).parent / "answering_camera.js").read_text(encoding="utf-8")
 
 
-def y4m_of_movements(clip: Path, target: Path, *, seconds: float = 12.0) -> Path:
-    """A fake camera for liveness checks whose prompts come when the server
-    chooses: d12's blink (the shut eyes held, as a person asked to blink does)
-    and its turn to the right, over and over, 1.6 s a round. Any prompt's window
-    (2 s and the server's allowance) then holds both movements: what a replayed
-    clip of every movement can do against a server that asks for one at a time
-    (see the note on issue 22)."""
+async def answering_camera(context: BrowserContext, clip: Path) -> None:
+    """Every page of `context` films a real face (`clip`, d12) that makes the
+    movement each liveness prompt on the page asks for, when the page shows it
+    (tests/answering_camera.js). The server decides when to prompt, so a clip
+    played from its start could not answer in time."""
     capture = cv2.VideoCapture(str(clip))
-    frames = []
+    frames: list[bytes] = []
     while True:
         ok, frame = capture.read()
         if not ok:
             break
-        frames.append(frame)
+        frames.append(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes())
     capture.release()
-    assert len(frames) > max(D12_TURN_RIGHT), clip
-    loop = [i for i in D12_BLINK for _ in range(3 if i in D12_SHUT else 1)]
-    loop += list(D12_TURN_RIGHT)
-    height, width = 480, 640
-    with target.open("wb") as out:
-        out.write(f"YUV4MPEG2 W{width} H{height} F25:1 Ip A1:1 C420jpeg\n".encode())
-        for n in range(int(seconds * 25)):
-            square = cv2.resize(frames[loop[n % len(loop)]], (width, width))
-            top = (width - height) // 2
-            frame = np.ascontiguousarray(square[top : top + height])
-            out.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
-    return target
+
+    async def serve(route: Route) -> None:
+        index = int(route.request.url.rsplit("/", 1)[1].removesuffix(".jpg"))
+        await route.fulfill(body=frames[index], content_type="image/jpeg")
+
+    await context.route("**/__test_camera/*.jpg", serve)
+    await context.add_init_script(ANSWERING_CAMERA)
 
 
 def y4m_from_photo(photo: Path, target: Path, *, seconds: float = 6.0) -> Path:
@@ -187,6 +175,15 @@ async def wait_for_moving_video(page: Page, selector: str, *, tries: int = 40) -
     raise AssertionError(f"{selector} shows no moving picture: {last}")
 
 
+async def click_when_ready(page: Page, selector: str) -> None:
+    """Click a button of the step the page shows next: each step reloads the page,
+    and a button works once the new page's scripts ran (module scripts run
+    before DOMContentLoaded)."""
+    await page.wait_for_selector(selector, state="visible")
+    await page.wait_for_load_state("domcontentloaded")
+    await page.click(selector)
+
+
 async def consent_and_check_device(page: Page) -> None:
     """The applicant's first steps in the page: consent, biometric consent on its
     own screen, then the device check (fake camera and microphone pass it), after
@@ -194,8 +191,8 @@ async def consent_and_check_device(page: Page) -> None:
     await page.check('input[name="recording"]')
     await page.check('input[name="data_use"]')
     await page.click("#consent-form button[type=submit]")
-    await page.click("#biometrics-agree")
-    await page.click("#device-check-start")
+    await click_when_ready(page, "#biometrics-agree")
+    await click_when_ready(page, "#device-check-start")
     await page.wait_for_selector("#device-status.pass")
     # Every item passed: one verdict each, and no fix-it hint shows.
     assert await page.locator("#device-checks .hint:visible").count() == 0

@@ -103,7 +103,7 @@ class Client:
         default_factory=lambda: RTCPeerConnection(RTCConfiguration(iceServers=[]))
     )
     messages: asyncio.Queue[dict[str, object]] = field(default_factory=asyncio.Queue)
-    camera: NumberedCamera = field(default_factory=NumberedCamera)
+    camera: VideoStreamTrack = field(default_factory=NumberedCamera)
     # A video codec this client's offer lists first, as Safari does H.264; like a
     # browser, the client then sends whatever the answer lists first.
     offer_first: str | None = None

@@ -24,8 +24,8 @@ from signing.validation import Verdict, validate_pdf
 from tests.browser_support import (
     PHONE,
     Chromium,
+    answering_camera,
     consent_and_check_device,
-    y4m_from_video,
 )
 from tests.document_flow import D12, documents
 from tests.signing_support import free_port, pdfsig, record_liveness_pass
@@ -70,10 +70,10 @@ async def test_an_applicant_reads_and_signs_on_a_phone(
     application_id = await service.new_application("m1")
     _invite, link = await service.invite_link("m1", application_id)
     photos = documents(tmp_path)
-    camera = y4m_from_video(D12, tmp_path / "d12.y4m")
-    phone = await chromium.launch(camera)
+    phone = await chromium.launch()
     desk = await chromium.launch()
     applicant_context = await phone.new_context(**PHONE, accept_downloads=True)  # type: ignore[arg-type]
+    await answering_camera(applicant_context, D12)
     applicant = await applicant_context.new_page()
     manager = await (await desk.new_context()).new_page()
 
@@ -93,8 +93,8 @@ async def test_an_applicant_reads_and_signs_on_a_phone(
     await record_liveness_pass(service, application_id)
     await apps.act(service.engine, SYSTEM_PRINCIPAL, application_id, Action.VERIFY_IDENTITY)
     # The page as the verified applicant sees it; the interview then starts without
-    # a reload, so no call holds the fake camera (whose clip would then be
-    # mid-way when the liveness prompts begin: d12 is timed for a fresh start).
+    # a reload, so no call holds the fake camera: the fresh check runs as a
+    # verification session.
     await applicant.reload()
     await applicant.wait_for_selector("#contract #contract-waiting")
     owner = Principal(Role.MANAGER, user_id=service.user_ids["m1"])

@@ -37,9 +37,10 @@ from tests.browser_support import (
     PHONE,
     Chromium,
     accessibility_problems,
+    answering_camera,
+    click_when_ready,
     consent_and_check_device,
     wait_for_moving_video,
-    y4m_from_video,
 )
 from tests.document_flow import D12, documents
 from tests.signing_support import free_port, pdfsig
@@ -53,8 +54,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 @pytest.fixture
 async def service(tmp_path: Path, sqlite_url: str) -> AsyncIterator[Service]:
-    # The liveness prompts in the order the clip shows them (see test_browser_kyc):
-    # fixed order, nothing skipped.
+    # The liveness prompts in a fixed order (nothing skipped); the camera makes
+    # each movement when its prompt shows (browser_support.answering_camera).
     running = await start_service(
         tmp_path,
         sqlite_url,
@@ -130,7 +131,7 @@ async def pass_liveness(page: Page, prefix: str) -> None:
     every attempt is checked in full, and two failures fail the test."""
     outcomes = []
     for _attempt in range(2):
-        await page.click(f"#{prefix}-start")
+        await click_when_ready(page, f"#{prefix}-start")
         status = page.locator(f"#{prefix}-status.pass, #{prefix}-status.error")
         await status.wait_for(timeout=90_000)
         outcomes.append(await status.inner_text())
@@ -179,10 +180,10 @@ async def test_the_whole_loan_in_three_browsers(
     OUT.mkdir(parents=True)
     screens = Screens(OUT)
     photos = documents(tmp_path)
-    camera = y4m_from_video(D12, tmp_path / "d12.y4m")
-    phone = await chromium.launch(camera)
+    phone = await chromium.launch()
     desk = await chromium.launch()
     applicant_context = await phone.new_context(**PHONE, accept_downloads=True)  # type: ignore[arg-type]
+    await answering_camera(applicant_context, D12)
     applicant = await applicant_context.new_page()
     manager = await (await desk.new_context(**DESK)).new_page()  # type: ignore[arg-type]
     compliance = await (await desk.new_context(**DESK, accept_downloads=True)).new_page()  # type: ignore[arg-type]
@@ -335,6 +336,13 @@ async def test_the_whole_loan_in_three_browsers(
 
     case = await apps.get_application(service.engine, SYSTEM_PRINCIPAL, application_id)
     assert case.state.value == "approved"
+    # Every identity decision was taken on video the server received itself:
+    # the verification session before the call, the call's own frames at signing.
+    staff = await service.staff("m1")
+    trail = (await staff.request("GET", f"/api/applications/{application_id}/audit")).body
+    sources = [e["details"]["source"] for e in trail["items"] if e["action"] == "kyc.liveness"]
+    assert sources[0] == "verification_session" and sources[-1] == "call", sources
+    assert "upload" not in sources, sources
     assert screens.problems == [], "\n".join(screens.problems)
     root = OUT / "trust-root.pem"
     root.write_bytes((service.settings.pki_dir / "root.pem").read_bytes())

@@ -7,81 +7,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fractions
 import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import av
 import cv2
 import numpy as np
 import pytest
 from aiohttp import ClientWebSocketResponse
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
+from kyc.liveness import Challenge
+from live_identity.challenges import LiveChallenges
+from live_identity.frames import JudgedFrame, PooledFrameJudge
 from loans.roles import Role
+from media.call import Call, CallSettings, Side
+from media.ice import IceSettings
+from media.tap import TappedFrame
 from store.blobs import BIOMETRICS
 from tests.document_flow import D12, consenting_applicant, documents, upload
+from tests.live_support import CHALLENGES, MOVES, REST, SHUT, WINDOW, RespondingCamera, d12_frames
+from tests.media_support import Client, RecordedEvents
 from tests.web_support import Browser, Service, start_service, stop_service
-
-# Where each movement is in d12 (25 fps; measured with kyc.liveness.frame_metrics):
-# at rest 0-0.56 s, a blink at 1.92-2.04 s, a turn to the right 2.9-3.4 s, the
-# mouth wide open 4.7-5.2 s.
-REST = range(0, 15)
-MOVES = {"blink": range(44, 59), "turn_right": range(71, 87), "open_mouth": range(115, 132)}
-# The eyes shut (frames 49-51): held longer, as a person asked to blink does.
-SHUT = range(49, 52)
-CHALLENGES = "blink,turn_right,open_mouth"
-WINDOW = 3
-
-
-def d12_frames() -> list[np.ndarray[Any, Any]]:
-    capture = cv2.VideoCapture(str(D12))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
-    capture.release()
-    return frames
-
-
-class RespondingCamera(VideoStreamTrack):
-    """d12 at rest (its first half second, back and forth) until told to make a
-    movement: then that part of the clip at a third of its speed, then rest. d12's
-    blink is quick (its eyes are shut for three frames, a little over 0.1 s); a
-    person asked to blink does so deliberately, so the shut frames are held for
-    about 0.6 s."""
-
-    def __init__(self, frames: list[np.ndarray[Any, Any]], *, still: bool = False) -> None:
-        super().__init__()
-        self._frames = frames
-        self._still = still
-        self._rest = [*REST, *reversed(REST)]
-        self._shown = 0
-        self._queue: list[int] = []
-        self.sent = 0
-
-    def move(self, challenge: str) -> None:
-        if not self._still:
-            self._queue.extend(i for i in MOVES[challenge] for _ in range(6 if i in SHUT else 3))
-
-    async def recv(self) -> av.VideoFrame:
-        pts, time_base = await self.next_timestamp()
-        if self._queue:
-            index = self._queue.pop(0)
-        elif self._still:
-            index = 0
-        else:
-            index = self._rest[self._shown % len(self._rest)]
-            self._shown += 1
-        frame = av.VideoFrame.from_ndarray(self._frames[index], format="bgr24")
-        frame.pts = pts
-        frame.time_base = time_base or fractions.Fraction(1, 90000)
-        self.sent += 1
-        return frame
 
 
 async def run_session(
@@ -443,3 +392,52 @@ async def test_an_uploaded_clip_needs_a_re_check_on_the_call_before_the_contract
         assert result["status"] == "passed", result["result"]
         pushed = await manager.request("POST", f"/api/applications/{app_id}/contract")
         assert pushed.status in (200, 201), pushed.text
+
+
+class SlowJudge:
+    """The real judge behind a worker that takes half a second per frame, as an
+    overloaded node's would."""
+
+    def __init__(self) -> None:
+        self.inner = PooledFrameJudge(processes=1, timeout_seconds=10, memory_limit_bytes=3 << 30)
+        self.judged = 0
+
+    async def judge(self, frame: TappedFrame) -> JudgedFrame | None:
+        await asyncio.sleep(0.5)
+        self.judged += 1
+        return await self.inner.judge(frame)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+async def test_a_slow_judge_never_stalls_forwarding_or_recording(
+    tmp_path: Path, frames: list[np.ndarray[Any, Any]]
+) -> None:
+    settings = CallSettings(IceSettings(), tmp_path / "recordings", grace=timedelta(seconds=3))
+    call = Call("slow-judge", settings, RecordedEvents())
+    applicant = Client(Side.APPLICANT, camera=RespondingCamera(frames))
+    manager = Client(Side.MANAGER)
+    judge = SlowJudge()
+    try:
+        for side, client in ((Side.APPLICANT, applicant), (Side.MANAGER, manager)):
+            await call.join(side, side.value, client.notify)
+            await client.connect(call)
+        await manager.wait_for_frames(10)
+        before = manager.video_frames
+        run = LiveChallenges(lambda: call.tap, judge, window=WINDOW, tell=manager.notify)
+        started = asyncio.get_running_loop().time()
+        live = await run.run([Challenge.BLINK])
+        elapsed = asyncio.get_running_loop().time() - started
+        relayed = manager.video_frames - before
+    finally:
+        judge.close()
+        await applicant.close()
+        await manager.close()
+        await call.end("test_finished")
+    # The judge saw two frames a second; the manager got the camera's ~30 all along.
+    assert judge.judged <= 2.5 * elapsed + 2
+    assert relayed >= 20 * elapsed, (relayed, elapsed)
+    assert live.frames, "the check still judged what it could"
+    [segment] = [s for s in call.segments if s.path.name.startswith("applicant-")]
+    assert segment.video_packets > 0 and segment.unrecorded_video_frames == 0

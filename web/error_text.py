@@ -51,6 +51,8 @@ PAGE_TEXT: dict[str, str] = {
     "worker_failed": N_("error_worker_failed"),
     "not_enough_frames": N_("error_not_enough_frames"),
     "liveness_attempt_used": N_("error_liveness_attempt_used"),
+    "live_recheck_required": N_("error_live_recheck_required"),
+    "live_check_running": N_("error_live_check_running"),
 }
 
 

@@ -8,7 +8,7 @@ const RETRY_MS = 1500;
 // Two temporal layers: every other frame is one that no later frame needs.
 const VIDEO_LAYERS = "L1T2";
 
-// The call in progress on this page, if any: the liveness check borrows its camera.
+// The call in progress on this page, if any: a liveness check at signing runs on its video.
 let active = null;
 export function activeCall() {
   return active;
@@ -48,6 +48,8 @@ export class CallClient {
     this.ended = false;
     this.pc = null;
     this.socket = null;
+    // Listeners for the server's liveness checks on this call (call-check.js).
+    this.liveCheckListeners = new Set();
   }
 
   async start() {
@@ -133,6 +135,9 @@ export class CallClient {
         // The other side's browser has a video codec this one must send too.
         await this.connect();
         break;
+      case "live_check":
+        this.liveCheckListeners.forEach((listener) => listener(message));
+        break;
       case "error":
         this.onError(message);
         break;
@@ -153,7 +158,7 @@ export class CallClient {
 
   // A fresh capture of the camera, in place of the call's: phones often cannot open
   // one camera twice, so the old track is stopped first, and the new one goes out on
-  // the same connection (the manager watches a liveness check as it happens).
+  // the same connection.
   // Returns a stream holding only the new video track.
   async freshCamera(facing = "user") {
     const sender = this.pc && this.pc.getSenders().find((s) => s.track && s.track.kind === "video");

@@ -117,6 +117,7 @@ if (section) {
       status: $("contract-liveness-status"),
       prompt: $("contract-liveness-prompt"),
       video: $("contract-liveness-video"),
+      verdicts: $("contract-liveness-verdicts"),
     };
     liveness.button.addEventListener("click", async () => {
       livenessPassed = await runLiveness(liveness);

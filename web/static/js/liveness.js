@@ -1,10 +1,12 @@
-// Liveness. Before the interview: a verification session, in which the server
-// itself sends the prompts and judges the video it receives. Where no media
-// connection can be made (and at signing, on the call's camera): the fallback,
-// recording a clip while showing the server's challenges and uploading it.
+// Liveness, always judged by the server on video it receives itself: before the
+// interview in a verification session, during the call (the fresh check at
+// signing) on the call's own video. Only where no media connection can be made
+// before the interview: the fallback, a clip recorded while showing the
+// server's challenges, uploaded, and marked as the weaker source.
 import { api, describe, labelFor, setStatus, t, upload } from "./common.js";
 import { activeCall } from "./call.js";
 import { SessionUnavailable, runVerificationSession } from "./verification-session.js";
+import { appendVerdict, callCheckOutcome, showCallChecks } from "./call-check.js";
 
 const section = document.getElementById("liveness");
 
@@ -19,21 +21,56 @@ function recorderType() {
   return "";
 }
 
+// Shows the outcome; true when the check passed.
+function showOutcome(body, { button, status, prompt, video }, call) {
+  const passed = body.status === "passed";
+  prompt.textContent = "";
+  setStatus(status, passed ? t("liveness_passed") : t("liveness_failed"), passed ? "pass" : "error");
+  // The last attempt failed: the page reloads into the call, where the manager
+  // confirms the identity.
+  if (!passed && body.attempts_left === 0 && !call) setTimeout(() => window.location.reload(), 2500);
+  button.hidden = passed;
+  // Done: the camera box (now empty) makes way for the next task.
+  video.parentElement.hidden = passed;
+  return passed;
+}
+
+// During the call (the fresh check at signing): the server judges the call's own
+// video; the page shows the camera the call sends and the server's prompts.
+async function runOnCall(call, elements) {
+  const { button, status, prompt, video, verdicts } = elements;
+  button.disabled = true;
+  setStatus(status, t("liveness_connecting"), "working");
+  video.srcObject = call.stream;
+  const stop = showCallChecks(call, { prompt, verdicts });
+  try {
+    const attempt = await api("POST", "/api/applicant/liveness/call");
+    setStatus(status, "");
+    return showOutcome(await callCheckOutcome(call, attempt.id), elements, call);
+  } catch (e) {
+    prompt.textContent = "";
+    setStatus(status, describe(e), "error");
+    return false;
+  } finally {
+    stop();
+    video.srcObject = null;
+    button.disabled = false;
+  }
+}
+
 // Runs one attempt with the given elements; resolves to true when it passed.
-export async function runLiveness({ button, status, prompt, video, verdicts, applicationId }) {
+export async function runLiveness(elements) {
+  const { button, status, prompt, video, verdicts, applicationId } = elements;
+  const call = activeCall();
+  if (call) return runOnCall(call, elements);
   button.disabled = true;
   setStatus(status, "");
   let stream;
-  // During the call the check takes over the call's camera (see CallClient.freshCamera)
-  // and leaves it to the call afterwards.
-  const call = activeCall();
   try {
-    stream = call
-      ? await call.freshCamera()
-      : await navigator.mediaDevices.getUserMedia({
-        video: { facingMode: "user", width: { ideal: 640 }, height: { ideal: 480 } },
-        audio: false,
-      });
+    stream = await navigator.mediaDevices.getUserMedia({
+      video: { facingMode: "user", width: { ideal: 640 }, height: { ideal: 480 } },
+      audio: false,
+    });
   } catch (e) {
     setStatus(status, t("liveness_camera_denied"), "error");
     button.disabled = false;
@@ -42,26 +79,17 @@ export async function runLiveness({ button, status, prompt, video, verdicts, app
   try {
     video.srcObject = stream;
     let body = null;
-    if (!call && applicationId && window.RTCPeerConnection) {
+    if (applicationId && window.RTCPeerConnection) {
       body = await liveSession(applicationId, stream, { status, prompt, verdicts });
     }
     if (body === null) body = await recordedClip(stream, { status, prompt });
-    const passed = body.status === "passed";
-    prompt.textContent = "";
-    setStatus(status, passed ? t("liveness_passed") : t("liveness_failed"), passed ? "pass" : "error");
-    // The last attempt failed: the page reloads into the call, where the manager
-    // confirms the identity.
-    if (!passed && body.attempts_left === 0 && !call) setTimeout(() => window.location.reload(), 2500);
-    button.hidden = passed;
-    // Done: the camera box (now empty) makes way for the next task.
-    video.parentElement.hidden = passed;
-    return passed;
+    return showOutcome(body, elements, null);
   } catch (e) {
     prompt.textContent = "";
     setStatus(status, e.message === "connection_lost" ? t("liveness_session_lost") : describe(e), "error");
     return false;
   } finally {
-    if (!call) stream.getTracks().forEach((track) => track.stop());
+    stream.getTracks().forEach((track) => track.stop());
     video.srcObject = null;
     button.disabled = false;
   }
@@ -79,11 +107,7 @@ async function liveSession(applicationId, stream, { status, prompt, verdicts }) 
       },
       onVerdict: (message) => {
         prompt.textContent = "";
-        if (!verdicts) return;
-        const item = document.createElement("li");
-        item.className = message.detected ? "pass" : "fail";
-        item.textContent = `${message.detected ? "✓" : "✗"} ${labelFor("challenge_", message.challenge)}`;
-        verdicts.append(item);
+        appendVerdict(verdicts, message);
       },
     });
   } catch (e) {

@@ -1,6 +1,7 @@
 // The manager's side: accept the waiting applicant, talk, take snapshots, end.
 import { api, describe, setStatus, t, tn } from "./common.js";
 import { openCall } from "./call-view.js";
+import { callCheckOutcome, showCallChecks } from "./call-check.js";
 
 const section = document.getElementById("call");
 
@@ -22,6 +23,29 @@ if (section) {
     accept.hidden = true;
     document.body.classList.add("in-call");
     const client = openCall(panel, id, { onEnded: () => window.location.reload() });
+    // Every check on this call, the manager's re-check and the applicant's at
+    // signing alike: the prompts and the server's verdicts as they come.
+    showCallChecks(client, {
+      prompt: section.querySelector("#call-check-prompt"),
+      verdicts: section.querySelector("#call-check-verdicts"),
+    });
+    const recheck = section.querySelector("#call-live-check");
+    if (recheck) {
+      recheck.addEventListener("click", async () => {
+        recheck.disabled = true;
+        try {
+          const attempt = await api("POST", `/api/calls/${id}/live-check`);
+          const outcome = await callCheckOutcome(client, attempt.id);
+          const passed = outcome.status === "passed";
+          const said = passed ? t("call_live_check_passed") : t("call_live_check_failed");
+          setStatus(status, said, passed ? "pass" : "error");
+        } catch (e) {
+          setStatus(status, describe(e), "error");
+        } finally {
+          recheck.disabled = false;
+        }
+      });
+    }
     section.querySelector("#call-snapshot").addEventListener("click", async () => {
       try {
         const shot = await api("POST", `/api/calls/${id}/snapshot`);

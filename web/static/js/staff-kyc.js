@@ -52,6 +52,13 @@ function render(kyc) {
         }).join(" · "),
         attempt.status === "passed" ? "pass" : attempt.status === "failed" ? "fail" : "",
       ));
+      // Where the frames came from: an uploaded clip is the weaker source, and
+      // the manager re-checks it on the call before the contract.
+      if (attempt.result && attempt.result.source) {
+        const source = attempt.result.source;
+        result.append(line(`${t("kyc_source")}: ${labelFor("kyc_source_", source)}`,
+          source === "upload" ? "fail" : ""));
+      }
       if (attempt.result && attempt.result.face_decision) {
         result.append(line(`${labelFor("face_", attempt.result.face_decision)} · ` +
           `${t("face_distance")} ${attempt.result.face_distance}`));
