@@ -27,9 +27,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from audit import log as audit
+from audit.chain import AuditEntry
 from audit.log import entries_for_application
 from compliance.actions import DELETIONS, ComplianceAction
 from compliance.review_timeline import segments
+from kyc.actions import KycAction
 from loans.states import TERMINAL_STATES
 from media.actions import CallAction
 from store.blobs import BlobNamespaces, BlobStore
@@ -84,12 +86,22 @@ async def document_image_digests(engine: AsyncEngine, application_id: str) -> se
             ).scalars()
         )
         entries = await entries_for_application(conn, application_id, limit=100_000)
-    digests |= {
-        str(e.details["sha256"])
+    # Call snapshots, and documents held up to the camera on the call as read off
+    # the video.
+    return (
+        digests
+        | _named(entries, CallAction.SNAPSHOT, "sha256")
+        | _named(entries, KycAction.DOCUMENT_SHOWN, "image_sha256")
+    )
+
+
+def _named(entries: list[AuditEntry], action: str, key: str) -> set[str]:
+    """The digests entries of `action` name under `key`."""
+    return {
+        str(e.details[key])
         for e in entries
-        if e.action == CallAction.SNAPSHOT and isinstance(e.details.get("sha256"), str)
+        if e.action == action and isinstance(e.details.get(key), str)
     }
-    return digests
 
 
 async def biometric_digests(engine: AsyncEngine, application_id: str) -> set[str]:
@@ -114,6 +126,14 @@ async def biometric_digests(engine: AsyncEngine, application_id: str) -> set[str
                 digests.add(row.video_sha256)
             frames = json.loads(row.result or "{}").get("evidence_frames") or {}
             digests |= {d for d in frames.values() if isinstance(d, str)}
+        entries = await entries_for_application(conn, application_id, limit=100_000)
+    # The live face a document's portrait was matched against on the call.
+    digests |= {
+        str(e.details["live_face_sha256"])
+        for e in entries
+        if e.action == KycAction.DOCUMENT_SHOWN
+        and isinstance(e.details.get("live_face_sha256"), str)
+    }
     return digests
 
 

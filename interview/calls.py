@@ -29,9 +29,12 @@ from interview.call_lines import CallLine, LineEndpoint, LocalLine, RelayedLine
 from interview.hosted_calls import CallServices, HostedCalls
 from interview.queue import WaitingQueue
 from interview.recording_spool import RecordingSpool
-from kyc.records import LivenessAttempt, get_liveness
+from kyc.records import LivenessAttempt, get_liveness, latest_readings
+from kyc.workers import DocumentKind
 from live_identity.call_check import CallChecks
 from live_identity.errors import CheckRunning, NoCall
+from loans import applications as apps
+from loans.access import SYSTEM_PRINCIPAL
 from media.actions import CallAction
 from media.call import Call, CallSettings, Notify, Side
 from store.background import BackgroundRounds
@@ -188,17 +191,47 @@ class Calls:
         """A liveness and face check on the call's video, on the node hosting it
         (live_identity.call_check); its prompts and outcome reach the pages over
         the call."""
-        placement = await self.running(attempt.application_id)
+        await self._start_check(
+            attempt.application_id,
+            "live_check",
+            requested_by,
+            request_id,
+            attempt=attempt.id,
+            id_front=id_front_sha256,
+        )
+
+    async def document_check(
+        self,
+        application_id: str,
+        kind: DocumentKind,
+        requested_by: audit.Actor,
+        request_id: str | None = None,
+    ) -> None:
+        """Ask the applicant to hold `kind` up to the camera and check it against
+        the uploaded photo's reading (live_identity.document_check), on the node
+        hosting the call."""
+        await self._start_check(
+            application_id, "document_check", requested_by, request_id, kind=kind.value
+        )
+
+    async def _start_check(
+        self,
+        application_id: str,
+        op: str,
+        requested_by: audit.Actor,
+        request_id: str | None,
+        **fields: Any,
+    ) -> None:
+        placement = await self.running(application_id)
         if placement is None:
             raise NoCall("there is no call for this application now")
         reply = await self._on_host(
             placement,
-            "live_check",
-            attempt=attempt.id,
-            id_front=id_front_sha256,
+            op,
             actor_id=requested_by.id,
             actor_role=requested_by.role,
             request_id=request_id,
+            **fields,
         )
         if reply.get("busy"):
             raise CheckRunning("a check is running on this call; wait for its outcome")
@@ -229,6 +262,8 @@ class Calls:
             return {"snapshot": shot.as_json() if shot else None}
         if op == "live_check":
             return await self._live_check_here(application_id, call, fields)
+        if op == "document_check":
+            return await self._document_check_here(application_id, call, fields)
         return {"error": f"unknown request {op}"}
 
     async def _live_check_here(
@@ -241,6 +276,24 @@ class Calls:
             call,
             attempt,
             str(fields.get("id_front")),
+            requested_by=audit.Actor(str(fields.get("actor_id")), str(fields.get("actor_role"))),
+            request_id=str(fields["request_id"]) if fields.get("request_id") else None,
+        )
+        return {"started": started, "busy": not started}
+
+    async def _document_check_here(
+        self, application_id: str, call: Call | None, fields: Message
+    ) -> Message:
+        kind = DocumentKind(str(fields.get("kind")))
+        uploaded = (await latest_readings(self.engine, application_id)).get(kind.value)
+        if call is None or call.ended or uploaded is None or self.live_checks is None:
+            return {"no_call": True}
+        application = await apps.get_application(self.engine, SYSTEM_PRINCIPAL, application_id)
+        started = self.live_checks.start_document(
+            call,
+            kind,
+            application,
+            uploaded,
             requested_by=audit.Actor(str(fields.get("actor_id")), str(fields.get("actor_role"))),
             request_id=str(fields["request_id"]) if fields.get("request_id") else None,
         )

@@ -12,6 +12,9 @@ class KycAction(StrEnum):
     CONFIRMED_ON_CALL = "kyc.confirmed_on_call"
     # An identity platform or business registry answered about a document.
     SOURCE_CHECKED = "kyc.source_checked"
+    # A document held up to the camera on the call, read and compared with the
+    # uploaded photo's reading (live_identity/document_check.py).
+    DOCUMENT_SHOWN = "kyc.document_shown"
     # A reviewer asked to see the full ID number (shown masked otherwise).
     ID_REVEALED = "kyc.id_revealed"
     # A reviewer opened a document image or snapshot.

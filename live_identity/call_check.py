@@ -8,22 +8,26 @@ The call's recording is the evidence: the record names the applicant's segment
 media time range of the frames, with `"source": "call"`.
 
 To both pages: {"type": "live_check", "attempt_id": ..., "phase": "prompt" |
-"verdict" | "result" | "interrupted", ...the fields of that message}.
+"verdict" | "result" | "interrupted", ...} and {"type": "document_check", "kind":
+..., "phase": "request" | "reading" | "result" | "interrupted", ...}.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from audit import log as audit
-from kyc.records import LivenessAttempt
+from kyc.records import LivenessAttempt, StoredReading
+from kyc.workers import DocumentKind
 from live_identity.actions import LiveIdentityAction
-from live_identity.challenges import LiveChallenges
+from live_identity.challenges import LiveChallenges, Tell
+from live_identity.document_check import check_shown_document
 from live_identity.session import TAP_FPS
 from live_identity.verdict import LiveServices, judge_run, record_run
+from loans.models import Application
 from media.call import Call, Side
 from media.tap import FrameTap
 
@@ -32,12 +36,22 @@ log = logging.getLogger(__name__)
 SOURCE = "call"
 
 
+def _teller(call: Call, kind: str, **fields: object) -> Tell:
+    """Tell both pages, as a `kind` message whose phase is the message's type."""
+
+    async def tell(message: Mapping[str, object]) -> None:
+        await call.tell_all({**message, **fields, "type": kind, "phase": message.get("type")})
+
+    return tell
+
+
 class CallChecks:
     """The checks running on this node's calls, at most one per call."""
 
     def __init__(self, services: LiveServices) -> None:
         self.services = services
-        self._running: dict[str, tuple[LiveChallenges, asyncio.Task[None]]] = {}
+        # Per call: how to stop its check, and the check.
+        self._running: dict[str, tuple[Callable[[], None], asyncio.Task[None]]] = {}
 
     def busy(self, call: Call) -> bool:
         return call.id in self._running
@@ -51,15 +65,7 @@ class CallChecks:
         requested_by: audit.Actor,
         request_id: str | None = None,
     ) -> bool:
-        """Start a check on `call`; False when one is running there already."""
-        if self.busy(call):
-            return False
-
-        async def tell(message: Mapping[str, object]) -> None:
-            phase = message.get("type")
-            await call.tell_all(
-                {**message, "type": "live_check", "phase": phase, "attempt_id": attempt.id}
-            )
+        """Start a liveness check on `call`; False when a check runs there already."""
 
         def tap() -> FrameTap | None:
             current = None if call.ended else call.tap
@@ -68,25 +74,68 @@ class CallChecks:
                 current.set_rate(TAP_FPS)
             return current
 
+        tell = _teller(call, "live_check", attempt_id=attempt.id)
         checks = LiveChallenges(
             tap, self.services.judge, window=self.services.window_seconds, tell=tell
         )
 
+        async def work() -> dict[str, Any]:
+            return await self._run(call, checks, attempt, id_front_sha256, requested_by, request_id)
+
+        return self._start(call, work, tell, checks.stop)
+
+    def start_document(
+        self,
+        call: Call,
+        kind: DocumentKind,
+        application: Application,
+        uploaded: StoredReading,
+        *,
+        requested_by: audit.Actor,
+        request_id: str | None = None,
+    ) -> bool:
+        """Ask for `kind` held up to the camera and check it (document_check.py);
+        False when a check runs on `call` already."""
+        tell = _teller(call, "document_check")
+        stopped = asyncio.Event()
+
+        async def work() -> dict[str, Any]:
+            return await check_shown_document(
+                self.services,
+                call,
+                kind,
+                application,
+                uploaded,
+                tell=tell,
+                stopped=stopped,
+                requested_by=requested_by,
+                request_id=request_id,
+            )
+
+        return self._start(call, work, tell, stopped.set)
+
+    def _start(
+        self,
+        call: Call,
+        work: Callable[[], Awaitable[dict[str, Any]]],
+        tell: Tell,
+        stop: Callable[[], None],
+    ) -> bool:
+        if self.busy(call):
+            return False
+
         async def run() -> None:
             try:
-                body = await self._run(
-                    call, checks, attempt, id_front_sha256, requested_by, request_id
-                )
-                await tell(body)
+                await tell(await work())
             except Exception:
-                log.exception("a liveness check on a call failed")
+                log.exception("a check on a call failed")
                 await tell({"type": "interrupted", "reason": "server_error"})
             finally:
                 self._running.pop(call.id, None)
                 if call.tap is not None:
                     call.tap.set_rate(call.settings.tap_fps)
 
-        self._running[call.id] = (checks, asyncio.ensure_future(run()))
+        self._running[call.id] = (stop, asyncio.ensure_future(run()))
         return True
 
     async def _run(
@@ -137,6 +186,6 @@ class CallChecks:
         )
 
     async def close(self) -> None:
-        for checks, _task in list(self._running.values()):
-            checks.stop()
+        for stop, _task in list(self._running.values()):
+            stop()
         await asyncio.gather(*(task for _c, task in self._running.values()), return_exceptions=True)

@@ -41,6 +41,7 @@ class LiveServices:
     face_model: Callable[[], dict[str, str]]
     rules: IdentityRules
     window_seconds: float
+    display_timezone: str
 
 
 async def judge_run(

@@ -51,7 +51,24 @@ class RespondingCamera(VideoStreamTrack):
         self._rest = [*REST, *reversed(REST)]
         self._shown = 0
         self._queue: list[int] = []
+        self._held: np.ndarray[Any, Any] | None = None
         self.sent = 0
+
+    def hold(self, document: np.ndarray[Any, Any]) -> None:
+        """From now on the camera shows `document` (a photo of it, fitted into
+        the frame), as a phone's back camera pointed at a card would."""
+        height, width = self._frames[0].shape[:2]
+        scale = 0.95 * min(width / document.shape[1], height / document.shape[0])
+        fitted = cv2.resize(document, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        frame = np.full_like(self._frames[0], 70)
+        top = (height - fitted.shape[0]) // 2
+        left = (width - fitted.shape[1]) // 2
+        frame[top : top + fitted.shape[0], left : left + fitted.shape[1]] = fitted
+        self._held = frame
+
+    def release(self) -> None:
+        """Back to the face."""
+        self._held = None
 
     def move(self, challenge: str) -> None:
         if not self._still:
@@ -59,14 +76,19 @@ class RespondingCamera(VideoStreamTrack):
 
     async def recv(self) -> av.VideoFrame:
         pts, time_base = await self.next_timestamp()
-        if self._queue:
+        image = self._held
+        if image is not None:
+            index = 0
+        elif self._queue:
             index = self._queue.pop(0)
         elif self._still:
             index = 0
         else:
             index = self._rest[self._shown % len(self._rest)]
             self._shown += 1
-        frame = av.VideoFrame.from_ndarray(self._frames[index], format="bgr24")
+        frame = av.VideoFrame.from_ndarray(
+            image if image is not None else self._frames[index], format="bgr24"
+        )
         frame.pts = pts
         frame.time_base = time_base or fractions.Fraction(1, 90000)
         self.sent += 1

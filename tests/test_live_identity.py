@@ -269,8 +269,16 @@ class CallSide:
     """A participant on the call's signalling socket with an aiortc connection;
     the camera makes the movement each live-check prompt asks for."""
 
-    def __init__(self, browser: Browser, app_id: str, camera: RespondingCamera | None) -> None:
+    def __init__(
+        self,
+        browser: Browser,
+        app_id: str,
+        camera: RespondingCamera | None,
+        documents: dict[str, Any] | None = None,
+    ) -> None:
         self.browser = browser
+        # What the camera shows when the server asks for a document, by kind.
+        self.documents = documents or {}
         self.app_id = app_id
         self.camera = camera
         self.messages: list[dict[str, Any]] = []
@@ -305,6 +313,13 @@ class CallSide:
             self._arrived.set()
             if body.get("phase") == "prompt" and self.camera is not None:
                 asyncio.get_running_loop().call_later(0.2, self.camera.move, body["challenge"])
+            if body.get("type") == "document_check" and body.get("phase") == "request":
+                assert self.camera is not None
+                self.camera.hold(self.documents[body["kind"]])
+
+    def camera_back_to_face(self) -> None:
+        if self.camera is not None:
+            self.camera.release()
 
     async def next(self, fields: dict[str, Any], *, after: int = 0) -> dict[str, Any]:
         async with asyncio.timeout(60):
@@ -320,7 +335,7 @@ async def in_interview(service: Service, tmp_path: Path, frames: Any) -> tuple[B
     """Verified by a verification session, the manager's call accepted."""
     applicant, app_id = await documented_applicant(service, tmp_path)
     last, _ = await run_session(applicant, RespondingCamera(frames))
-    assert last["application_state"] == "identity_verified", last
+    assert last.get("application_state") == "identity_verified", last.get("result")
     manager = await service.staff("m1")
     accepted = await manager.request("POST", f"/api/applications/{app_id}/call")
     assert accepted.status == 200, accepted.text
@@ -441,3 +456,48 @@ async def test_a_slow_judge_never_stalls_forwarding_or_recording(
     assert live.frames, "the check still judged what it could"
     [segment] = [s for s in call.segments if s.path.name.startswith("applicant-")]
     assert segment.video_packets > 0 and segment.unrecorded_video_frames == 0
+
+
+async def test_documents_held_up_on_the_call_are_read_and_compared_with_the_upload(
+    service: Service, tmp_path: Path, frames: list[np.ndarray[Any, Any]]
+) -> None:
+    applicant, app_id = await in_interview(service, tmp_path, frames)
+    photos = {kind: cv2.imread(str(tmp_path / f"{kind}.jpg")) for kind in ("id_front", "licence")}
+    manager = await service.staff("m1")
+    outcomes = []
+    async with CallSide(applicant, app_id, RespondingCamera(frames)) as phone:
+        # The ID card when asked for it; the licence when asked for the ID card
+        # (the wrong document); the licence when asked for it.
+        for asked, held in (
+            ("id_front", "id_front"),
+            ("id_front", "licence"),
+            ("licence", "licence"),
+        ):
+            await asyncio.sleep(1)  # the live face, before the document comes up
+            phone.camera_back_to_face()
+            phone.documents = {asked: photos[held]}
+            seen = len(phone.messages)
+            started = await manager.request(
+                "POST", f"/api/calls/{app_id}/document-check", json={"kind": asked}
+            )
+            assert started.status == 202, started.text
+            result = await phone.next({"type": "document_check", "phase": "result"}, after=seen)
+            outcomes.append(result["passed"])
+    assert outcomes == [True, False, True]
+    trail = (await manager.request("GET", f"/api/applications/{app_id}/audit")).body["items"]
+    entries = [e["details"] for e in trail if e["action"] == "kyc.document_shown"]
+    assert [(e["kind"], e["passed"], e["source"]) for e in entries] == [
+        ("id_front", True, "call"),
+        ("id_front", False, "call"),
+        ("licence", True, "call"),
+    ]
+    card, wrong, licence = entries
+    assert card["agrees"] == {"id_number": True, "name": True}
+    # The card's portrait against the live face the call showed just before.
+    assert card["face_decision"] == "match"
+    assert licence["agrees"] == {"credit_code": True, "company_name": True}
+    assert not all(wrong["agrees"].values())
+    # Outcomes and hashes only: no value read off the card reaches the log.
+    reading = (await manager.request("GET", f"/api/applications/{app_id}/kyc")).body
+    name = reading["documents"]["id_front"]["fields"]["name"]["value"]
+    assert name not in json.dumps(entries, ensure_ascii=False)

@@ -136,6 +136,12 @@ CASES = [
     Case("GET", "/api/calls/{app}/signal", only({"applicant": 409, "manager": 409})),
     Case("POST", "/api/calls/{app}/snapshot", only({"manager": 409})),
     Case("POST", "/api/calls/{app}/live-check", only({"manager": 409})),
+    Case(
+        "POST",
+        "/api/calls/{app}/document-check",
+        only({"manager": 409}),
+        body={"kind": "id_front"},
+    ),
     Case("GET", "/api/applicant/verification", only({"applicant": 409, "applicant_other": 409})),
     Case("POST", "/api/applicant/liveness/call", only({"applicant": 409, "applicant_other": 409})),
     Case("POST", "/api/calls/{app}/end", only({"manager": 409})),

@@ -323,6 +323,7 @@ async def _live_identity(app: web.Application) -> AsyncIterator[None]:
             face_model=app[FACE_MODEL].reference,
             rules=app[IDENTITY_RULES],
             window_seconds=settings.liveness_window_seconds,
+            display_timezone=settings.display_timezone,
         )
     )
     app[LIVE_SESSIONS] = sessions

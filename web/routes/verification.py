@@ -27,11 +27,12 @@ import contextlib
 import json
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import WSMsgType, web
 
-from kyc.records import issue_liveness
+from kyc.records import issue_liveness, latest_readings
+from kyc.workers import DocumentKind
 from live_identity.camera import CameraReport
 from live_identity.errors import LiveIdentityError
 from live_identity.session import VerificationSession
@@ -48,6 +49,7 @@ from web.keys import CALLS, ENGINE, LIVE_SESSIONS, REQUEST_ID, SETTINGS
 from web.middleware import check_origin
 from web.routes.calls import CALL_STATES, participant_application, user_label
 from web.routes.documents import challenges_for, liveness_allowed, open_application
+from web.schemas import Body, parse_body
 
 routes = web.RouteTableDef()
 
@@ -174,3 +176,27 @@ async def manager_call_check(request: web.Request) -> web.Response:
             "the applicant did not agree to biometric processing: confirm the identity by eye"
         )
     return await _start_call_check(request, app)
+
+
+class DocumentCheckBody(Body):
+    # The documents live_identity.document_check compares (SHOWN_KINDS).
+    kind: Literal["id_front", "licence"]
+
+
+@routes.post("/api/calls/{id}/document-check")
+@requires(Role.MANAGER)
+async def manager_document_check(request: web.Request) -> web.Response:
+    """Ask the applicant to hold the ID card's photo side or the licence up to the
+    camera; the server reads it off the call and compares it with the upload."""
+    kind = DocumentKind((await parse_body(request, DocumentCheckBody)).kind)
+    app = await participant_application(request, request.match_info["id"])
+    if app.state is not State.IN_INTERVIEW:
+        raise errors.Conflict("a document is shown during the interview")
+    calls = request.app[CALLS]
+    if await calls.running(app.id) is None:
+        raise errors.Conflict("there is no call for this application now")
+    if kind.value not in await latest_readings(request.app[ENGINE], app.id):
+        raise errors.Conflict("this document was never uploaded")
+    principal = principal_of(request)
+    await calls.document_check(app.id, kind, principal.actor, request.get(REQUEST_ID))
+    return web.json_response({"kind": kind.value, "state": "requested"}, status=202)

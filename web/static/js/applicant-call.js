@@ -1,6 +1,7 @@
 // The applicant's side of the call: join the queue, wait for the manager, talk.
 import { api, describe, t } from "./common.js";
 import { openCall } from "./call-view.js";
+import { followDocumentChecks } from "./call-check.js";
 
 const section = document.getElementById("call");
 const POLL_MS = 3000;
@@ -16,6 +17,7 @@ async function waitForManager(join, status) {
       // The identity checks watch this video: see CallClient's layeredVideo.
       layeredVideo: true,
     });
+    followDocumentChecks(client, section.querySelector("#call-document"));
     section.querySelector("#call-switch").addEventListener("click", () => client.switchCamera());
     section.querySelector("#call-leave").addEventListener("click", () => client.leave());
     return;

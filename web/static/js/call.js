@@ -48,8 +48,8 @@ export class CallClient {
     this.ended = false;
     this.pc = null;
     this.socket = null;
-    // Listeners for the server's liveness checks on this call (call-check.js).
-    this.liveCheckListeners = new Set();
+    // Listeners for the server's identity checks on this call (call-check.js).
+    this.checkListeners = new Set();
   }
 
   async start() {
@@ -136,7 +136,8 @@ export class CallClient {
         await this.connect();
         break;
       case "live_check":
-        this.liveCheckListeners.forEach((listener) => listener(message));
+      case "document_check":
+        this.checkListeners.forEach((listener) => listener(message));
         break;
       case "error":
         this.onError(message);

@@ -1,7 +1,7 @@
 // The manager's side: accept the waiting applicant, talk, take snapshots, end.
 import { api, describe, setStatus, t, tn } from "./common.js";
 import { openCall } from "./call-view.js";
-import { callCheckOutcome, showCallChecks } from "./call-check.js";
+import { callCheckOutcome, documentCheckOutcome, showCallChecks } from "./call-check.js";
 
 const section = document.getElementById("call");
 
@@ -28,6 +28,24 @@ if (section) {
     showCallChecks(client, {
       prompt: section.querySelector("#call-check-prompt"),
       verdicts: section.querySelector("#call-check-verdicts"),
+    });
+    // A document held up to the applicant's camera, read by the server and
+    // compared with the uploaded photo.
+    section.querySelectorAll("[data-show-document]").forEach((button) => {
+      button.addEventListener("click", async () => {
+        button.disabled = true;
+        try {
+          const outcome = documentCheckOutcome(client);
+          await api("POST", `/api/calls/${id}/document-check`, { kind: button.dataset.showDocument });
+          const shown = await outcome;
+          const said = shown.passed ? t("call_document_passed") : t("call_document_failed");
+          setStatus(status, said, shown.passed ? "pass" : "error");
+        } catch (e) {
+          setStatus(status, describe(e), "error");
+        } finally {
+          button.disabled = false;
+        }
+      });
     });
     const recheck = section.querySelector("#call-live-check");
     if (recheck) {
