@@ -27,7 +27,10 @@ from live_identity.challenges import LiveChallenges, Tell
 from live_identity.document_check import check_shown_document
 from live_identity.session import TAP_FPS
 from live_identity.verdict import LiveServices, judge_run, record_run
+from loans import applications as apps
+from loans.access import SYSTEM_PRINCIPAL
 from loans.models import Application
+from loans.states import Action, State
 from media.call import Call, Side
 from media.tap import FrameTap
 
@@ -175,7 +178,7 @@ class CallChecks:
         result["source"] = SOURCE
         result["call_segment"] = segment
         result["requested_by"] = {"id": requested_by.id, "role": requested_by.role}
-        return await record_run(
+        body = await record_run(
             self.services,
             requested_by,
             attempt,
@@ -184,6 +187,17 @@ class CallChecks:
             video_sha256="",
             request_id=request_id,
         )
+        if body.get("application_state") == State.IDENTITY_VERIFIED.value:
+            # Verified in the manager check's call: the interview goes on in it.
+            started = await apps.act(
+                self.services.engine,
+                SYSTEM_PRINCIPAL,
+                attempt.application_id,
+                Action.START_INTERVIEW,
+                request_id=request_id,
+            )
+            body["application_state"] = started.state.value
+        return body
 
     async def close(self) -> None:
         for stop, _task in list(self._running.values()):

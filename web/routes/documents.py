@@ -246,16 +246,17 @@ def challenges_for(settings: Settings) -> list[Challenge]:
     return fixed or random_challenges(settings.liveness_challenges)
 
 
-async def liveness_allowed(request: web.Request, app: Application) -> str:
-    """Refuses another liveness attempt without the ID card's photo side, or once
-    every attempt failed; the photo side's image digest (the portrait)."""
+async def liveness_allowed(request: web.Request, app: Application, *, limited: bool = True) -> str:
+    """Refuses another liveness attempt without the ID card's photo side, or
+    (`limited`) once every attempt failed; the photo side's image digest (the
+    portrait)."""
     engine = request.app[ENGINE]
     front = (await latest_readings(engine, app.id)).get(DocumentKind.ID_FRONT.value)
     if front is None:
         raise errors.Conflict("photograph the photo side of your ID card first")
     since = await signing_pending(engine, app)
     failed = await failed_liveness_count(engine, app.id, since=since)
-    if failed >= request.app[SETTINGS].liveness_attempts:
+    if limited and failed >= request.app[SETTINGS].liveness_attempts:
         error = errors.Conflict(
             "the liveness check did not succeed; your account manager will continue with "
             "you on the video call"

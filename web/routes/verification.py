@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 from aiohttp import WSMsgType, web
 
+from kyc.identity_paths import manager_check_ready
 from kyc.records import issue_liveness, latest_readings
 from kyc.workers import DocumentKind
 from live_identity.camera import CameraReport
@@ -45,7 +46,7 @@ from media import signalling
 from media.errors import SignallingError
 from web import errors
 from web.guards import principal_of, requires
-from web.keys import CALLS, ENGINE, LIVE_SESSIONS, REQUEST_ID, SETTINGS
+from web.keys import CALLS, ENGINE, IDENTITY_RULES, LIVE_SESSIONS, REQUEST_ID, SETTINGS
 from web.middleware import check_origin
 from web.routes.calls import CALL_STATES, participant_application, user_label
 from web.routes.documents import challenges_for, liveness_allowed, open_application
@@ -132,14 +133,18 @@ async def verification_session(request: web.Request) -> web.StreamResponse:
     return socket
 
 
-async def _start_call_check(request: web.Request, app: Application) -> web.Response:
-    """Issue an attempt and start it on the call's video."""
+async def _start_call_check(
+    request: web.Request, app: Application, *, supervised: bool = False
+) -> web.Response:
+    """Issue an attempt and start it on the call's video. `supervised`: the
+    manager asked, on the call; the limit on the applicant's own attempts does not
+    apply (after it is reached, this is how the manager checks live)."""
     principal = principal_of(request)
     engine = request.app[ENGINE]
     calls = request.app[CALLS]
     if app.state not in CALL_STATES or await calls.running(app.id) is None:
         raise errors.Conflict("there is no call for this application now")
-    id_front = await liveness_allowed(request, app)
+    id_front = await liveness_allowed(request, app, limited=not supervised)
     attempt = await issue_liveness(
         engine,
         principal.actor,
@@ -169,13 +174,19 @@ async def manager_call_check(request: web.Request) -> web.Response:
     if await request.read():
         raise errors.BadRequest("this endpoint takes no body")
     app = await participant_application(request, request.match_info["id"])
-    if app.state is not State.IN_INTERVIEW:
-        raise errors.Conflict("a re-check runs during the interview")
-    if (await current_consents(request.app[ENGINE], app.id)).biometrics is not True:
+    engine = request.app[ENGINE]
+    # During the interview, or in the manager check that follows the applicant's
+    # last failed attempt (the call is held while the case is still invited).
+    manager_check = app.state is State.INVITED and await manager_check_ready(
+        engine, app.id, request.app[IDENTITY_RULES]
+    )
+    if app.state is not State.IN_INTERVIEW and not manager_check:
+        raise errors.Conflict("a re-check runs on the interview's call")
+    if (await current_consents(engine, app.id)).biometrics is not True:
         raise BiometricConsentMissing(
             "the applicant did not agree to biometric processing: confirm the identity by eye"
         )
-    return await _start_call_check(request, app)
+    return await _start_call_check(request, app, supervised=True)
 
 
 class DocumentCheckBody(Body):

@@ -55,6 +55,8 @@ if (section) {
           const attempt = await api("POST", `/api/calls/${id}/live-check`);
           const outcome = await callCheckOutcome(client, attempt.id);
           const passed = outcome.status === "passed";
+          // Verified in the manager check's call: the console becomes the interview's.
+          if (passed && section.dataset.state === "invited") window.location.reload();
           const said = passed ? t("call_live_check_passed") : t("call_live_check_failed");
           setStatus(status, said, passed ? "pass" : "error");
         } catch (e) {
