@@ -87,7 +87,9 @@ def _marker(entry: AuditEntry) -> tuple[str, dict[str, Any]] | None:
             return "face_match", {"decision": d.get("decision")}
         case KycAction.LIVENESS:
             passed = d.get("status") == "passed"
-            return ("liveness_passed" if passed else "liveness_failed"), {}
+            return ("liveness_passed" if passed else "liveness_failed"), {"source": d.get("source")}
+        case KycAction.DOCUMENT_SHOWN:
+            return "document_shown", {"document": d.get("kind"), "passed": d.get("passed") is True}
         case CallAction.SNAPSHOT:
             return "snapshot", {}
         case InterviewAction.CHECKLIST:

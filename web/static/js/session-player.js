@@ -112,6 +112,9 @@ if (section) {
       let label = labelFor("marker_", marker.kind, marker);
       if (marker.document) label += ` · ${labelFor("doc_", marker.document)}`;
       if (marker.side) label += ` · ${labelFor("session_", marker.side)}`;
+      // Where a liveness decision's frames came from; whether a document shown agreed.
+      if (marker.source) label += ` · ${labelFor("kyc_source_", marker.source)}`;
+      if (marker.kind === "document_shown") label += marker.passed ? " ✓" : " ✗";
       const li = item(list, label, marker.at);
       li.dataset.kind = marker.kind;
       const offset = Date.parse(marker.at) - t0;
