@@ -184,6 +184,23 @@ async def click_when_ready(page: Page, selector: str) -> None:
     await page.click(selector)
 
 
+async def pass_liveness(page: Page, prefix: str) -> None:
+    """Run the check as the applicant would: a second attempt after a failure (the
+    product allows three). On a loaded 2-core machine the page's camera, the
+    browser's encoder and the server's frame judge compete for the CPU, and a
+    judge that falls behind skips frames (a blink among them); every attempt is
+    checked in full, and two failures fail the test."""
+    outcomes = []
+    for _attempt in range(2):
+        await click_when_ready(page, f"#{prefix}-start")
+        status = page.locator(f"#{prefix}-status.pass, #{prefix}-status.error")
+        await status.wait_for(timeout=90_000)
+        outcomes.append(await status.inner_text())
+        if "pass" in (await status.get_attribute("class") or ""):
+            return
+    raise AssertionError(f"liveness failed twice: {outcomes}")
+
+
 async def consent_and_check_device(page: Page) -> None:
     """The applicant's first steps in the page: consent, biometric consent on its
     own screen, then the device check (fake camera and microphone pass it), after

@@ -26,6 +26,7 @@ from tests.browser_support import (
     Chromium,
     answering_camera,
     consent_and_check_device,
+    pass_liveness,
 )
 from tests.document_flow import D12, documents
 from tests.signing_support import free_port, pdfsig, record_liveness_pass
@@ -134,10 +135,7 @@ async def test_an_applicant_reads_and_signs_on_a_phone(
     )
     await applicant.fill("#contract-code", (await code_cell.inner_text()).strip())
 
-    await applicant.click("#contract-liveness-start")
-    status = applicant.locator("#contract-liveness-status.pass, #contract-liveness-status.error")
-    await status.wait_for(timeout=90_000)
-    assert "pass" in (await status.get_attribute("class") or ""), await status.inner_text()
+    await pass_liveness(applicant, "contract-liveness")
 
     await draw_signature(applicant)
     await applicant.click("#contract-sign")

@@ -38,8 +38,8 @@ from tests.browser_support import (
     Chromium,
     accessibility_problems,
     answering_camera,
-    click_when_ready,
     consent_and_check_device,
+    pass_liveness,
     wait_for_moving_video,
 )
 from tests.document_flow import D12, documents
@@ -122,22 +122,6 @@ async def hears_sound(page: Page, selector: str) -> float:
             selector,
         )
     )
-
-
-async def pass_liveness(page: Page, prefix: str) -> None:
-    """Run the check as the applicant would: a second attempt after a failure (the
-    product allows three). The recorded clip only lines up with the prompts when the
-    page gets the CPU on time, which a loaded 2-core machine does not always give;
-    every attempt is checked in full, and two failures fail the test."""
-    outcomes = []
-    for _attempt in range(2):
-        await click_when_ready(page, f"#{prefix}-start")
-        status = page.locator(f"#{prefix}-status.pass, #{prefix}-status.error")
-        await status.wait_for(timeout=90_000)
-        outcomes.append(await status.inner_text())
-        if "pass" in (await status.get_attribute("class") or ""):
-            return
-    raise AssertionError(f"liveness failed twice: {outcomes}")
 
 
 async def draw_with_touch(page: Page, selector: str) -> None:
