@@ -161,8 +161,11 @@ async def save_face_match(
     distance: float,
     decision: str,
     face_model: dict[str, str],
+    source: str,
     request_id: str | None = None,
 ) -> StoredFaceMatch:
+    """`source`: where the probe came from ("upload", "verification_session",
+    "call"), named in the audit entry."""
     now = datetime.now(UTC)
     stored = StoredFaceMatch(
         str(uuid.uuid4()), reference_sha256, probe_sha256, f"{distance:.4f}", decision, now
@@ -192,6 +195,7 @@ async def save_face_match(
                 "distance": stored.distance,
                 "decision": decision,
                 "face_model": face_model,
+                "source": source,
             },
             at=now,
         )

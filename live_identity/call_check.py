@@ -184,6 +184,7 @@ class CallChecks:
             attempt,
             passed=passed,
             result=result,
+            id_front_sha256=id_front_sha256,
             video_sha256="",
             request_id=request_id,
         )

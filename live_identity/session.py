@@ -190,6 +190,7 @@ class VerificationSession:
             self.attempt,
             passed=passed,
             result=result,
+            id_front_sha256=self._id_front,
             video_sha256=recording[1] if recording else "",
             request_id=self._request_id,
         )

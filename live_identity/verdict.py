@@ -19,7 +19,12 @@ from kyc.errors import KycError, NotEnoughFrames
 from kyc.faces import Decision
 from kyc.identity_paths import IdentityRules, verify_when_complete
 from kyc.passive import PassiveDecision, assess_clip
-from kyc.records import LivenessAttempt, complete_liveness, failed_liveness_count
+from kyc.records import (
+    LivenessAttempt,
+    complete_liveness,
+    failed_liveness_count,
+    save_face_match,
+)
 from kyc.workers import IdentityChecks, SelfieResult
 from live_identity.camera import media_report
 from live_identity.challenges import LiveRun, media_seconds
@@ -102,10 +107,26 @@ async def record_run(
     *,
     passed: bool,
     result: dict[str, Any],
+    id_front_sha256: str,
     video_sha256: str,
     request_id: str | None,
 ) -> dict[str, Any]:
-    """The decision recorded; what the page is told of it."""
+    """The decision recorded, with the face match on the received frames as a face
+    match of its own (named by `result["source"]`); what the page is told of it."""
+    probe = result["evidence_frames"].get("face")
+    if result["face_decision"] is not None and probe is not None:
+        await save_face_match(
+            services.engine,
+            actor,
+            attempt.application_id,
+            reference_sha256=id_front_sha256,
+            probe_sha256=probe,
+            distance=float(result["face_distance"]),
+            decision=result["face_decision"],
+            face_model=result["face_model"],
+            source=result["source"],
+            request_id=request_id,
+        )
     done = await complete_liveness(
         services.engine,
         actor,

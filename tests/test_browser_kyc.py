@@ -1,6 +1,7 @@
 """Identity verification in real browsers: the applicant, on a phone-sized
 Chromium whose fake camera plays a real face clip, photographs (uploads) the ID
-card, the licence and a selfie, passes the liveness check and sees the result;
+card and the licence, passes the liveness check (a verification session: the
+server's prompts and verdicts on the video it receives) and sees the result;
 the manager's case page shows every field, check and score as they arrive."""
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ async def test_applicant_verifies_identity_and_manager_watches_live(
     await manager.wait_for_url("**/manager")
     await manager.goto(str(service.base.with_path(f"/staff/applications/{application_id}")))
 
-    for kind in ("id_front", "id_back", "licence", "selfie"):
+    for kind in ("id_front", "id_back", "licence"):
         card = f'#documents .doc-card[data-kind="{kind}"]'
         await applicant.set_input_files(f"{card} input", str(photos[kind]))
         await applicant.wait_for_selector(f"{card} .result li, {card} .result p", timeout=60_000)

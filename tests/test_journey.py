@@ -196,7 +196,7 @@ async def test_the_whole_loan_in_three_browsers(
     await screens.take(applicant, "applicant-consent")
     await consent_and_check_device(applicant)
     await screens.take(applicant, "applicant-documents")
-    for kind in ("id_front", "id_back", "licence", "selfie"):
+    for kind in ("id_front", "id_back", "licence"):
         card = f'#documents .doc-card[data-kind="{kind}"]'
         await applicant.set_input_files(f"{card} input", str(photos[kind]))
         await applicant.wait_for_selector(f"{card} .result li, {card} .result p", timeout=90_000)
@@ -327,6 +327,8 @@ async def test_the_whole_loan_in_three_browsers(
     sources = [e["details"]["source"] for e in trail["items"] if e["action"] == "kyc.liveness"]
     assert sources[0] == "verification_session" and sources[-1] == "call", sources
     assert "upload" not in sources, sources
+    matches = [e["details"]["source"] for e in trail["items"] if e["action"] == "kyc.face_match"]
+    assert matches and set(matches) <= {"verification_session", "call"}, matches
     assert screens.problems == [], "\n".join(screens.problems)
     root = OUT / "trust-root.pem"
     root.write_bytes((service.settings.pki_dir / "root.pem").read_bytes())

@@ -95,7 +95,10 @@ async def test_three_consents_are_separate_records_and_declining_runs_no_face_ch
     ).status == 200
     # After the documents, the page offers the call in which the manager checks.
     page = await applicant.request("GET", "/apply")
-    assert 'id="call"' in page.text and 'data-kind="selfie"' not in page.text
+    assert 'id="call"' in page.text
+    # No face check can start: the verification session is refused before it opens.
+    session = await applicant.request("GET", "/api/applicant/verification")
+    assert session.status == 409 and session.body["code"] == "biometric_consent_missing"
 
 
 @pytest.mark.parametrize("why", ["biometrics_declined", "liveness_failed"])

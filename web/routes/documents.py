@@ -216,6 +216,7 @@ async def upload_selfie(request: web.Request) -> web.Response:
         distance=result.distance,
         decision=result.decision.value,
         face_model=request.app[FACE_MODEL].reference(),
+        source=UPLOAD_SOURCE,
         request_id=request.get(REQUEST_ID),
     )
     return web.json_response(stored.as_json(), status=201)

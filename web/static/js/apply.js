@@ -1,5 +1,5 @@
 import { api, busy, describe, setStatus, t, upload } from "./common.js";
-import { renderMatch, renderReading } from "./documents.js";
+import { renderReading } from "./documents.js";
 
 const form = document.getElementById("consent-form");
 if (form) {
@@ -47,13 +47,12 @@ if (withdraw) {
   });
 }
 
-// Every document read with all checks passed: on to liveness (the selfie, a preview
-// of the face match, is optional; liveness matches the face again).
+// Every document read with all checks passed: on to liveness, where the face is
+// matched on the video the server receives.
 async function offerNextStep() {
   const kyc = await api("GET", "/api/applicant/kyc");
   const kinds = [...document.querySelectorAll("#documents .doc-card[data-kind]")]
-    .map((card) => card.dataset.kind)
-    .filter((kind) => kind !== "selfie");
+    .map((card) => card.dataset.kind);
   const done = kinds.every((kind) => kyc.documents[kind] && kyc.documents[kind].passed);
   const next = document.getElementById("documents-next");
   next.hidden = !done;
@@ -65,13 +64,9 @@ async function send(card, file) {
   setStatus(status, t("reading"), "working");
   input.disabled = true;
   try {
-    const url = card.dataset.kind === "selfie"
-      ? "/api/applicant/selfie"
-      : `/api/applicant/documents/${card.dataset.kind}`;
-    const body = await upload(url, file);
+    const body = await upload(`/api/applicant/documents/${card.dataset.kind}`, file);
     setStatus(status, "");
-    if (card.dataset.kind === "selfie") renderMatch(card.querySelector(".result"), body);
-    else renderReading(card.querySelector(".result"), body);
+    renderReading(card.querySelector(".result"), body);
     card.querySelector(".capture span").textContent = t("retake");
     await offerNextStep();
   } catch (e) {
@@ -102,7 +97,5 @@ if (documents) {
         card.querySelector(".capture span").textContent = t("retake");
       }
     });
-    const selfie = documents.querySelector('.doc-card[data-kind="selfie"]');
-    if (kyc.face_match && selfie) renderMatch(selfie.querySelector(".result"), kyc.face_match);
   });
 }

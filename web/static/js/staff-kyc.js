@@ -34,10 +34,10 @@ function render(kyc) {
   panel.querySelectorAll(".kyc-doc[data-kind]").forEach((box) => {
     const kind = box.dataset.kind;
     const result = box.querySelector(".result");
-    if (kind === "selfie") {
+    if (kind === "face_match") {
       if (kyc.face_match) {
         renderMatch(result, kyc.face_match, true);
-        result.append(thumb(kyc.face_match.probe_sha256, t("selfie")));
+        result.append(thumb(kyc.face_match.probe_sha256, t("face_match_title")));
       }
       return;
     }
