@@ -38,6 +38,8 @@ from media.tap import TappedFrame
 # to the back camera; how many of the sharpest frames it tries to read.
 SWITCH_SECONDS = 1.5
 SHOW_SECONDS = 8.0
+# How long the server looks at the face before asking for the document.
+FACE_SECONDS = 1.5
 SHARPEST = 3
 SHOWN_KINDS = (DocumentKind.ID_FRONT, DocumentKind.LICENCE)
 KEY_FIELDS = {
@@ -63,11 +65,6 @@ def _candidate(frame: TappedFrame) -> Candidate:
     return Candidate(sharpness if ok else 0.0, frame.seconds, encoded.tobytes() if ok else b"")
 
 
-def _face_still(frame: TappedFrame) -> bytes:
-    ok, encoded = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, 90])
-    return encoded.tobytes() if ok else b""
-
-
 def _same(a: Field | None, b: Field | None) -> bool:
     def norm(field: Field | None) -> str:
         return "".join(field.value.split()).upper() if field is not None else ""
@@ -88,12 +85,11 @@ async def check_shown_document(
     request_id: str | None,
 ) -> dict[str, Any]:
     """Ask for the document, read it off the call, record and return the outcome."""
-    tap = call.tap
-    latest = tap.latest() if tap is not None else None
-    # The live face, before the page turns to the back camera.
-    face = await asyncio.to_thread(_face_still, latest) if latest is not None else b""
+    # The live face, before the page turns to the back camera: the sharpest of a
+    # few frames (a call's picture is often soft for a moment).
+    faces = await _sharpest(call, stopped, wait=0.0, seconds=FACE_SECONDS)
     await tell({"type": "request", "kind": kind.value})
-    candidates = await _sharpest(call, stopped)
+    candidates = await _sharpest(call, stopped, wait=SWITCH_SECONDS, seconds=SHOW_SECONDS)
     if stopped.is_set() or call.ended:
         return {"type": "interrupted", "kind": kind.value, "reason": "call_ended"}
     await tell({"type": "reading", "kind": kind.value})
@@ -101,11 +97,17 @@ async def check_shown_document(
     shown = read[1].reading.fields if read is not None else {}
     agrees = {name: _same(uploaded.fields.get(name), shown.get(name)) for name in KEY_FIELDS[kind]}
     match: SelfieResult | None = None
-    if read is not None and kind is DocumentKind.ID_FRONT and face:
+    face = b""
+    card = read[1].stored_image if read is not None and kind is DocumentKind.ID_FRONT else None
+    for candidate in faces:
+        if card is None:
+            break
         try:
-            match = await services.checks.match_face(read[1].stored_image, face)
+            match = await services.checks.match_face(card, candidate.jpeg)
         except KycError:
-            match = None
+            continue  # no usable face in this frame: the next sharpest
+        face = candidate.jpeg
+        break
     passed = (
         read is not None
         and all(agrees.values())
@@ -157,12 +159,14 @@ async def check_shown_document(
     }
 
 
-async def _sharpest(call: Call, stopped: asyncio.Event) -> list[Candidate]:
-    """The sharpest frames the call's tap offers while the document is shown."""
+async def _sharpest(
+    call: Call, stopped: asyncio.Event, *, wait: float, seconds: float
+) -> list[Candidate]:
+    """The sharpest frames the call's tap offers in `seconds` after `wait`."""
     start = time.monotonic()
     found: list[Candidate] = []
     while not stopped.is_set() and not call.ended:
-        left = start + SWITCH_SECONDS + SHOW_SECONDS - time.monotonic()
+        left = start + wait + seconds - time.monotonic()
         if left <= 0:
             break
         tap = call.tap
@@ -173,7 +177,7 @@ async def _sharpest(call: Call, stopped: asyncio.Event) -> list[Candidate]:
                 frame = await tap.next_frame() if tap is not None else None
         except TimeoutError:
             continue
-        if frame is None or time.monotonic() - start < SWITCH_SECONDS:
+        if frame is None or time.monotonic() - start < wait:
             continue
         found.append(await asyncio.to_thread(_candidate, frame))
         found = sorted(found, key=lambda c: c.sharpness, reverse=True)[:SHARPEST]

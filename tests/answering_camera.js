@@ -14,53 +14,68 @@
   const SHUT = new Set(range(49, 52));
   const TICK_MS = 40;
   const queue = [];
-  let labels = null;
+  let messages = null;
+  let lastPrompt = { challenge: null, at: 0 };
 
-  function challengeShown(text) {
-    if (!labels) {
+  function text(key) {
+    if (!messages) {
       const node = document.getElementById("messages");
-      if (!node) return null;
-      const messages = JSON.parse(node.textContent);
-      labels = {};
-      for (const name of Object.keys(MOVES)) labels[messages[`challenge_${name}`]] = name;
+      if (!node) return undefined;
+      messages = JSON.parse(node.textContent);
     }
-    return labels[text.trim()] || null;
+    return messages[key];
+  }
+
+  function challengeShown(shown) {
+    return Object.keys(MOVES).find((name) => text(`challenge_${name}`) === shown) || null;
   }
 
   new MutationObserver((mutations) => {
     for (const mutation of mutations) {
       const node = mutation.target.nodeType === 1 ? mutation.target : mutation.target.parentElement;
-      if (node && node.classList && node.classList.contains("prompt")) {
-        const challenge = challengeShown(node.textContent || "");
-        if (challenge) queue.push(challenge);
+      if (!node || !node.classList) continue;
+      const shown = (node.textContent || "").trim();
+      if (!node.classList.contains("prompt")) continue;
+      const challenge = challengeShown(shown);
+      // One prompt may show in two places on the page: one movement for it.
+      const now = Date.now();
+      if (challenge && !(challenge === lastPrompt.challenge && now - lastPrompt.at < 1000)) {
+        queue.push(challenge);
+        lastPrompt = { challenge, at: now };
       }
     }
   }).observe(document, { subtree: true, childList: true, characterData: true });
+
+  async function image(name) {
+    const loaded = new Image();
+    loaded.src = `/__test_camera/${name}.jpg`;
+    await loaded.decode();
+    return loaded;
+  }
 
   let images = null;
   async function load() {
     if (!images) {
       images = {};
       const wanted = [...REST, ...Object.values(MOVES).flat()];
-      await Promise.all(wanted.map(async (index) => {
-        const image = new Image();
-        image.src = `/__test_camera/${index}.jpg`;
-        await image.decode();
-        images[index] = image;
-      }));
+      await Promise.all(wanted.map(async (index) => { images[index] = await image(index); }));
     }
     return images;
   }
 
+  // One camera drawing at a time: a page that opens the camera again (the call
+  // turning to the back camera and back) gets a new stream, the old one stops.
+  let drawing = null;
   async function face() {
     const frames = await load();
+    clearInterval(drawing);
     const canvas = document.createElement("canvas");
     canvas.width = 640;
     canvas.height = 480;
     const context = canvas.getContext("2d");
     let sequence = [];
     let rest = 0;
-    setInterval(() => {
+    drawing = setInterval(() => {
       if (!sequence.length && queue.length) {
         // A movement at a third of its speed: each frame for three ticks.
         sequence = MOVES[queue.shift()].flatMap((i) => Array(SHUT.has(i) ? 9 : 3).fill(i));

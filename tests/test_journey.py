@@ -38,6 +38,7 @@ from tests.browser_support import (
     Chromium,
     accessibility_problems,
     answering_camera,
+    click_when_ready,
     consent_and_check_device,
     pass_liveness,
     wait_for_moving_video,
@@ -206,13 +207,13 @@ async def test_the_whole_loan_in_three_browsers(
     await screens.take(applicant, "applicant-documents-read")
 
     # 3. Liveness and the face match against the ID portrait.
-    await applicant.click("#documents-next")
+    await click_when_ready(applicant, "#documents-next")
     await pass_liveness(applicant, "liveness")
     await screens.take(applicant, "applicant-liveness-passed")
 
     # 4. The queue, the call: both see and hear each other.
     await applicant.wait_for_selector("#call-join", timeout=15_000)
-    await applicant.click("#call-join")
+    await click_when_ready(applicant, "#call-join")
     await manager.goto(str(service.base.with_path("/manager")))
     await manager.wait_for_selector(f"#call-queue a[href$='{application_id}']")
     await screens.take(manager, "manager-queue")
@@ -242,8 +243,6 @@ async def test_the_whole_loan_in_three_browsers(
         assert box["y"] + box["height"] <= DESK["viewport"]["height"], (selector, box)
     await screens.take(manager, "manager-call")
     await screens.take(applicant, "applicant-call")
-
-    # 5. The contract: every page, the code, a fresh face check, a drawn signature.
     await manager.click("#contract-push")
     await applicant.wait_for_selector("#contract-reader:not([hidden])", timeout=30_000)
     await screens.take(applicant, "applicant-contract-page")

@@ -1,7 +1,7 @@
 // The applicant's side of the call: join the queue, wait for the manager, talk.
 import { api, describe, t } from "./common.js";
 import { openCall } from "./call-view.js";
-import { followDocumentChecks } from "./call-check.js";
+import { followDocumentChecks, showCallChecks } from "./call-check.js";
 
 const section = document.getElementById("call");
 const POLL_MS = 3000;
@@ -18,6 +18,11 @@ async function waitForManager(join, status) {
       layeredVideo: true,
     });
     followDocumentChecks(client, section.querySelector("#call-document"));
+    // The manager's re-check: the server's prompts and verdicts, as they come.
+    showCallChecks(client, {
+      prompt: section.querySelector("#call-check-prompt"),
+      verdicts: section.querySelector("#call-check-verdicts"),
+    });
     section.querySelector("#call-switch").addEventListener("click", () => client.switchCamera());
     section.querySelector("#call-leave").addEventListener("click", () => client.leave());
     return;
